@@ -1,0 +1,41 @@
+"""The FastAPI application: every router mounted tenant-less and tenant-prefixed, auth, errors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from lanner import __version__
+from lanner.api import flows, misc
+from lanner.api.auth import Authenticator, AuthMiddleware
+from lanner.api.context import Services
+from lanner.api.problems import install_error_handlers
+from lanner.api.wire import JsonResponse
+
+API_PREFIX = "/api/v1"
+
+RESOURCE_ROUTERS: tuple[APIRouter, ...] = (misc.router, flows.router)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The ASGI application for ``services``; connects nothing by itself."""
+    app = FastAPI(
+        title="Lanner",
+        version=__version__,
+        description="Kestra-compatible workflow orchestrator API",
+        docs_url="/api",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        default_response_class=JsonResponse,
+    )
+    app.state.services = services
+    app.include_router(misc.health_router)
+    # Tenant-less routes first: /api/v1/flows/... must never be read as tenant "flows".
+    for router in RESOURCE_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in RESOURCE_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX + "/{tenant}", include_in_schema=False)
+    install_error_handlers(app)
+    app.add_middleware(
+        AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
+    )
+    return app

@@ -1,0 +1,74 @@
+"""Per-request context: the tenant named by the path and the application's services.
+
+Every route is served twice, ``/api/v1/...`` (tenant ``main``) and ``/api/v1/{tenant}/...``;
+the dependencies here resolve which tenant a request is for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from lanner.config import Settings
+from lanner.errors import NotFoundError
+from lanner.store import DEFAULT_TENANT, Store
+
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+# Path segments that name a resource; a tenant cannot be called like one.
+RESERVED_TENANTS = frozenset(
+    {
+        "flows",
+        "executions",
+        "logs",
+        "namespaces",
+        "configs",
+        "plugins",
+        "triggers",
+        "kv",
+        "secrets",
+        "outputs",
+        "stats",
+        "metrics",
+        "templates",
+        "dashboards",
+        "blueprints",
+        "taskruns",
+        "users",
+        "tokens",
+        "health",
+        "ping",
+        "me",
+        "apps",
+        "tenants",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the routers need, built once by ``lanner.bootstrap``."""
+
+    settings: Settings
+    store: Store
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_tenant(request: Request) -> str:
+    tenant = request.path_params.get("tenant")
+    if tenant is None:
+        return DEFAULT_TENANT
+    if not TENANT_PATTERN.match(tenant) or tenant in RESERVED_TENANTS:
+        raise NotFoundError(f"Unknown tenant '{tenant}'")
+    return str(tenant)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -1,0 +1,61 @@
+"""The one wiring point: settings → store → API → HTTP server.
+
+Nothing connects at import; :func:`run_local` does it all and undoes it on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import uvicorn
+
+from lanner.api.app import create_app
+from lanner.api.context import Services
+from lanner.config import Settings
+from lanner.store import Store, open_store
+
+log = logging.getLogger("lanner")
+
+
+async def start_store(settings: Settings) -> Store:
+    """An opened, migrated store for ``settings``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.effective_database_url)
+    await store.start()
+    return store
+
+
+async def describe_auth(settings: Settings, store: Store) -> str:
+    if settings.is_basic_auth_enabled:
+        return "basic auth (LANNER_BASIC_AUTH_USERNAME) and API tokens"
+    if await store.count_active_tokens(datetime.now(UTC)) > 0:
+        return "API tokens"
+    return "OFF (set LANNER_BASIC_AUTH_USERNAME/PASSWORD or create an API token)"
+
+
+async def run_local(settings: Settings) -> None:
+    """Embedded mode: every role in this process, until SIGINT/SIGTERM."""
+    store = await start_store(settings)
+    try:
+        app = create_app(Services(settings=settings, store=store))
+        backend = "PostgreSQL" if settings.database_url else "SQLite"
+        log.info(
+            "lanner listening on http://%s:%d (store: %s, auth: %s)",
+            settings.host,
+            settings.port,
+            backend,
+            await describe_auth(settings, store),
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await store.close()

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``lanner`` (server, admin, client commands) and ``kestra-ws``."""

@@ -1,0 +1,177 @@
+"""``lanner``: ``server …`` runs roles, ``admin …`` opens the store directly with the server's
+settings (tokens, migrations), and client commands speak HTTP only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from lanner import __version__
+from lanner.config import Settings, load_settings
+from lanner.errors import LannerError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="lanner",
+    help="Lanner: a Kestra-compatible workflow orchestrator.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+server_app = typer.Typer(help="Run the server (all roles, or one role).", no_args_is_help=True)
+admin_app = typer.Typer(help="Administer the store directly.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for bearer authentication.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(token_app, name="token")
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"lanner: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_from(**flags: Any) -> Settings:
+    try:
+        return load_settings(flags)
+    except LannerError as exc:
+        fail(exc.message)
+        raise AssertionError("unreachable") from exc
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except LannerError as exc:
+        fail(exc.message)
+        raise AssertionError("unreachable") from exc
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@server_app.command("local")
+def server_local(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Embedded mode: API and every role in one process (SQLite by default)."""
+    from lanner.bootstrap import run_local
+
+    settings = settings_from(host=host, port=port, data_dir=data_dir, config_file=config)
+    configure_logging()
+    try:
+        run(run_local(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Token name (unique).")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="ISO-8601 duration, e.g. P30D.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from lanner.admin import create_token
+
+    lifetime: timedelta | None = None
+    if expires is not None:
+        try:
+            lifetime = TypeAdapter(timedelta).validate_python(expires)
+        except PydanticValidationError:
+            fail(f"--expires must be an ISO-8601 duration such as P30D, got {expires!r}")
+        if lifetime is not None and lifetime <= timedelta(0):
+            fail("--expires must be positive")
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    secret = run(create_token(settings, name, lifetime))
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """List tokens (names and dates, never secrets) as JSON lines."""
+    import orjson
+
+    from lanner.admin import list_tokens
+
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    now = datetime.now(UTC)
+    for token in run(list_tokens(settings)):
+        expired = token.expires is not None and token.expires <= now
+        typer.echo(
+            orjson.dumps(
+                {
+                    "name": token.name,
+                    "created": token.created,
+                    "expires": token.expires,
+                    "revoked": token.revoked,
+                    "active": not token.revoked and not expired,
+                },
+                option=orjson.OPT_UTC_Z,
+            ).decode()
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="Name of the token to revoke.")],
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Revoke a token by name."""
+    from lanner.admin import revoke_token
+
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    if not run(revoke_token(settings, name)):
+        fail(f"no token named {name!r}", code=1)
+    typer.echo(f"revoked {name}")
+
+
+@admin_app.command("migrate")
+def admin_migrate(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Apply the schema migrations (the server also does this at start)."""
+    from lanner.admin import migrate
+
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    run(migrate(settings))
+    typer.echo("schema up to date")
+
+
+@app.command("version")
+def version() -> None:
+    """Print Lanner's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

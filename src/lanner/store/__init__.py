@@ -1,0 +1,38 @@
+"""Persistence: protocols here, implementations (SQLAlchemy Core on SQLite/PostgreSQL) beside.
+
+Importing this package does not import SQLAlchemy; :func:`open_store` does, lazily.
+"""
+
+from __future__ import annotations
+
+from lanner.store.protocols import (
+    DEFAULT_TENANT,
+    ApiToken,
+    FlowQuery,
+    FlowStore,
+    NewFlowRevision,
+    Page,
+    Store,
+    StoredFlow,
+    TokenStore,
+)
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "ApiToken",
+    "FlowQuery",
+    "FlowStore",
+    "NewFlowRevision",
+    "Page",
+    "Store",
+    "StoredFlow",
+    "TokenStore",
+    "open_store",
+]
+
+
+def open_store(database_url: str) -> Store:
+    """A not-yet-started store for ``database_url`` (``sqlite:///path`` or ``postgresql://…``)."""
+    from lanner.store.sql import SqlStore
+
+    return SqlStore(database_url)

@@ -1,0 +1,23 @@
+"""Alembic environment: runs on the connection :mod:`lanner.store.migrations` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from lanner.store.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError(
+        "run Lanner's migrations through lanner.store.migrations.upgrade_to_head "
+        "(or `lanner admin`), not the alembic command line"
+    )
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,177 @@
+"""The store's contracts: records and async protocols the rest of Lanner programs against.
+
+The engine and the API import this module, never a driver; only the implementation modules of
+``lanner.store`` import SQLAlchemy or a database driver. Imports only the standard library and
+``lanner.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+DEFAULT_TENANT = "main"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlow:
+    """One revision of a flow as stored.
+
+    ``document`` is the parsed flow in Kestra's Flow JSON shape (without ``tenantId``,
+    ``revision``, ``deleted``, which the store owns); ``source`` is the YAML exactly as submitted.
+    """
+
+    tenant_id: str
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    document: Mapping[str, Any]
+    deleted: bool
+    disabled: bool
+    updated: datetime
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewFlowRevision:
+    """What a caller hands to :meth:`FlowStore.add_flow_revision`."""
+
+    tenant_id: str
+    namespace: str
+    id: str
+    source: str
+    document: Mapping[str, Any]
+    disabled: bool = False
+    deleted: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowQuery:
+    """Search criteria for flows; every given criterion must hold (AND).
+
+    ``namespace`` matches the namespace itself and its children (``a.b`` matches ``a.b`` and
+    ``a.b.c``, not ``a.bc``). ``q`` is a case-insensitive substring of the id or namespace.
+    ``labels`` must all be present with these values. ``sort`` holds ``(field, descending)`` pairs
+    over ``id``, ``namespace``, ``revision``, ``updated``. ``page`` is 1-based.
+    """
+
+    tenant_id: str = DEFAULT_TENANT
+    q: str | None = None
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    page: int = 1
+    size: int = 10
+    sort: Sequence[tuple[str, bool]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of results and the total count over all pages."""
+
+    results: list[T]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token as stored: only the SHA-256 hex digest of the secret is kept."""
+
+    id: str
+    name: str
+    token_hash: str
+    created: datetime
+    expires: datetime | None = None
+    revoked: bool = False
+
+
+class FlowStore(Protocol):
+    """Flows and their revisions.
+
+    Every write adds a revision row; the latest revision (deleted or not) is the flow's current
+    state. Revisions of one flow are numbered 1, 2, … without gaps.
+    """
+
+    async def get_flow(
+        self,
+        tenant_id: str,
+        namespace: str,
+        flow_id: str,
+        *,
+        revision: int | None = None,
+        allow_deleted: bool = False,
+    ) -> StoredFlow | None:
+        """The latest revision (or the given one); ``None`` when absent or, unless
+        ``allow_deleted``, when that revision is a deletion."""
+        ...
+
+    async def add_flow_revision(
+        self, flow: NewFlowRevision, *, expected_revision: int | None
+    ) -> StoredFlow:
+        """Append a revision numbered ``expected_revision + 1`` (1 when ``None``).
+
+        ``expected_revision`` is the latest revision the caller saw (``None``: the flow has no
+        revision at all). Raises :class:`lanner.errors.ConcurrentUpdateError` when the latest
+        stored revision differs, so two writers never both win.
+        """
+        ...
+
+    async def list_flow_revisions(
+        self, tenant_id: str, namespace: str, flow_id: str
+    ) -> list[StoredFlow]:
+        """Every revision of the flow, oldest first, deletions included."""
+        ...
+
+    async def list_flows(self, tenant_id: str, namespace: str | None = None) -> list[StoredFlow]:
+        """Latest non-deleted revision of every flow in exactly ``namespace`` (all when None),
+        ordered by namespace then id."""
+        ...
+
+    async def search_flows(self, query: FlowQuery) -> Page[StoredFlow]:
+        """Latest non-deleted revisions matching ``query``, one page of them."""
+        ...
+
+    async def distinct_namespaces(self, tenant_id: str, q: str | None = None) -> list[str]:
+        """Sorted namespaces that hold at least one non-deleted flow, filtered by substring."""
+        ...
+
+
+class TokenStore(Protocol):
+    """API tokens (bearer auth)."""
+
+    async def add_token(self, token: ApiToken) -> ApiToken:
+        """Store a new token; a duplicate name raises :class:`lanner.errors.ConflictError`."""
+        ...
+
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones included, oldest first."""
+        ...
+
+    async def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash, whatever its state (callers check expiry/revocation)."""
+        ...
+
+    async def revoke_token(self, name: str) -> bool:
+        """Mark the token named ``name`` revoked; False when no such token exists."""
+        ...
+
+    async def count_active_tokens(self, now: datetime) -> int:
+        """How many tokens are neither revoked nor expired at ``now``."""
+        ...
+
+
+class Store(FlowStore, TokenStore, Protocol):
+    """Everything persistent, behind one object with a lifecycle."""
+
+    async def start(self) -> None:
+        """Connect, apply migrations (Alembic, to head) and start the writer."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes, stop the writer, close every connection."""
+        ...

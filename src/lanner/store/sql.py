@@ -1,0 +1,172 @@
+"""``SqlStore``: the :class:`~lanner.store.protocols.Store` on SQLAlchemy Core, SQLite or PostgreSQL.
+
+One code path for both dialects: writes go to the :class:`~lanner.store.writer.Writer` (one
+thread, batched transactions), reads to the :class:`~lanner.store.readers.ReaderPool`; no
+statement costs a thread hop of its own. The query modules (``flows``, ``tokens``) hold the SQL.
+Imported only by :func:`lanner.store.open_store` (and tests): nothing connects at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from lanner.errors import StoreUnavailableError
+from lanner.store import flows, tokens
+from lanner.store.engines import check_connection, create_sync_engine, describe, normalize_url
+from lanner.store.migrations import upgrade_to_head
+from lanner.store.protocols import ApiToken, FlowQuery, NewFlowRevision, Page, StoredFlow
+from lanner.store.readers import ReaderPool
+from lanner.store.writer import Writer
+
+DEFAULT_READER_THREADS = 2
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    """Flows, tokens (and later executions, queue, logs) in SQLite or PostgreSQL.
+
+    Construct, ``await start()``, use, ``await close()``. A bad URL raises
+    :class:`~lanner.errors.ConfigError` here; an unreachable database raises
+    :class:`~lanner.errors.StoreUnavailableError` from :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        reader_threads: int = DEFAULT_READER_THREADS,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.url = normalize_url(database_url)
+        self._reader_threads = reader_threads
+        self._clock = clock
+        self._engine: Engine | None = None
+        self._writer: Writer | None = None
+        self._readers: ReaderPool | None = None
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.url.get_backend_name()
+
+    @property
+    def writer(self) -> Writer:
+        """The running writer (for the engine's batched operations and for tests)."""
+        if self._writer is None:
+            raise StoreUnavailableError("the store is not running (not started, or closed)")
+        return self._writer
+
+    @property
+    def readers(self) -> ReaderPool:
+        """The running reader pool."""
+        if self._readers is None:
+            raise StoreUnavailableError("the store is not running (not started, or closed)")
+        return self._readers
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, migrate to head, start the writer and the readers."""
+        if self._engine is not None:
+            return
+        self._engine = await asyncio.to_thread(self._prepare)
+        self._writer = Writer(self._engine)
+        self._readers = ReaderPool(self._engine, size=self._reader_threads)
+        self._writer.start()
+        self._readers.start()
+        logger.info("store ready: %s", describe(self.url))
+
+    async def close(self) -> None:
+        """Flush queued writes, stop the threads, dispose of the engine."""
+        engine, writer, readers = self._engine, self._writer, self._readers
+        if engine is None:
+            return
+        self._engine = self._writer = self._readers = None
+
+        def stop() -> None:
+            if writer is not None:
+                writer.stop()
+            if readers is not None:
+                readers.stop()
+            engine.dispose()
+
+        await asyncio.to_thread(stop)
+
+    def _prepare(self) -> Engine:
+        engine = create_sync_engine(self.url, pool_size=self._reader_threads + 2)
+        try:
+            check_connection(engine)
+            upgrade_to_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+    # --- flows ----------------------------------------------------------------------------
+
+    async def get_flow(
+        self,
+        tenant_id: str,
+        namespace: str,
+        flow_id: str,
+        *,
+        revision: int | None = None,
+        allow_deleted: bool = False,
+    ) -> StoredFlow | None:
+        return await self.readers.run(
+            lambda conn: flows.get_flow(
+                conn, tenant_id, namespace, flow_id, revision, allow_deleted
+            )
+        )
+
+    async def add_flow_revision(
+        self, flow: NewFlowRevision, *, expected_revision: int | None
+    ) -> StoredFlow:
+        now = self._clock()
+        return await self.writer.submit(
+            lambda conn: flows.add_flow_revision(conn, flow, expected_revision, now)
+        )
+
+    async def list_flow_revisions(
+        self, tenant_id: str, namespace: str, flow_id: str
+    ) -> list[StoredFlow]:
+        return await self.readers.run(
+            lambda conn: flows.list_flow_revisions(conn, tenant_id, namespace, flow_id)
+        )
+
+    async def list_flows(self, tenant_id: str, namespace: str | None = None) -> list[StoredFlow]:
+        return await self.readers.run(lambda conn: flows.list_flows(conn, tenant_id, namespace))
+
+    async def search_flows(self, query: FlowQuery) -> Page[StoredFlow]:
+        return await self.readers.run(lambda conn: flows.search_flows(conn, query))
+
+    async def distinct_namespaces(self, tenant_id: str, q: str | None = None) -> list[str]:
+        return await self.readers.run(lambda conn: flows.distinct_namespaces(conn, tenant_id, q))
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    async def add_token(self, token: ApiToken) -> ApiToken:
+        return await self.writer.submit(lambda conn: tokens.add_token(conn, token))
+
+    async def list_tokens(self) -> list[ApiToken]:
+        return await self.readers.run(tokens.list_tokens)
+
+    async def find_token(self, token_hash: str) -> ApiToken | None:
+        return await self.readers.run(lambda conn: tokens.find_token(conn, token_hash))
+
+    async def revoke_token(self, name: str) -> bool:
+        return await self.writer.submit(lambda conn: tokens.revoke_token(conn, name))
+
+    async def count_active_tokens(self, now: datetime) -> int:
+        return await self.readers.run(lambda conn: tokens.count_active_tokens(conn, now))

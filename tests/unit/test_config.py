@@ -1,0 +1,91 @@
+"""Settings precedence and validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lanner.config import load_settings
+from lanner.errors import ConfigError
+
+
+def test_defaults() -> None:
+    settings = load_settings({}, environ={})
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8080
+    assert settings.data_dir == Path("~/.lanner").expanduser()
+    assert settings.effective_database_url.startswith("sqlite:///")
+    assert settings.effective_database_url.endswith("/.lanner/lanner.db")
+    assert not settings.is_basic_auth_enabled
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "lanner.yaml"
+    config.write_text("port: 9000\nhost: 0.0.0.0\ndata-dir: /srv/lanner\n")
+    env = {"LANNER_CONFIG": str(config), "LANNER_PORT": "9100"}
+    settings = load_settings({"port": 9200}, environ=env)
+    assert settings.port == 9200
+    assert settings.host == "0.0.0.0"
+    assert settings.data_dir == Path("/srv/lanner")
+    assert load_settings({}, environ=env).port == 9100
+
+
+def test_basic_auth_and_database_from_environment() -> None:
+    env = {
+        "LANNER_BASIC_AUTH_USERNAME": "u",
+        "LANNER_BASIC_AUTH_PASSWORD": "p",
+        "LANNER_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    }
+    settings = load_settings({}, environ=env)
+    assert settings.is_basic_auth_enabled
+    assert settings.effective_database_url == env["LANNER_DATABASE_URL"]
+
+
+def test_basic_auth_from_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("basic_auth:\n  username: a\n  password: b\n")
+    assert load_settings({"config_file": config}, environ={}).basic_auth_password == "b"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "fragment"),
+    [
+        ({"port": "abc"}, {}, "port must be an integer"),
+        ({}, {"LANNER_PORT": "70000"}, "between 0 and 65535"),
+        ({}, {"LANNER_DATABASE_URL": "mysql://x"}, "database URL"),
+        ({}, {"LANNER_BASIC_AUTH_USERNAME": "only-user"}, "needs both"),
+        ({"config_file": "/nonexistent/lanner.yaml"}, {}, "cannot read config file"),
+    ],
+)
+def test_bad_settings_fail_with_one_line(
+    flags: dict[str, object], env: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(flags, environ=env)
+    assert fragment in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("- a list\n", "must hold a mapping"),
+        ("unknown: 1\n", "unknown setting"),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_file(tmp_path: Path, content: str, fragment: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"config_file": config}, environ={})
+    assert fragment in caught.value.message
+
+
+def test_public_url() -> None:
+    assert load_settings({"port": 9}, environ={}).public_url == "http://localhost:9"
+    assert (
+        load_settings({}, environ={"LANNER_URL": "https://k.example/"}).public_url
+        == "https://k.example"
+    )

@@ -1,0 +1,48 @@
+"""The layering rules of STYLE.md, checked by parsing imports."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "lanner"
+STDLIB = sys.stdlib_module_names
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((SRC / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("domain"), ids=lambda p: p.name)
+def test_domain_imports_only_stdlib_and_itself(path: Path) -> None:
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        assert top in STDLIB or name.startswith("lanner.domain"), f"{path.name} imports {name}"
+
+
+DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for pkg in ("api", "flows", "tasks", "templating", "domain", "cli") for p in modules(pkg)]
+    + [SRC / "store" / "protocols.py", SRC / "store" / "__init__.py", SRC / "bootstrap.py"],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_only_store_imports_drivers(path: Path) -> None:
+    for name in imports_of(path):
+        assert name.split(".")[0] not in DRIVERS, f"{path} imports {name}"
