@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from lanner import __version__
-from lanner.api import flows, misc
+from lanner.api import flow_bulk, flows, misc
 from lanner.api.auth import Authenticator, AuthMiddleware
 from lanner.api.context import Services
 from lanner.api.problems import install_error_handlers
@@ -13,7 +13,8 @@ from lanner.api.wire import JsonResponse
 
 API_PREFIX = "/api/v1"
 
-RESOURCE_ROUTERS: tuple[APIRouter, ...] = (misc.router, flows.router)
+# Order matters: fixed paths (/flows/validate) before templated ones (/flows/{namespace}).
+RESOURCE_ROUTERS: tuple[APIRouter, ...] = (misc.router, flow_bulk.router, flows.router)
 
 
 def create_app(services: Services) -> FastAPI:

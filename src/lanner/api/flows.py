@@ -6,36 +6,28 @@ Routes with a fixed second segment come before ``/flows/{namespace}/...`` so the
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import yaml
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.queries import check_paging, parse_filters, parse_labels, parse_sort
 from lanner.api.revisions import (
     SaveMode,
-    check_identity,
     delete_flow,
-    save_parsed,
     save_source,
-    set_disabled,
 )
 from lanner.api.wire import JsonResponse, flow_json, flows_json, paged
 from lanner.errors import (
-    BadRequestError,
     ErrorDetail,
     IllegalArgumentError,
     InvalidFlowError,
-    LannerError,
     NotFoundError,
 )
-from lanner.flows import Flow, legacy_type_infos, parse_flow, split_documents
 from lanner.store import FlowQuery, Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
@@ -129,25 +121,6 @@ async def all_matching(store: Store, query: FlowQuery) -> list[StoredFlow]:
         page += 1
 
 
-async def read_id_pairs(request: Request) -> list[tuple[str, str]]:
-    """A JSON body ``[{"namespace": ..., "id": ...}, ...]``."""
-    try:
-        data = orjson.loads(await request.body() or b"[]")
-    except orjson.JSONDecodeError:
-        raise IllegalArgumentError("Invalid json", [ErrorDetail("body", "invalid JSON")]) from None
-    if not isinstance(data, list):
-        raise IllegalArgumentError("Invalid json mapping", [ErrorDetail("body", "expected a list")])
-    pairs: list[tuple[str, str]] = []
-    for index, item in enumerate(data):
-        if not isinstance(item, dict) or not item.get("namespace") or not item.get("id"):
-            raise IllegalArgumentError(
-                "Invalid json mapping",
-                [ErrorDetail(f"body[{index}]", "expected {namespace, id}")],
-            )
-        pairs.append((str(item["namespace"]), str(item["id"])))
-    return pairs
-
-
 # --- create, validate, import, export, bulk -------------------------------------------------
 
 
@@ -156,184 +129,6 @@ async def create_flow(request: Request, services: ServicesDep, tenant: TenantDep
     source = await read_source(request)
     stored = await save_source(services.store, tenant, source, SaveMode.CREATE)
     return flow_json(stored, with_source=True)
-
-
-def _peek_identity(source: str) -> tuple[str | None, str | None]:
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    flow_id, namespace = data.get("id"), data.get("namespace")
-    return (
-        str(flow_id) if flow_id is not None else None,
-        str(namespace) if namespace is not None else None,
-    )
-
-
-@router.post("/flows/validate", summary="Validate flows (multi-document YAML)")
-async def validate_flows(request: Request) -> Any:
-    text = await read_source(request)
-    results: list[dict[str, Any]] = []
-    for index, source in enumerate(split_documents(text)):
-        entry: dict[str, Any] = {
-            "index": index,
-            "outdated": False,
-            "deprecationPaths": [],
-            "warnings": [],
-            "infos": [],
-        }
-        flow_id, namespace = _peek_identity(source)
-        try:
-            flow = parse_flow(source)
-        except InvalidFlowError as exc:
-            entry["constraints"] = "\n".join(f"{d.path}: {d.message}" for d in exc.details) or (
-                exc.message
-            )
-        else:
-            flow_id, namespace = flow.id, flow.namespace
-            entry["infos"] = legacy_type_infos(flow)
-        if flow_id is not None:
-            entry["flow"] = flow_id
-        if namespace is not None:
-            entry["namespace"] = namespace
-        results.append(entry)
-    return results
-
-
-def _parse_all(sources: list[str]) -> list[tuple[Flow, str]]:
-    """Parse every document; one error report for all of them, nothing saved on error."""
-    parsed: list[tuple[Flow, str]] = []
-    details: list[ErrorDetail] = []
-    seen: set[tuple[str, str]] = set()
-    for index, source in enumerate(sources):
-        try:
-            flow = parse_flow(source)
-        except InvalidFlowError as exc:
-            details.extend(ErrorDetail(f"[{index}].{d.path}", d.message) for d in exc.details)
-            continue
-        key = (flow.namespace, flow.id)
-        if key in seen:
-            details.append(ErrorDetail(f"[{index}].id", f"Duplicate flow id '{flow.id}'"))
-        seen.add(key)
-        parsed.append((flow, source))
-    if details:
-        text = ", ".join(f"{d.path}: {d.message}" for d in details)
-        raise InvalidFlowError(f"Invalid entity: {text}", details)
-    return parsed
-
-
-async def _bulk_update(
-    store: Store, tenant: str, sources: list[str], namespace: str | None, delete: bool
-) -> list[dict[str, Any]]:
-    parsed = _parse_all(sources)
-    if namespace is not None:
-        wrong = [
-            ErrorDetail(f"[{i}].namespace", f"Flow namespace must be '{namespace}'")
-            for i, (flow, _) in enumerate(parsed)
-            if flow.namespace != namespace
-        ]
-        if wrong:
-            raise InvalidFlowError(
-                f"Invalid entity: flow namespace is invalid, expected '{namespace}'", wrong
-            )
-    answer: list[dict[str, Any]] = []
-    if delete:
-        namespaces = {namespace} if namespace is not None else {f.namespace for f, _ in parsed}
-        keep = {(f.namespace, f.id) for f, _ in parsed}
-        for ns in sorted(namespaces):
-            for existing in await store.list_flows(tenant, ns):
-                if (existing.namespace, existing.id) not in keep:
-                    deleted = await delete_flow(store, tenant, existing.namespace, existing.id)
-                    answer.append(flow_json(deleted, with_source=True))
-    for flow, source in parsed:
-        stored, _ = await save_parsed(store, tenant, flow, source, SaveMode.UPSERT)
-        answer.append(flow_json(stored, with_source=True))
-    return answer
-
-
-@router.post("/flows/bulk", summary="Create or update many flows (multi-document YAML)")
-async def bulk_update_flows(
-    request: Request, services: ServicesDep, tenant: TenantDep, delete: bool = True
-) -> Any:
-    sources = split_documents(await read_source(request))
-    return await _bulk_update(services.store, tenant, sources, None, delete)
-
-
-def _sources_from_upload(name: str, content: bytes) -> list[tuple[str, str]]:
-    lower = name.lower()
-    if lower.endswith((".yml", ".yaml")):
-        text = content.decode("utf-8", errors="replace")
-        return [(f"{name}[{i}]", s) for i, s in enumerate(split_documents(text))]
-    if lower.endswith(".zip"):
-        found: list[tuple[str, str]] = []
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                for info in archive.infolist():
-                    if info.is_dir() or not info.filename.lower().endswith((".yml", ".yaml")):
-                        continue
-                    text = archive.read(info).decode("utf-8", errors="replace")
-                    found.extend(
-                        (f"{info.filename}[{i}]" if i else info.filename, s)
-                        for i, s in enumerate(split_documents(text))
-                    )
-        except zipfile.BadZipFile:
-            raise IllegalArgumentError(
-                "Illegal argument: not a zip file", [ErrorDetail("fileUpload", "bad zip")]
-            ) from None
-        return found
-    raise IllegalArgumentError(
-        "Illegal argument: cannot import file of this type, use .yml, .yaml or .zip",
-        [ErrorDetail("fileUpload", "unsupported extension")],
-    )
-
-
-@router.post("/flows/import", summary="Import flows from a YAML or zip file")
-async def import_flows(
-    services: ServicesDep, tenant: TenantDep, fileUpload: UploadFile | None = None
-) -> Any:
-    if fileUpload is None:
-        raise BadRequestError(
-            "Required part [fileUpload] not specified", [ErrorDetail("fileUpload", "missing")]
-        )
-    content = await fileUpload.read()
-    failed: list[str] = []
-    for name, source in _sources_from_upload(fileUpload.filename or "", content):
-        try:
-            flow = parse_flow(source)
-            await save_parsed(services.store, tenant, flow, source, SaveMode.UPSERT)
-        except LannerError:
-            failed.append(name)
-    return failed
-
-
-def _zip_of(flows: list[StoredFlow]) -> Response:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for flow in flows:
-            archive.writestr(f"{flow.namespace}.{flow.id}.yml", flow.source)
-    return Response(
-        buffer.getvalue(),
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": "attachment; filename=flows.zip"},
-    )
-
-
-@router.get("/flows/export/by-query", summary="Export the flows matching a query as a zip")
-async def export_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
-    query = flow_query_from(request, tenant, 1, EXPORT_PAGE_SIZE)
-    return _zip_of(await all_matching(services.store, query))
-
-
-@router.post("/flows/export/by-ids", summary="Export the given flows as a zip")
-async def export_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
-    flows = []
-    for namespace, flow_id in await read_id_pairs(request):
-        stored = await services.store.get_flow(tenant, namespace, flow_id)
-        if stored is not None:
-            flows.append(stored)
-    return _zip_of(flows)
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -357,68 +152,6 @@ async def distinct_namespaces(
     services: ServicesDep, tenant: TenantDep, q: str | None = None
 ) -> Any:
     return await services.store.distinct_namespaces(tenant, q)
-
-
-# --- bulk delete / enable / disable ---------------------------------------------------------
-
-
-async def _targets_by_query(request: Request, store: Store, tenant: str) -> list[tuple[str, str]]:
-    query = flow_query_from(request, tenant, 1, EXPORT_PAGE_SIZE)
-    return [(f.namespace, f.id) for f in await all_matching(store, query)]
-
-
-async def _bulk_delete(store: Store, tenant: str, targets: list[tuple[str, str]]) -> Any:
-    count = 0
-    for namespace, flow_id in targets:
-        try:
-            await delete_flow(store, tenant, namespace, flow_id)
-        except NotFoundError:
-            continue
-        count += 1
-    return {"count": count}
-
-
-async def _bulk_toggle(
-    store: Store, tenant: str, targets: list[tuple[str, str]], disabled: bool
-) -> Any:
-    count = 0
-    for namespace, flow_id in targets:
-        if await set_disabled(store, tenant, namespace, flow_id, disabled) is not None:
-            count += 1
-    return {"count": count}
-
-
-@router.delete("/flows/delete/by-ids", summary="Delete the given flows")
-async def delete_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    return await _bulk_delete(services.store, tenant, await read_id_pairs(request))
-
-
-@router.delete("/flows/delete/by-query", summary="Delete the flows matching a query")
-async def delete_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    targets = await _targets_by_query(request, services.store, tenant)
-    return await _bulk_delete(services.store, tenant, targets)
-
-
-@router.post("/flows/disable/by-ids", summary="Disable the given flows")
-async def disable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    return await _bulk_toggle(services.store, tenant, await read_id_pairs(request), True)
-
-
-@router.post("/flows/disable/by-query", summary="Disable the flows matching a query")
-async def disable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    targets = await _targets_by_query(request, services.store, tenant)
-    return await _bulk_toggle(services.store, tenant, targets, True)
-
-
-@router.post("/flows/enable/by-ids", summary="Enable the given flows")
-async def enable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    return await _bulk_toggle(services.store, tenant, await read_id_pairs(request), False)
-
-
-@router.post("/flows/enable/by-query", summary="Enable the flows matching a query")
-async def enable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    targets = await _targets_by_query(request, services.store, tenant)
-    return await _bulk_toggle(services.store, tenant, targets, False)
 
 
 # --- one flow -------------------------------------------------------------------------------
@@ -513,18 +246,3 @@ async def remove_flow(
 @router.get("/flows/{namespace}", summary="Flows of a namespace")
 async def list_flows(namespace: str, services: ServicesDep, tenant: TenantDep) -> Any:
     return flows_json(await services.store.list_flows(tenant, namespace))
-
-
-@router.post("/flows/{namespace}", summary="Update every flow of a namespace at once")
-async def update_namespace(
-    namespace: str,
-    request: Request,
-    services: ServicesDep,
-    tenant: TenantDep,
-    delete: Annotated[bool, Query()] = True,
-) -> Any:
-    sources = split_documents(await read_source(request))
-    return await _bulk_update(services.store, tenant, sources, namespace, delete)
-
-
-__all__ = ["check_identity", "router"]

@@ -78,7 +78,7 @@ def check_connection(engine: Engine) -> None:
             raise ConfigError(f"cannot create the database directory: {exc}") from None
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "BEGIN"}).execute(text("SELECT 1"))
     except DBAPIError as exc:
         raise StoreUnavailableError(
             f"cannot connect to {describe(engine.url)}: {first_line(exc.orig)}"

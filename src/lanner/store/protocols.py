@@ -133,7 +133,11 @@ class FlowStore(Protocol):
         ...
 
     async def search_flows(self, query: FlowQuery) -> Page[StoredFlow]:
-        """Latest non-deleted revisions matching ``query``, one page of them."""
+        """Latest non-deleted revisions matching ``query``, one page of them.
+
+        Raises :class:`lanner.errors.IllegalArgumentError` for a sort field outside the
+        whitelist, a page below 1 or a size outside 1..10,000.
+        """
         ...
 
     async def distinct_namespaces(self, tenant_id: str, q: str | None = None) -> list[str]:
