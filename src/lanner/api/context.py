@@ -7,12 +7,13 @@ the dependencies here resolve which tenant a request is for.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from lanner.config import Settings
+from lanner.engine.feeds import ChangeFeed
 from lanner.errors import NotFoundError
 from lanner.store import DEFAULT_TENANT, Store
 
@@ -50,10 +51,15 @@ RESERVED_TENANTS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """What the routers need, built once by ``lanner.bootstrap``."""
+    """What the routers need, built once by ``lanner.bootstrap``.
+
+    ``feed`` wakes the engine (``WORK_TOPIC``) after the API queued work, and wakes waiters
+    (``wait=true``, follow) when an execution changed.
+    """
 
     settings: Settings
     store: Store
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
 
 
 def get_services(request: Request) -> Services:
