@@ -1,4 +1,4 @@
-"""The one wiring point: settings → store → API → HTTP server.
+"""The one wiring point: settings → store → engine → API → HTTP server.
 
 Nothing connects at import; :func:`run_local` does it all and undoes it on the way out.
 """
@@ -13,9 +13,14 @@ import uvicorn
 from lanner.api.app import create_app
 from lanner.api.context import Services
 from lanner.config import Settings
+from lanner.engine.feeds import ChangeFeed
+from lanner.engine.service import Engine
 from lanner.store import Store, open_store
 
 log = logging.getLogger("lanner")
+
+SHUTDOWN_GRACE_S = 10.0
+"""On SIGTERM, running tasks get this long to finish; the rest are handed back to the queue."""
 
 
 async def start_store(settings: Settings) -> Store:
@@ -37,8 +42,11 @@ async def describe_auth(settings: Settings, store: Store) -> str:
 async def run_local(settings: Settings) -> None:
     """Embedded mode: every role in this process, until SIGINT/SIGTERM."""
     store = await start_store(settings)
+    feed = ChangeFeed()
+    engine = Engine(store, feed)
     try:
-        app = create_app(Services(settings=settings, store=store))
+        await engine.start()
+        app = create_app(Services(settings=settings, store=store, feed=feed))
         backend = "PostgreSQL" if settings.database_url else "SQLite"
         log.info(
             "lanner listening on http://%s:%d (store: %s, auth: %s)",
@@ -54,8 +62,10 @@ async def run_local(settings: Settings) -> None:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
         )
+        # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
         await uvicorn.Server(config).serve()
     finally:
+        await engine.stop(grace_s=SHUTDOWN_GRACE_S)
         await store.close()

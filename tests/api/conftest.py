@@ -60,3 +60,32 @@ async def anonymous(settings: Settings, api_store: Store) -> AsyncIterator[httpx
 def ns() -> str:
     """A namespace of this test's own, so tests never see each other's flows."""
     return f"io.lanner.t{uuid.uuid4().hex[:10]}"
+
+
+# --- executions: one Services shared by the app and the test, an engine when a test needs one ---
+
+
+@pytest.fixture
+def services(settings: Settings, api_store: Store) -> Services:
+    """The app's services, shared with the test (store, change feed)."""
+    return Services(settings=settings, store=api_store)
+
+
+def client_of(services: Services, **kwargs: object) -> httpx.AsyncClient:
+    app = create_app(services)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://lanner.test", **kwargs
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """An authenticated client on an app built over ``services``."""
+    async with client_of(services, auth=(USER, PASSWORD)) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous_api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(services) as http:
+        yield http

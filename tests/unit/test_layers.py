@@ -39,8 +39,13 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
 
 @pytest.mark.parametrize(
     "path",
-    [p for pkg in ("api", "flows", "tasks", "templating", "domain", "cli") for p in modules(pkg)]
-    + [SRC / "store" / "protocols.py", SRC / "store" / "__init__.py", SRC / "bootstrap.py"],
+    [
+        p
+        for pkg in ("api", "flows", "tasks", "templating", "domain", "cli", "engine", "storage")
+        for p in modules(pkg)
+    ]
+    + sorted((SRC / "store").glob("*protocol*.py"))
+    + [SRC / "store" / "__init__.py", SRC / "bootstrap.py"],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_only_store_imports_drivers(path: Path) -> None:

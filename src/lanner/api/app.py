@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from lanner import __version__
-from lanner.api import flow_bulk, flows, misc
+from lanner.api import (
+    execution_actions,
+    execution_create,
+    execution_edits,
+    execution_follow,
+    executions,
+    flow_bulk,
+    flows,
+    logs,
+    misc,
+)
 from lanner.api.auth import Authenticator, AuthMiddleware
 from lanner.api.context import Services
 from lanner.api.problems import install_error_handlers
@@ -14,7 +24,19 @@ from lanner.api.wire import JsonResponse
 API_PREFIX = "/api/v1"
 
 # Order matters: fixed paths (/flows/validate) before templated ones (/flows/{namespace}).
-RESOURCE_ROUTERS: tuple[APIRouter, ...] = (misc.router, flow_bulk.router, flows.router)
+# Executions: /executions/search and the /{id}/<action> routes before /{namespace}/{id}.
+RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
+    misc.router,
+    logs.router,
+    flow_bulk.router,
+    flows.router,
+    executions.router,
+    execution_actions.router,
+    execution_edits.router,
+    execution_follow.router,
+    execution_create.router,
+    executions.outputs_router,
+)
 
 
 def create_app(services: Services) -> FastAPI:

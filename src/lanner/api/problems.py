@@ -90,10 +90,26 @@ def error_response(
     return JsonResponse(error_body(request, message, details), status_code=status, headers=headers)
 
 
+# Kestra's message prefixes; a message that already carries one is sent as it is.
+KNOWN_PREFIXES = (
+    "Invalid",
+    "Illegal argument",
+    "Illegal state",
+    "Not Found",
+    "Bad Request",
+    "Unauthorized",
+    "Resource has expired",
+)
+
+
 def _message(error: LannerError, status: int) -> str:
-    reason = REASONS.get(status, "Error")
-    if error.message.startswith(reason) or (status == 422 and error.message.startswith("Invalid")):
+    if error.message.startswith(KNOWN_PREFIXES):
         return error.message
+    reason = (
+        "Illegal argument"
+        if isinstance(error, IllegalArgumentError)
+        else REASONS.get(status, "Error")
+    )
     return f"{reason}: {error.message}" if error.message else reason
 
 

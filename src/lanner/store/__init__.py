@@ -5,6 +5,17 @@ Importing this package does not import SQLAlchemy; :func:`open_store` does, lazi
 
 from __future__ import annotations
 
+from lanner.domain.logs import LogEntry, LogLevel
+from lanner.store.executions_protocol import (
+    ExecutionQuery,
+    ExecutionStep,
+    ExecutionStore,
+    ExecutorEvent,
+    Job,
+    NewEvent,
+    NewJob,
+)
+from lanner.store.logs_protocol import LogStore
 from lanner.store.protocols import (
     DEFAULT_TENANT,
     ApiToken,
@@ -12,17 +23,27 @@ from lanner.store.protocols import (
     FlowStore,
     NewFlowRevision,
     Page,
-    Store,
     StoredFlow,
     TokenStore,
 )
+from lanner.store.store_protocol import Store
 
 __all__ = [
     "DEFAULT_TENANT",
     "ApiToken",
+    "ExecutionQuery",
+    "ExecutionStep",
+    "ExecutionStore",
+    "ExecutorEvent",
     "FlowQuery",
     "FlowStore",
+    "Job",
+    "LogEntry",
+    "LogLevel",
+    "LogStore",
+    "NewEvent",
     "NewFlowRevision",
+    "NewJob",
     "Page",
     "Store",
     "StoredFlow",

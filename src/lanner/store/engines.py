@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
 
 from lanner.errors import ConfigError, StoreUnavailableError
 
@@ -86,13 +86,21 @@ def check_connection(engine: Engine) -> None:
 
 
 def unavailable(exc: BaseException) -> BaseException:
-    """``exc`` itself, or a :class:`StoreUnavailableError` when it means "database unreachable"."""
+    """The error callers see for ``exc``: a :class:`StoreUnavailableError` when it means
+    "database unreachable"; the caller's own ``TypeError``/``ValueError`` when a value could
+    not be bound (not JSON-able, a naive datetime); otherwise ``exc`` itself."""
     if isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         error = StoreUnavailableError(f"database unavailable: {first_line(exc.orig)}")
         error.__cause__ = exc
         return error
+    if (
+        isinstance(exc, StatementError)
+        and not isinstance(exc, DBAPIError)
+        and isinstance(exc.orig, TypeError | ValueError)
+    ):
+        return exc.orig
     return exc
 
 

@@ -34,6 +34,7 @@ class ExecutorEvent:
     kind: str
     payload: Mapping[str, Any]
     available_at: datetime
+    tenant_id: str = DEFAULT_TENANT
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,15 @@ class ExecutionStore(Protocol):
         ...
 
     async def apply_steps(self, steps: Sequence[ExecutionStep]) -> None:
-        """Apply many executions' steps in ONE transaction (group commit)."""
+        """Apply many executions' steps in ONE transaction (group commit).
+
+        All or nothing per call: when one step cannot be applied (a task run of an execution
+        that does not exist raises :class:`lanner.errors.ConflictError`; a step whose
+        ``execution.id`` is not its ``execution_id`` raises ``ValueError`` before any write),
+        no step of the call is written, while other callers' writes still commit. To isolate
+        a bad step, retry the steps one call each. Steps of one execution in one call apply in
+        order (the last execution version wins). Events addressed to an execution that does
+        not exist (any more) are dropped. Job ids are generated; jobs start queued."""
         ...
 
     async def due_events(self, now: datetime, limit: int) -> list[ExecutorEvent]:
@@ -154,19 +163,23 @@ class ExecutionStore(Protocol):
         ...
 
     async def add_events(self, events: Sequence[NewEvent]) -> None:
-        """Add events (kill, resume, restart requests from the API) in one transaction."""
+        """Add events (kill, resume, restart requests from the API) in one transaction.
+        Events addressed to an execution that does not exist are dropped."""
         ...
 
     async def claim_jobs(
         self, worker_id: str, now: datetime, limit: int, lease_s: float
     ) -> list[Job]:
         """Take up to ``limit`` due, unclaimed jobs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL):
-        mark them running for ``worker_id`` with a lease of ``lease_s`` seconds."""
+        mark them running for ``worker_id`` with a lease of ``lease_s`` seconds. Oldest
+        first; ``Job.attempts`` counts the claims of the job, this one included."""
         ...
 
     async def complete_jobs(self, results: Sequence[tuple[str, NewEvent]]) -> None:
         """For each ``(job_id, event)``: delete the job and add the event, all in one
-        transaction (a task's result and the job's end are never apart)."""
+        transaction (a task's result and the job's end are never apart). A job already gone
+        (completed by another worker after its lease expired, or deleted with its execution)
+        adds no event: each job reports one result."""
         ...
 
     async def heartbeat_jobs(self, worker_id: str, now: datetime, lease_s: float) -> None:

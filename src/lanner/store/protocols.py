@@ -2,7 +2,8 @@
 
 The engine and the API import this module, never a driver; only the implementation modules of
 ``lanner.store`` import SQLAlchemy or a database driver. Imports only the standard library and
-``lanner.errors``.
+``lanner.errors``. The ``Store`` aggregate lives in ``store_protocol`` (it also gathers the
+protocol modules that import this one).
 """
 
 from __future__ import annotations
@@ -166,16 +167,4 @@ class TokenStore(Protocol):
 
     async def count_active_tokens(self, now: datetime) -> int:
         """How many tokens are neither revoked nor expired at ``now``."""
-        ...
-
-
-class Store(FlowStore, TokenStore, Protocol):
-    """Everything persistent, behind one object with a lifecycle."""
-
-    async def start(self) -> None:
-        """Connect, apply migrations (Alembic, to head) and start the writer."""
-        ...
-
-    async def close(self) -> None:
-        """Flush pending writes, stop the writer, close every connection."""
         ...

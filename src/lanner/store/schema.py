@@ -2,20 +2,15 @@
 
 Every table carries ``tenant_id``. Tables the engine fills later (executions, task runs, jobs,
 executor events, logs, KV, triggers, leases) are designed here for the queries "the database is
-the queue" needs (DESIGN.md). Imports SQLAlchemy and orjson only; no other part of Lanner.
+the queue" needs (DESIGN.md). Imports SQLAlchemy and the store's column types only.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -28,61 +23,12 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from lanner.store.columns import JsonDocument, UtcDateTime
 
 ID_LEN = 64
 NAME_LEN = 255
 STATE_LEN = 16
-
-
-class JsonDocument(TypeDecorator[Any]):
-    """JSON: ``JSONB`` on PostgreSQL, orjson-serialized ``TEXT`` on SQLite.
-
-    On PostgreSQL the engine's ``json_serializer`` (orjson) does the encoding. JSONB does not keep
-    object key order; callers must not rely on it.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(Text())
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None or dialect.name == "postgresql":
-            return value
-        return orjson.dumps(value).decode()
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if value is None or dialect.name == "postgresql":
-            return value
-        return orjson.loads(value)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on both dialects (SQLite keeps naive UTC text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 # Namespaces and flow ids sort and compare byte-wise on both backends (as SQLite's BINARY does),
@@ -194,7 +140,9 @@ executions = Table(
     Column("kind", String(STATE_LEN), nullable=True),
     Column("attempt_number", Integer, nullable=False, server_default=text("1")),
     Column("scheduled_date", UtcDateTime, nullable=True),
+    Column("original_created_date", UtcDateTime, nullable=True),
     Column("start_date", UtcDateTime, nullable=False),
+    # The domain's ``State.end_date``: set once terminated (or paused), as Kestra shows it.
     Column("end_date", UtcDateTime, nullable=True),
     Column("deleted", Boolean, nullable=False, server_default=false()),
     # Bumped on every write: optimistic checks and cheap "changed since" polling.
@@ -213,6 +161,20 @@ executions = Table(
         postgresql_where=text("end_date IS NULL"),
         sqlite_where=text("end_date IS NULL"),
     ),
+)
+
+# Labels of every execution, one row each, so label filters are indexed joins (the
+# ``executions.labels`` document keeps the list as given, order and all).
+execution_labels = Table(
+    "execution_labels",
+    metadata,
+    _tenant(),
+    Column("execution_id", String(ID_LEN), nullable=False),
+    Column("key", String(NAME_LEN), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("execution_id", "key", "value"),
+    ForeignKeyConstraint(["execution_id"], ["executions.id"], ondelete="CASCADE"),
+    Index(None, "tenant_id", "key", "value"),
 )
 
 # Task runs are rows, so a ForEach over 10,000 items costs linear time (DESIGN.md).
@@ -235,6 +197,10 @@ task_runs = Table(
     Column("attempts", JsonDocument, nullable=False),
     Column("outputs", JsonDocument, nullable=True),
     Column("is_dynamic", Boolean, nullable=False, server_default=false()),
+    # Which branch of its parent created it (``then``, ``errors``...), and the executor's
+    # private data for flowable task runs: both read back by the executor only.
+    Column("branch", String(NAME_LEN), nullable=True),
+    Column("internal", JsonDocument, nullable=True),
     Column("start_date", UtcDateTime, nullable=False),
     Column("end_date", UtcDateTime, nullable=True),
     Column("updated", UtcDateTime, nullable=False),

@@ -1,8 +1,10 @@
-"""``SqlStore``: the :class:`~lanner.store.protocols.Store` on SQLAlchemy Core, SQLite or PostgreSQL.
+"""``SqlStore``: the :class:`~lanner.store.Store` on SQLAlchemy Core, SQLite or PostgreSQL.
 
 One code path for both dialects: writes go to the :class:`~lanner.store.writer.Writer` (one
 thread, batched transactions), reads to the :class:`~lanner.store.readers.ReaderPool`; no
-statement costs a thread hop of its own. The query modules (``flows``, ``tokens``) hold the SQL.
+statement costs a thread hop of its own. The query modules (``flows``, ``tokens``,
+``executions``, ``queue``, ``logs``) hold the SQL; each public write here is ONE writer
+operation, so one transaction (or one savepoint when the writer replays a failed batch).
 Imported only by :func:`lanner.store.open_store` (and tests): nothing connects at import.
 """
 
@@ -10,14 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from lanner.domain.executions import Execution, TaskRun, new_id
+from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import StoreUnavailableError
-from lanner.store import flows, tokens
+from lanner.store import executions, flows, logs, queue, tokens
 from lanner.store.engines import check_connection, create_sync_engine, describe, normalize_url
+from lanner.store.executions_protocol import (
+    ExecutionQuery,
+    ExecutionStep,
+    ExecutorEvent,
+    Job,
+    NewEvent,
+)
 from lanner.store.migrations import upgrade_to_head
 from lanner.store.protocols import ApiToken, FlowQuery, NewFlowRevision, Page, StoredFlow
 from lanner.store.readers import ReaderPool
@@ -34,7 +45,7 @@ def utc_now() -> datetime:
 
 
 class SqlStore:
-    """Flows, tokens (and later executions, queue, logs) in SQLite or PostgreSQL.
+    """Flows, tokens, executions, the executor and worker queues, logs: SQLite or PostgreSQL.
 
     Construct, ``await start()``, use, ``await close()``. A bad URL raises
     :class:`~lanner.errors.ConfigError` here; an unreachable database raises
@@ -170,3 +181,111 @@ class SqlStore:
 
     async def count_active_tokens(self, now: datetime) -> int:
         return await self.readers.run(lambda conn: tokens.count_active_tokens(conn, now))
+
+    # --- executions -----------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution) -> None:
+        now = self._clock()
+        await self.writer.submit(lambda conn: executions.create_execution(conn, execution, now))
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> Execution | None:
+        return await self.readers.run(
+            lambda conn: executions.get_execution(conn, tenant_id, execution_id)
+        )
+
+    async def list_task_runs(self, execution_id: str) -> list[TaskRun]:
+        return await self.readers.run(lambda conn: executions.list_task_runs(conn, execution_id))
+
+    async def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
+        return await self.readers.run(lambda conn: executions.search_executions(conn, query))
+
+    async def delete_execution(self, tenant_id: str, execution_id: str) -> bool:
+        return await self.writer.submit(
+            lambda conn: executions.delete_execution(conn, tenant_id, execution_id)
+        )
+
+    async def apply_steps(self, steps: Sequence[ExecutionStep]) -> None:
+        """All the steps or, when one cannot be applied, none of them: a step whose task run
+        belongs to no execution raises :class:`~lanner.errors.ConflictError`, a step whose
+        execution id disagrees with its execution :class:`ValueError`, before any write.
+        Events addressed to an execution that does not exist (any more) are dropped."""
+        for step in steps:
+            if step.execution is not None and step.execution.id != step.execution_id:
+                raise ValueError(
+                    f"step for execution {step.execution_id!r} carries execution "
+                    f"{step.execution.id!r}"
+                )
+        if not steps:
+            return
+        now = self._clock()
+        # Ids are drawn here, not in the operation, which the writer may run twice.
+        job_ids = [new_id() for step in steps for _ in step.jobs]
+        await self.writer.submit(lambda conn: executions.apply_steps(conn, steps, job_ids, now))
+
+    # --- queues ---------------------------------------------------------------------------
+
+    async def due_events(self, now: datetime, limit: int) -> list[ExecutorEvent]:
+        return await self.readers.run(lambda conn: queue.due_events(conn, now, limit))
+
+    async def next_event_time(self) -> datetime | None:
+        return await self.readers.run(queue.next_event_time)
+
+    async def add_events(self, events: Sequence[NewEvent]) -> None:
+        """Events addressed to an execution that does not exist are dropped."""
+        if not events:
+            return
+        now = self._clock()
+        await self.writer.submit(lambda conn: queue.add_events(conn, events, now))
+
+    async def claim_jobs(
+        self, worker_id: str, now: datetime, limit: int, lease_s: float
+    ) -> list[Job]:
+        """Claims go through the writer: atomic on SQLite, ``SKIP LOCKED`` on PostgreSQL.
+        Each claim counts in ``Job.attempts``; jobs come oldest first."""
+        return await self.writer.submit(
+            lambda conn: queue.claim_jobs(conn, worker_id, now, limit, lease_s)
+        )
+
+    async def complete_jobs(self, results: Sequence[tuple[str, NewEvent]]) -> None:
+        """A job already gone (completed by another worker after its lease expired and it was
+        claimed again, or deleted with its execution) adds no event: each job ends once."""
+        if not results:
+            return
+        now = self._clock()
+        await self.writer.submit(lambda conn: queue.complete_jobs(conn, results, now))
+
+    async def heartbeat_jobs(self, worker_id: str, now: datetime, lease_s: float) -> None:
+        await self.writer.submit(lambda conn: queue.heartbeat_jobs(conn, worker_id, now, lease_s))
+
+    async def requeue_jobs(self, now: datetime, worker_id: str | None = None) -> int:
+        return await self.writer.submit(lambda conn: queue.requeue_jobs(conn, now, worker_id))
+
+    # --- logs -----------------------------------------------------------------------------
+
+    async def add_logs(self, entries: Sequence[LogEntry]) -> None:
+        if entries:
+            await self.writer.submit(lambda conn: logs.add_logs(conn, entries))
+
+    async def list_logs(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        *,
+        min_level: LogLevel | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[LogEntry]:
+        return await self.readers.run(
+            lambda conn: logs.list_logs(
+                conn,
+                tenant_id,
+                execution_id,
+                min_level=min_level,
+                task_run_id=task_run_id,
+                task_id=task_id,
+                attempt=attempt,
+                after_seq=after_seq,
+            )
+        )

@@ -103,7 +103,11 @@ class Writer:
             error = unavailable(exc)
             # A lost connection fails the whole batch: whether it committed is unknown, so
             # replaying could apply it twice. Callers see StoreUnavailableError.
-            if len(batch) == 1 or self._connection is None or error is not exc:
+            if (
+                len(batch) == 1
+                or self._connection is None
+                or isinstance(error, StoreUnavailableError)
+            ):
                 return _all_failed(batch, error)
             return self._replay(self._connection, batch)
         self.batches_committed += 1

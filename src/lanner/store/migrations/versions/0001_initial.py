@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -20,7 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 # Types frozen here rather than imported from lanner.store.schema, so this revision never changes.
 TIMESTAMP = sa.DateTime(timezone=True)
-JSON_DOCUMENT = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
+# JSON documents are orjson text on both dialects (key order kept; nothing queries inside).
+JSON_DOCUMENT = sa.Text()
 IDENTIFIER = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=True),
         sa.Column("attempt_number", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.Column("scheduled_date", TIMESTAMP, nullable=True),
+        sa.Column("original_created_date", TIMESTAMP, nullable=True),
         sa.Column("start_date", TIMESTAMP, nullable=False),
         sa.Column("end_date", TIMESTAMP, nullable=True),
         sa.Column("deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
@@ -92,6 +93,27 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("end_date IS NULL"),
         sqlite_where=sa.text("end_date IS NULL"),
+    )
+
+    op.create_table(
+        "execution_labels",
+        sa.Column("tenant_id", sa.String(length=255), nullable=False),
+        sa.Column("execution_id", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["executions.id"],
+            name=op.f("fk_execution_labels_execution_id_executions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("execution_id", "key", "value", name=op.f("pk_execution_labels")),
+    )
+    op.create_index(
+        op.f("ix_execution_labels_tenant_id_key_value"),
+        "execution_labels",
+        ["tenant_id", "key", "value"],
+        unique=False,
     )
 
     op.create_table(
@@ -300,6 +322,8 @@ def upgrade() -> None:
         sa.Column("attempts", JSON_DOCUMENT, nullable=False),
         sa.Column("outputs", JSON_DOCUMENT, nullable=True),
         sa.Column("is_dynamic", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("branch", sa.String(length=255), nullable=True),
+        sa.Column("internal", JSON_DOCUMENT, nullable=True),
         sa.Column("start_date", TIMESTAMP, nullable=False),
         sa.Column("end_date", TIMESTAMP, nullable=True),
         sa.Column("updated", TIMESTAMP, nullable=False),
@@ -340,5 +364,6 @@ def downgrade() -> None:
     op.drop_table("flow_revisions")
     op.drop_table("flow_labels")
     op.drop_table("executor_events")
+    op.drop_table("execution_labels")
     op.drop_table("executions")
     op.drop_table("api_tokens")

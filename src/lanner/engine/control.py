@@ -1,0 +1,224 @@
+"""Control events of the executor: kill, restart, pause/resume, retries and subflow ends.
+
+Each function applies one event to a :class:`Work`; the flowable walk (``progress.py``) then
+moves on from the new state. Pure: no I/O, no clock (times come from ``Work.now``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from lanner.domain.executions import TaskRun
+from lanner.domain.flows import TaskSpec
+from lanner.domain.input_values import parse_duration
+from lanner.domain.states import StateType
+from lanner.engine import events as ev
+from lanner.engine.runs import STALE, is_stale
+from lanner.engine.work import SUBFLOW, Work, effective_state
+from lanner.store.executions_protocol import NewEvent
+
+S = StateType
+_REDO = (S.FAILED, S.KILLED, S.PAUSED, S.CANCELLED)
+
+
+# -- kill --------------------------------------------------------------------------------------
+
+
+def kill(w: Work, payload: Mapping[str, Any]) -> None:
+    """KILLING: no new task runs; paused and retrying runs end KILLED at once, running ones when
+    their worker reports; subflow children get their own kill when ``cascade``."""
+    current = w.execution.state.current
+    if current.is_terminated or current is S.KILLING:
+        return
+    w.move_execution(S.KILLING)
+    cascade = payload.get("cascade", True) is not False
+    for run in w.runs.active():
+        if run.state.current in (S.PAUSED, S.RETRYING, S.CREATED, S.RESTARTED):
+            w.put(run.with_state(S.KILLED, w.now))
+        child_id = run.internal.get("childId")
+        if cascade and isinstance(child_id, str):
+            w.events.append(NewEvent(child_id, ev.KILL, {"cascade": True}))
+
+
+# -- restart -----------------------------------------------------------------------------------
+
+
+def restart(w: Work, payload: Mapping[str, Any]) -> None:
+    """Rerun the failed task runs (or ``taskRunId`` and every run after it) in place."""
+    current = w.execution.state.current
+    if not (current.is_terminated or current.is_paused):
+        return
+    target_id = payload.get("taskRunId")
+    runs = [run for run in w.runs if not is_stale(run)]
+    if isinstance(target_id, str) and w.runs.get(target_id) is not None:
+        target = w.runs.get(target_id)
+        assert target is not None
+        position = next(i for i, run in enumerate(runs) if run.id == target_id)
+        redo = [target]
+        later = runs[position + 1 :]
+    else:
+        redo = [run for run in runs if run.state.current in _REDO]
+        later = [run for run in runs if run.branch in ("errors", "finally", "afterExecution")]
+        if not redo:
+            return
+    ancestors: dict[str, TaskRun] = {}
+    for run in redo:
+        for parent in w.runs.ancestors(run):
+            ancestors[parent.id] = parent
+    leaves = [run for run in redo if run.id not in ancestors]
+    stale: dict[str, TaskRun] = {}
+    for run in leaves:
+        stale[run.id] = run.with_state(S.RESTARTED, w.now)
+    for run in [*later, *(d for leaf in leaves for d in w.runs.descendants(leaf.id))]:
+        if run.id not in ancestors and run.id not in stale:
+            stale[run.id] = run
+    for run in stale.values():
+        w.put(replace(run, internal={**run.internal, STALE: True}))
+    for parent in ancestors.values():
+        w.put(parent.with_state(S.RUNNING, w.now))
+    w.runs.cursors.clear()
+    execution = w.execution.with_state(S.RESTARTED, w.now).with_state(S.RUNNING, w.now)
+    w.set_execution(replace(execution, attempt_number=w.execution.attempt_number + 1, outputs={}))
+
+
+# -- pause / resume ----------------------------------------------------------------------------
+
+
+def pause(w: Work, run: TaskRun, spec: TaskSpec) -> TaskRun:
+    """Put a started Pause task run (and the execution) in PAUSED, with its timer if any."""
+    delay = _seconds(run.internal.get("delay", spec.properties.get("delay")))
+    duration = _seconds(run.internal.get("pauseDuration", spec.properties.get("pauseDuration")))
+    timeout = _seconds(run.internal.get("timeout", spec.properties.get("timeout")))
+    run = replace(run, internal={**run.internal, "paused": True})
+    run = w.put(run.with_state(S.PAUSED, w.now))
+    wait = next((s for s in (delay, duration, timeout) if s is not None), None)
+    if wait is not None:
+        w.timer(run, ev.TIMER_PAUSE, w.now + timedelta(seconds=wait), 0)
+    if w.execution.state.current is S.RUNNING:
+        w.move_execution(S.PAUSED)
+    return run
+
+
+def resume(w: Work, payload: Mapping[str, Any]) -> None:
+    """Resume every PAUSED Pause task run; the submitted inputs become its ``onResume``."""
+    if w.execution.state.current is not S.PAUSED:
+        return
+    inputs = payload.get("inputs") or {}
+    for run in w.runs.active():
+        if run.state.current is S.PAUSED:
+            _resume_run(w, run, S.SUCCESS, {"onResume": dict(inputs)})
+    w.move_execution(S.RUNNING)
+
+
+def _resume_run(w: Work, run: TaskRun, end: StateType, outputs: Mapping[str, Any]) -> None:
+    spec = w.spec(run.task_id)
+    run = replace(run, outputs=dict(outputs), internal={**run.internal, "resumed": True})
+    run = run.with_state(S.RUNNING, w.now)
+    if spec is not None and spec.branch("tasks") and end is S.SUCCESS:
+        w.put(run)  # the deprecated Pause ``tasks`` run now, see progress.settle
+    else:
+        w.put(run.with_state(end, w.now))
+
+
+def pause_elapsed(w: Work, run: TaskRun, spec: TaskSpec) -> None:
+    """A Pause's delay or timeout elapsed: resume, or end as its ``behavior`` says."""
+    if run.state.current is not S.PAUSED:
+        return
+    behavior = str(spec.properties.get("behavior") or "RESUME").upper()
+    has_delay = spec.properties.get("delay") is not None or run.internal.get("delay") is not None
+    if spec.properties.get("pauseDuration") is None and not has_delay:
+        behavior = "FAIL"  # 0.20 ``timeout``: the pause fails unless resumed in time
+    end = {"RESUME": S.SUCCESS, "WARN": S.WARNING, "FAIL": S.FAILED, "CANCEL": S.CANCELLED}.get(
+        behavior, S.SUCCESS
+    )
+    if end is S.SUCCESS:
+        _resume_run(w, run, S.SUCCESS, {"onResume": {}})
+    else:
+        w.put(run.with_state(S.RUNNING, w.now).with_state(effective_state(end, spec), w.now))
+    if w.execution.state.current is S.PAUSED:
+        w.move_execution(S.RUNNING)
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+def retry_delay(w: Work, run: TaskRun, spec: TaskSpec) -> float | None:
+    """Seconds before the next attempt of a failed run, or None when no retry is left."""
+    policy = spec.retry or w.flow.retry
+    if not policy or policy.get("behavior") == "CREATE_NEW_EXECUTION":
+        return None
+    attempts = len(run.attempts)
+    max_attempt = policy.get("maxAttempt")
+    if max_attempt is not None and attempts >= int(max_attempt):
+        return None
+    kind = policy.get("type")
+    if kind == "exponential":
+        base = _seconds(policy.get("interval")) or 1.0
+        factor = float(policy.get("delayFactor") or 2.0)
+        delay = min(base * factor ** (attempts - 1), _seconds(policy.get("maxInterval")) or base)
+    elif kind == "random":
+        low = _seconds(policy.get("minInterval")) or 0.0
+        high = _seconds(policy.get("maxInterval")) or low
+        digest = hashlib.sha256(f"{run.id}:{attempts}".encode()).digest()
+        delay = low + (high - low) * (int.from_bytes(digest[:4]) / 2**32)
+    else:
+        delay = _seconds(policy.get("interval")) or 0.0
+    max_duration = _seconds(policy.get("maxDuration"))
+    if max_duration is not None and run.attempts:
+        elapsed = (w.now - run.attempts[0].state.start_date).total_seconds()
+        if elapsed + delay > max_duration:
+            return None
+    if max_attempt is None and max_duration is None:
+        return None
+    return delay
+
+
+def retry_elapsed(w: Work, run: TaskRun, spec: TaskSpec, attempt: int) -> None:
+    if run.state.current is S.RETRYING and len(run.attempts) == attempt and not w.is_killing:
+        w.start(run, spec)
+
+
+# -- subflows ----------------------------------------------------------------------------------
+
+
+def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
+    """The child execution of a Subflow task run ended: the run ends with it."""
+    run = w.runs.get(str(payload.get("taskRunId")))
+    if run is None or run.state.current.is_terminated:
+        return
+    if run.internal.get("childId") != payload.get("executionId"):
+        return
+    spec = w.spec(run.task_id)
+    child_state = S(str(payload.get("state")))
+    transmit = spec is None or spec.properties.get("transmitFailed", True) is not False
+    state = (
+        child_state if transmit and child_state in (S.FAILED, S.KILLED, S.WARNING) else S.SUCCESS
+    )
+    if child_state is S.CANCELLED and transmit:
+        state = S.FAILED
+    outputs = {
+        "executionId": payload.get("executionId"),
+        "state": child_state.value,
+        "outputs": payload.get("outputs") or {},
+    }
+    run = replace(run, outputs=outputs)
+    w.finish(run, state, spec)
+
+
+def is_subflow(spec: TaskSpec) -> bool:
+    return spec.type == SUBFLOW
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        duration = parse_duration(value)
+        return duration.total_seconds() if duration is not None else None
+    return None

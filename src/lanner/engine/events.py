@@ -1,0 +1,47 @@
+"""Names of the executor's event kinds and the workers' job kinds, with their payloads.
+
+Events (``ExecutorEvent.kind``; payload keys in camelCase, JSON-able):
+
+- ``created`` ``{}``: a new execution (added by the store with the execution).
+- ``task_result`` ``{taskRunId, attempt, state, outputs?, startedAt, endedAt, workerId?,
+  childId?}``: a worker ran (or failed to run) a ``run`` job. ``state`` RUNNING (with
+  ``childId``) means a Subflow started a child execution and waits for it.
+- ``resolved`` ``{taskRunId, attempt, runIf?, condition?, value?, values?, delay?, error?}``: a
+  worker rendered what a flowable task run needs (``runIf`` false skips it, ``error`` fails it).
+- ``finalized`` ``{outputs?, error?}``: the flow outputs were rendered.
+- ``kill`` ``{cascade}``, ``resume`` ``{inputs}``, ``restart`` ``{taskRunId?}``: from the API.
+- ``timer`` ``{taskRunId, reason, attempt}``: a delay elapsed (``pause``, ``retry``).
+- ``child_ended`` ``{taskRunId, executionId, state, outputs}``: a subflow's execution ended.
+
+Jobs (``Job.kind``; payload ``{taskId, attempt}``): ``run`` a runnable task, ``resolve`` a
+flowable task's values, ``finalize`` the flow outputs (``task_run_id`` empty).
+Imports nothing.
+"""
+
+from __future__ import annotations
+
+CREATED = "created"
+TASK_RESULT = "task_result"
+RESOLVED = "resolved"
+FINALIZED = "finalized"
+KILL = "kill"
+RESUME = "resume"
+RESTART = "restart"
+TIMER = "timer"
+CHILD_ENDED = "child_ended"
+
+JOB_RUN = "run"
+JOB_RESOLVE = "resolve"
+JOB_FINALIZE = "finalize"
+
+TIMER_PAUSE = "pause"
+TIMER_RETRY = "retry"
+
+
+JOBS_TOPIC = "engine:jobs"
+"""Published by the executor loop when it queued jobs (wakes workers only, not the loop)."""
+
+
+def kill_topic(execution_id: str) -> str:
+    """The change-feed topic telling workers to interrupt an execution's running tasks."""
+    return f"kill:{execution_id}"

@@ -1,0 +1,250 @@
+"""The executor: a pure decision over one execution's snapshot and its due events.
+
+``decide(flow, execution, task_runs, events, now) -> ExecutionStep`` applies the events (task
+results, resolved values, kills, resumes, restarts, timers, subflow ends), then walks the flow to
+create the next task runs, queue their jobs and derive the execution's state. It never renders a
+template nor reads a clock: workers render (``run``/``resolve``/``finalize`` jobs) and send the
+values back as events. Event kinds and payloads are listed in ``events.py``.
+
+Imports the domain, the store *protocols* and this package; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from lanner.domain.executions import Attempt, Execution, State, TaskRun
+from lanner.domain.flows import Flow, TaskSpec
+from lanner.domain.states import StateType
+from lanner.engine import control
+from lanner.engine import events as ev
+from lanner.engine.progress import run_block, run_sequence
+from lanner.engine.runs import RunIndex, is_stale, merge_states
+from lanner.engine.work import IF, LOOPS, RESOLVED_FLAG, SWITCH, Work, effective_state
+from lanner.store.executions_protocol import ExecutionStep, ExecutorEvent, NewEvent, NewJob
+
+S = StateType
+
+_SPEC_CACHE: dict[int, tuple[Flow, dict[str, TaskSpec]]] = {}
+_SPEC_CACHE_SIZE = 256
+
+
+def task_specs(flow: Flow) -> dict[str, TaskSpec]:
+    """Every task of the flow by id (cached per flow object)."""
+    cached = _SPEC_CACHE.get(id(flow))
+    if cached is not None and cached[0] is flow:
+        return cached[1]
+    specs = {spec.id: spec for spec in flow.all_tasks()}
+    if len(_SPEC_CACHE) >= _SPEC_CACHE_SIZE:
+        _SPEC_CACHE.pop(next(iter(_SPEC_CACHE)))
+    _SPEC_CACHE[id(flow)] = (flow, specs)
+    return specs
+
+
+def decide(
+    flow: Flow,
+    execution: Execution,
+    task_runs: Iterable[TaskRun] | RunIndex,
+    events: Sequence[ExecutorEvent],
+    now: datetime,
+) -> ExecutionStep:
+    """What the execution does next, given its due events (all consumed by the step).
+
+    ``task_runs`` may be a :class:`RunIndex`; it is then updated in place with the step's runs
+    (the executor loop keeps one per live execution instead of re-reading them).
+    """
+    index = task_runs if isinstance(task_runs, RunIndex) else RunIndex(task_runs)
+    w = Work(flow, execution, index, now, specs=task_specs(flow))
+    for event in sorted(events, key=lambda e: e.id):
+        w.consumed.append(event.id)
+        apply_event(w, event)
+    w.mark_touched()
+    advance(w)
+    return w.step()
+
+
+def apply_event(w: Work, event: ExecutorEvent) -> None:
+    kind, payload = event.kind, event.payload
+    current = w.execution.state.current
+    if kind == ev.RESTART:
+        control.restart(w, payload)
+    elif current.is_terminated:
+        return
+    elif kind == ev.CREATED:
+        if current in (S.CREATED, S.QUEUED):
+            w.move_execution(S.RUNNING)
+    elif kind == ev.TASK_RESULT:
+        task_result(w, payload)
+    elif kind == ev.RESOLVED:
+        resolved(w, payload)
+    elif kind == ev.FINALIZED:
+        finalized(w, payload)
+    elif kind == ev.KILL:
+        control.kill(w, payload)
+    elif kind == ev.RESUME:
+        control.resume(w, payload)
+    elif kind == ev.TIMER:
+        timer(w, payload)
+    elif kind == ev.CHILD_ENDED:
+        control.child_ended(w, payload)
+
+
+def _open_run(w: Work, payload: Mapping[str, Any]) -> tuple[TaskRun, TaskSpec | None] | None:
+    run = w.runs.get(str(payload.get("taskRunId")))
+    if run is None or is_stale(run) or run.state.current is not S.RUNNING:
+        return None
+    return run, w.spec(run.task_id)
+
+
+def task_result(w: Work, payload: Mapping[str, Any]) -> None:
+    """A worker's report for a ``run`` job (duplicates and late reports are ignored)."""
+    found = _open_run(w, payload)
+    if found is None:
+        return
+    run, spec = found
+    if payload.get("attempt") != len(run.attempts) + 1:
+        return
+    state = S(str(payload.get("state")))
+    outputs = payload.get("outputs")
+    if state is S.RUNNING:  # a Subflow started its child execution and waits for it
+        internal = {**run.internal, "childId": payload.get("childId")}
+        w.put(replace(run, internal=internal, outputs=outputs or run.outputs))
+        return
+    started = _date(payload.get("startedAt"), w.now)
+    ended = _date(payload.get("endedAt"), w.now)
+    attempt_state = State.of(S.RUNNING, started).to(state, ended)
+    attempt = Attempt(attempt_state, payload.get("workerId"))
+    run = replace(run, attempts=(*run.attempts, attempt), outputs=outputs)
+    if w.is_killing and not state.is_terminated:
+        state = S.KILLED
+    if state is S.FAILED and spec is not None and not w.is_killing:
+        delay = control.retry_delay(w, run, spec)
+        if delay is not None:
+            run = w.put(run.with_state(S.RETRYING, w.now))
+            w.timer(run, ev.TIMER_RETRY, w.now + timedelta(seconds=delay), len(run.attempts))
+            return
+    if state is S.SUCCESS and len(run.attempts) > 1 and spec is not None:
+        policy = spec.retry or w.flow.retry or {}
+        if policy.get("warningOnRetry") is True:
+            state = S.WARNING
+    w.finish(run, state, spec)
+
+
+def resolved(w: Work, payload: Mapping[str, Any]) -> None:
+    """A worker rendered what a flowable run needs (condition, value, values, delays)."""
+    found = _open_run(w, payload)
+    if found is None or found[0].internal.get(RESOLVED_FLAG):
+        return
+    run, spec = found
+    if payload.get("error") is not None:
+        w.finish(run, S.FAILED, spec)
+        return
+    if payload.get("runIf") is False:
+        w.put(run.with_state(S.SKIPPED, w.now))
+        return
+    internal: dict[str, Any] = {**run.internal, RESOLVED_FLAG: True}
+    outputs = run.outputs
+    kind = spec.type if spec is not None else ""
+    if kind == IF:
+        internal["condition"] = bool(payload.get("condition"))
+        outputs = {"evaluationResult": internal["condition"]}
+    elif kind == SWITCH:
+        value = str(payload.get("value"))
+        internal["value"] = value
+        outputs = {"value": value, "defaults": spec is None or value not in spec.cases}
+    elif kind in LOOPS:
+        internal["values"] = [str(v) for v in payload.get("values") or ()]
+    for name in ("delay", "timeout", "pauseDuration"):
+        if payload.get(name) is not None:
+            internal[name] = payload[name]
+    w.put(replace(run, internal=internal, outputs=outputs))
+
+
+def timer(w: Work, payload: Mapping[str, Any]) -> None:
+    run = w.runs.get(str(payload.get("taskRunId")))
+    spec = w.spec(run.task_id) if run is not None else None
+    if run is None or spec is None or is_stale(run):
+        return
+    if payload.get("reason") == ev.TIMER_PAUSE:
+        control.pause_elapsed(w, run, spec)
+    elif payload.get("reason") == ev.TIMER_RETRY:
+        control.retry_elapsed(w, run, spec, int(payload.get("attempt") or 0))
+
+
+def finalized(w: Work, payload: Mapping[str, Any]) -> None:
+    """The flow outputs are rendered: the execution can end."""
+    if payload.get("error") is not None:
+        w.set_execution(replace(w.execution, outputs={}))
+        end(w, S.FAILED)
+        return
+    w.set_execution(replace(w.execution, outputs=dict(payload.get("outputs") or {})))
+    end(w, _root_state(w))
+
+
+def advance(w: Work) -> None:
+    """Walk the flow from its root lists; end the execution when they are done."""
+    current = w.execution.state.current
+    if current.is_terminated or current in (S.CREATED, S.QUEUED):
+        return
+    flow = w.flow
+    state = run_block(
+        w, None, lambda: run_sequence(w, None, "tasks", flow.tasks), flow.errors, flow.finally_
+    )
+    if state is None:
+        return
+    if flow.after_execution and not w.is_killing:
+        if run_sequence(w, None, "afterExecution", flow.after_execution) is None:
+            return
+    if w.is_killing:
+        end(w, S.KILLED)
+    elif flow.outputs and state in (S.SUCCESS, S.WARNING):
+        if w.changed or w.execution_changed:
+            w.jobs.append(NewJob(w.execution.tenant_id, w.execution.id, "", ev.JOB_FINALIZE, {}))
+    else:
+        end(w, state)
+
+
+def _root_state(w: Work) -> StateType:
+    return merge_states(
+        run.state.current
+        for run in w.runs
+        if run.parent_task_run_id is None
+        and run.branch != "afterExecution"
+        and not is_stale(run)
+        and run.state.current.is_terminated
+    )
+
+
+def end(w: Work, state: StateType) -> None:
+    """The execution ends in ``state``; a subflow's parent hears of it."""
+    if w.execution.state.current is S.PAUSED:
+        w.move_execution(S.RUNNING)
+    w.move_execution(state)
+    execution = w.execution
+    if execution.parent_id and execution.trigger is not None:
+        task_run_id = execution.trigger.variables.get("taskRunId")
+        if task_run_id:
+            payload = {
+                "taskRunId": task_run_id,
+                "executionId": execution.id,
+                "state": state.value,
+                "outputs": dict(execution.outputs),
+            }
+            w.events.append(NewEvent(execution.parent_id, ev.CHILD_ENDED, payload))
+
+
+def _date(value: Any, default: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return default
+    return default
+
+
+__all__ = ["decide", "effective_state", "task_specs"]

@@ -1,0 +1,259 @@
+"""What one job does: render, run or resolve a task run, and the result event it produces.
+
+:class:`JobRunner` turns a claimed job and its execution's snapshot into the event the executor
+expects (``task_result``, ``resolved``, ``finalized``) plus the log lines written meanwhile. It
+never raises for a task's own failure: a render error or an exception is a FAILED result with the
+error logged at ERROR. Subflow tasks create their child execution here (idempotently: the child
+id derives from the task run and attempt).
+Imports the domain, templating, the store protocols and this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lanner.domain.executions import Execution, ExecutionTrigger, State, TaskRun
+from lanner.domain.flows import TaskSpec
+from lanner.domain.input_values import InputValuesError, coerce_inputs, parse_duration
+from lanner.domain.inputs import InputSpec
+from lanner.domain.labels import Label
+from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.states import StateType
+from lanner.engine import events as ev
+from lanner.engine.context import build_context
+from lanner.engine.runnables import RUNNABLES, TaskContext, TaskFailure, is_truthy
+from lanner.engine.snapshots import Snapshot
+from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
+from lanner.errors import ConflictError
+from lanner.flows import parse_flow
+from lanner.store import Job, NewEvent, Store
+from lanner.templating import TemplateEngine
+
+S = StateType
+Result = tuple[NewEvent | None, list[LogEntry]]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class JobRunner:
+    """Runs jobs against snapshots; holds the template engine and the environment."""
+
+    def __init__(
+        self,
+        store: Store,
+        templates: TemplateEngine,
+        *,
+        envs: Mapping[str, str] | None = None,
+        globals_: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._store = store
+        self.templates = templates
+        self._envs = dict(envs or {})
+        self._globals = dict(globals_ or {})
+
+    def killed(self, job: Job, snapshot: Snapshot) -> NewEvent:
+        payload = {"taskRunId": job.task_run_id, "attempt": job.payload.get("attempt"),
+                   "state": S.KILLED.value, "startedAt": _now(), "endedAt": _now()}  # fmt: skip
+        return NewEvent(job.execution_id, ev.TASK_RESULT, payload)
+
+    async def run(self, job: Job, snapshot: Snapshot, worker_id: str) -> Result:
+        if job.kind == ev.JOB_FINALIZE:
+            return await self._finalize(job, snapshot)
+        run = snapshot.runs.get(job.task_run_id)
+        spec = snapshot.specs.get(str(job.payload.get("taskId")))
+        if run is None or spec is None or run.state.current.is_terminated:
+            return None, []
+        variables = build_context(
+            snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs, run,
+            envs=self._envs, globals_=self._globals,
+        )  # fmt: skip
+        attempt = int(job.payload.get("attempt") or 1)
+        ctx = TaskContext(spec, run, snapshot.execution, variables, self.templates, attempt)
+        if job.kind == ev.JOB_RESOLVE:
+            return await self._resolve(job, spec, ctx), ctx.logs
+        return await self._run(job, spec, ctx, worker_id), ctx.logs
+
+    # -- run -----------------------------------------------------------------------------------
+
+    async def _run(self, job: Job, spec: TaskSpec, ctx: TaskContext, worker_id: str) -> NewEvent:
+        started = _now()
+        state, outputs = S.SUCCESS, None
+        extra: dict[str, Any] = {}
+        try:
+            if not has_default_run_if(spec) and not is_truthy(
+                await ctx.render_value(spec.run_if, typed=True)
+            ):
+                state = S.SKIPPED
+            elif spec.type == SUBFLOW:
+                outputs, extra = await self._subflow(spec, ctx)
+                state = S.RUNNING if extra else S.SUCCESS
+            else:
+                runnable = RUNNABLES.get(spec.type)
+                if runnable is None:
+                    raise TaskFailure(f"task type {spec.type} cannot run on this server yet")
+                outputs = await _with_timeout(spec, runnable(ctx))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            state = S.FAILED
+            ctx.log(LogLevel.ERROR, _describe(error))
+        payload = {
+            "taskRunId": job.task_run_id, "attempt": ctx.attempt, "state": state.value,
+            "outputs": dict(outputs) if outputs is not None else None,
+            "startedAt": started, "endedAt": _now(), "workerId": worker_id, **extra,
+        }  # fmt: skip
+        return NewEvent(job.execution_id, ev.TASK_RESULT, payload)
+
+    async def _subflow(
+        self, spec: TaskSpec, ctx: TaskContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        namespace = await ctx.text("namespace") or ""
+        flow_id = await ctx.text("flowId") or ""
+        revision = await ctx.typed("revision")
+        stored = await self._store.get_flow(
+            ctx.execution.tenant_id, namespace, flow_id,
+            revision=int(revision) if revision is not None else None,
+        )  # fmt: skip
+        if stored is None:
+            raise TaskFailure(f"subflow {namespace}.{flow_id} not found")
+        child_flow = parse_flow(stored.source)
+        raw_inputs = await ctx.typed("inputs", {}) or {}
+        try:
+            inputs = coerce_inputs(child_flow.inputs, raw_inputs)
+        except InputValuesError as error:
+            raise TaskFailure(f"invalid subflow inputs: {error}") from None
+        labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
+        if spec.properties.get("inheritLabels") is True:
+            labels = [*ctx.execution.labels, *labels]
+        child_id = _child_id(ctx.run, ctx.attempt)
+        parent = ctx.execution
+        child = Execution(
+            id=child_id,
+            tenant_id=parent.tenant_id,
+            namespace=namespace,
+            flow_id=flow_id,
+            flow_revision=stored.revision,
+            state=State.of(S.CREATED, datetime.now(UTC)),
+            inputs=inputs,
+            labels=tuple(labels),
+            variables=dict(child_flow.variables or {}),
+            parent_id=parent.id,
+            trigger=ExecutionTrigger(
+                id=spec.id,
+                type=spec.type,
+                variables={
+                    "executionId": parent.id,
+                    "namespace": parent.namespace,
+                    "flowId": parent.flow_id,
+                    "flowRevision": parent.flow_revision,
+                    "taskRunId": ctx.run.id if spec.properties.get("wait", True) else None,
+                },
+            ),
+        )
+        try:
+            await self._store.create_execution(child)
+        except ConflictError:
+            pass  # this job ran before (redelivered): the child already exists
+        outputs = {"executionId": child_id}
+        if spec.properties.get("wait", True) is False:
+            return outputs, {}
+        return outputs, {"childId": child_id}
+
+    # -- resolve -------------------------------------------------------------------------------
+
+    async def _resolve(self, job: Job, spec: TaskSpec, ctx: TaskContext) -> NewEvent:
+        payload: dict[str, Any] = {"taskRunId": job.task_run_id, "attempt": ctx.attempt}
+        try:
+            if not has_default_run_if(spec) and not is_truthy(
+                await ctx.render_value(spec.run_if, typed=True)
+            ):
+                payload["runIf"] = False
+            elif spec.type == IF:
+                payload["condition"] = is_truthy(await ctx.typed("condition"))
+            elif spec.type == SWITCH:
+                payload["value"] = str(await ctx.text("value") or "")
+            elif spec.type in LOOPS:
+                name = "values" if "values" in spec.properties else "value"
+                payload["values"] = loop_values(await ctx.typed(name))
+            elif spec.type in PAUSES:
+                for name in ("delay", "timeout", "pauseDuration"):
+                    text = await ctx.text(name)
+                    duration = parse_duration(text) if text else None
+                    if duration is not None:
+                        payload[name] = duration.total_seconds()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            ctx.log(LogLevel.ERROR, _describe(error))
+            payload["error"] = _describe(error)
+        return NewEvent(job.execution_id, ev.RESOLVED, payload)
+
+    # -- finalize ------------------------------------------------------------------------------
+
+    async def _finalize(self, job: Job, snapshot: Snapshot) -> Result:
+        variables = build_context(
+            snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs,
+            envs=self._envs, globals_=self._globals,
+        )  # fmt: skip
+        outputs: dict[str, Any] = {}
+        logs: list[LogEntry] = []
+        try:
+            for output in snapshot.flow.outputs:
+                outputs[output.id] = self.templates.render_tree(output.value, variables, typed=True)
+            specs = [InputSpec(o.id, o.type, required=o.required) for o in snapshot.flow.outputs]
+            outputs = coerce_inputs(specs, outputs)
+        except Exception as error:
+            execution = snapshot.execution
+            logs.append(
+                LogEntry(
+                    tenant_id=execution.tenant_id,
+                    namespace=execution.namespace,
+                    flow_id=execution.flow_id,
+                    execution_id=execution.id,
+                    level=LogLevel.ERROR,
+                    message=f"Failed to render outputs: {_describe(error)}",
+                    timestamp=datetime.now(UTC),
+                )
+            )
+            return NewEvent(job.execution_id, ev.FINALIZED, {"error": _describe(error)}), logs
+        return NewEvent(job.execution_id, ev.FINALIZED, {"outputs": outputs}), logs
+
+
+def loop_values(rendered: Any) -> list[str]:
+    """ForEach values as strings: a list, or a JSON array in a string; objects as JSON."""
+    if isinstance(rendered, str):
+        rendered = json.loads(rendered)
+    if not isinstance(rendered, list):
+        raise TaskFailure(f"values must be a list, got {type(rendered).__name__}")
+    return [
+        item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
+        for item in rendered
+    ]
+
+
+def _child_id(run: TaskRun, attempt: int) -> str:
+    digest = hashlib.sha256(f"{run.id}:{attempt}".encode()).hexdigest()
+    return digest[:22]
+
+
+async def _with_timeout(spec: TaskSpec, work: Any) -> Any:
+    timeout = spec.properties.get("timeout")
+    duration = parse_duration(timeout) if isinstance(timeout, str) else None
+    if duration is None:
+        return await work
+    try:
+        return await asyncio.wait_for(work, duration.total_seconds())
+    except TimeoutError:
+        raise TaskFailure(f"Timeout after {timeout}") from None
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return text if isinstance(error, TaskFailure) and text else f"{type(error).__name__}: {text}"

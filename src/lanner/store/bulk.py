@@ -1,0 +1,107 @@
+"""Statements for the hot path: compiled once per dialect, run many rows at a time on the driver.
+
+SQLAlchemy Core builds the SQL (one construct for both dialects) and its column types convert
+the values (the same bind processors a normal ``execute`` uses: JSON documents, UTC dates),
+but the rows skip Core's per-row parameter machinery, which costs more than the database on
+SQLite: they go straight to the driver's ``executemany`` through ``exec_driver_sql``.
+Imports SQLAlchemy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import UpdateBase
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the statement's parameters, in the driver's order
+    values_of: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # a row's values, in that order
+    conversions: tuple[tuple[int, Processor], ...]  # (index, the column type's converter)
+    constants: Mapping[str, Any]  # values the statement carries itself (``version + 1``)
+    is_positional: bool
+
+
+class BulkStatement:
+    """An INSERT/UPDATE/DELETE run for many rows (dicts with the same keys).
+
+    As with ``Connection.execute``, the first row's keys name the columns an INSERT writes
+    (and an UPDATE sets, besides its explicit values); the SQL is compiled once per dialect
+    and set of keys.
+    """
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self._statement = statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row, in one driver ``executemany``."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        cache_key = (dialect.name, tuple(rows[0]))
+        compiled = self._compiled.get(cache_key)
+        if compiled is None:
+            compiled = self._compiled[cache_key] = self._compile(dialect, cache_key[1])
+        values_of, conversions, constants = (
+            compiled.values_of,
+            compiled.conversions,
+            compiled.constants,
+        )
+        batch: list[Any] = []
+        for row in rows:
+            values = list(values_of({**constants, **row} if constants else row))
+            for index, convert in conversions:
+                values[index] = convert(values[index])
+            batch.append(
+                tuple(values)
+                if compiled.is_positional
+                else dict(zip(compiled.names, values, strict=True))
+            )
+        conn.exec_driver_sql(compiled.sql, batch)
+
+    def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(by_name)
+        defaults = compiled.construct_params(_check=False)
+        lookups: list[str] = []
+        conversions: list[tuple[int, Processor]] = []
+        constants: dict[str, Any] = {}
+        for index, name in enumerate(names):
+            bind = by_name[name]
+            if bind.key in keys:
+                lookups.append(bind.key)
+            elif name in defaults:
+                lookups.append(name)
+                constants[name] = defaults[name]
+            else:
+                raise ValueError(f"statement parameter {name!r} has no value")
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                conversions.append((index, convert))
+        return _Compiled(
+            sql=str(compiled),
+            names=names,
+            values_of=_getter(lookups),
+            conversions=tuple(conversions),
+            constants=constants,
+            is_positional=compiled.positional,
+        )
+
+
+def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda row: (row[key],)
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*keys)
+    return getter

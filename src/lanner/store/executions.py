@@ -1,0 +1,358 @@
+"""Execution and task run queries: sync functions of a SQLAlchemy ``Connection``.
+
+:func:`apply_steps` is the engine's hot path: the steps of many executions in one transaction,
+each kind of row written with ONE ``executemany`` of a statement built at import (executions
+inserted or updated, labels replaced only when they changed, task runs upserted by id, jobs
+and events inserted, consumed events deleted), after ONE query that reads, for every execution
+the batch touches, its tenant, labels and last task run position. Imports SQLAlchemy, the
+schema, the store's row and queue modules and its protocols; never the engine or the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Insert
+
+from lanner.domain.executions import Execution, TaskRun
+from lanner.domain.labels import Label
+from lanner.errors import ConflictError, IllegalArgumentError
+from lanner.store import queue
+from lanner.store.bulk import BulkStatement
+from lanner.store.engines import first_line
+from lanner.store.executions_protocol import ExecutionQuery, ExecutionStep, NewEvent
+from lanner.store.protocols import Page
+from lanner.store.rows import execution_values, task_run_values, to_execution, to_task_run
+from lanner.store.schema import (
+    execution_labels,
+    executions,
+    executor_events,
+    jobs,
+    log_sequences,
+    logs,
+    task_runs,
+)
+
+# An update sets every column but the key; ``version`` counts the writes.
+_NOT_SET = ("tenant_id", "id", "version")
+_INSERT_EXECUTION = BulkStatement(insert(executions))
+_UPDATE_EXECUTION = BulkStatement(
+    update(executions)
+    .where(executions.c.id == bindparam("k_id"))
+    .values(
+        {
+            **{c.name: bindparam(c.name) for c in executions.c if c.name not in _NOT_SET},
+            "version": executions.c.version + 1,
+        }
+    )
+)
+_LAST_POSITION = (
+    select(func.max(task_runs.c.position))
+    .where(task_runs.c.execution_id == executions.c.id)
+    .scalar_subquery()
+)
+_LOOKUP = select(
+    executions.c.id, executions.c.tenant_id, executions.c.labels, _LAST_POSITION
+).where(executions.c.id.in_(bindparam("k_ids", expanding=True)))
+_GET_EXECUTION = select(executions).where(
+    executions.c.tenant_id == bindparam("k_tenant_id"),
+    executions.c.id == bindparam("k_id"),
+    executions.c.deleted.is_(False),
+)
+_LIST_TASK_RUNS = (
+    select(task_runs)
+    .where(task_runs.c.execution_id == bindparam("k_execution_id"))
+    .order_by(task_runs.c.position)
+)
+_INSERT_LABEL = BulkStatement(insert(execution_labels))
+_DELETE_LABELS = BulkStatement(
+    delete(execution_labels).where(execution_labels.c.execution_id == bindparam("k_execution_id"))
+)
+_DELETE_EXECUTION = delete(executions).where(
+    executions.c.tenant_id == bindparam("k_tenant_id"), executions.c.id == bindparam("k_id")
+)
+# Rows that hang off an execution without a foreign key (queues and logs outlive nothing).
+_DELETE_DEPENDENTS = [
+    delete(table).where(table.c.execution_id == bindparam("k_id"))
+    for table in (task_runs, execution_labels, executor_events, jobs, logs, log_sequences)
+]
+
+# A task run's position is set once, at insert: an update keeps its place in the list.
+_TASK_RUN_KEPT = {"tenant_id", "id", "execution_id", "position"}
+
+
+def _upsert_task_run(make_insert: Callable[[Any], Any]) -> BulkStatement:
+    stmt = make_insert(task_runs)
+    upsert: Insert = stmt.on_conflict_do_update(
+        index_elements=[task_runs.c.id],
+        set_={c.name: stmt.excluded[c.name] for c in task_runs.c if c.name not in _TASK_RUN_KEPT},
+    )
+    return BulkStatement(upsert)
+
+
+_UPSERT_TASK_RUN = {
+    "sqlite": _upsert_task_run(sqlite.insert),
+    "postgresql": _upsert_task_run(postgresql.insert),
+}
+
+
+MAX_PAGE_SIZE = 10_000
+_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "id": executions.c.id,
+    "namespace": executions.c.namespace,
+    "flowId": executions.c.flow_id,
+    "state.current": executions.c.state,
+    "state.startDate": executions.c.start_date,
+    "state.endDate": executions.c.end_date,
+}
+_DEFAULT_SORT = (("state.startDate", True),)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What :func:`apply_steps` reads first about an execution already stored."""
+
+    tenant_id: str
+    labels: list[dict[str, str]]
+    last_position: int | None
+
+
+def create_execution(conn: Connection, execution: Execution, now: datetime) -> None:
+    """Insert the execution, its labels and its ``created`` event."""
+    try:
+        _INSERT_EXECUTION.execute(conn, [execution_values(execution, now)])
+    except IntegrityError:
+        raise ConflictError(f"execution {execution.id!r} already exists") from None
+    _insert_labels(conn, execution.tenant_id, execution.id, execution.labels)
+    queue.insert_events(
+        conn, [queue.event_values(execution.tenant_id, NewEvent(execution.id, "created"), now)]
+    )
+
+
+def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execution | None:
+    """The non-deleted execution ``execution_id`` of ``tenant_id``."""
+    row = conn.execute(_GET_EXECUTION, {"k_tenant_id": tenant_id, "k_id": execution_id}).first()
+    return None if row is None else to_execution(row)
+
+
+def list_task_runs(conn: Connection, execution_id: str) -> list[TaskRun]:
+    """The execution's task runs by position (creation order)."""
+    rows = conn.execute(_LIST_TASK_RUNS, {"k_execution_id": execution_id})
+    return [to_task_run(row) for row in rows]
+
+
+def search_executions(conn: Connection, query: ExecutionQuery) -> Page[Execution]:
+    """Filter, sort and page in SQL; the total counts every match."""
+    if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
+        raise IllegalArgumentError(
+            f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
+            f"(got page={query.page}, size={query.size})"
+        )
+    order = []
+    for field, is_descending in query.sort or _DEFAULT_SORT:
+        column = _SORT_COLUMNS.get(field)
+        if column is None:
+            raise IllegalArgumentError(
+                f"cannot sort executions by {field!r}; use one of {', '.join(_SORT_COLUMNS)}"
+            )
+        # Unfinished executions (no end date) sort as the latest, on both backends.
+        order.append(
+            (column.desc().nulls_first() if is_descending else column.asc().nulls_last())
+            if column is executions.c.end_date
+            else (column.desc() if is_descending else column.asc())
+        )
+    order.append(executions.c.id.asc())  # a total order: pages neither repeat nor skip rows
+
+    conditions = _search_conditions(query)
+    total = conn.execute(
+        select(func.count()).select_from(executions).where(*conditions)
+    ).scalar_one()
+    rows = conn.execute(
+        select(executions)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(query.size)
+        .offset((query.page - 1) * query.size)
+    )
+    return Page(results=[to_execution(row) for row in rows], total=total)
+
+
+def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> bool:
+    """Delete the execution and everything that hangs off it; False when absent."""
+    result = conn.execute(_DELETE_EXECUTION, {"k_tenant_id": tenant_id, "k_id": execution_id})
+    if result.rowcount == 0:
+        return False
+    for statement in _DELETE_DEPENDENTS:
+        conn.execute(statement, {"k_id": execution_id})
+    return True
+
+
+def apply_steps(
+    conn: Connection, steps: Sequence[ExecutionStep], job_ids: Sequence[str], now: datetime
+) -> None:
+    """Write every step; all of them or (on any error) none, since the caller's transaction
+    or savepoint is rolled back. ``job_ids`` name the steps' jobs, in order."""
+    latest: dict[str, Execution] = {}
+    # Upsert by id: one row per task run, at the place of its first mention, latest content.
+    task_runs_of: dict[str, dict[str, TaskRun]] = {}
+    for step in steps:
+        if step.execution is not None:
+            latest[step.execution.id] = step.execution
+        for task_run in step.task_runs:
+            task_runs_of.setdefault(task_run.execution_id, {})[task_run.id] = task_run
+    event_targets = {event.execution_id for step in steps for event in step.events}
+    stored = _lookup(conn, latest.keys() | task_runs_of.keys() | event_targets)
+
+    try:
+        _write_executions(conn, latest, stored, now)
+        _write_task_runs(conn, task_runs_of, stored, now)
+    except IntegrityError as exc:
+        raise ConflictError(f"cannot apply execution steps: {first_line(exc.orig)}") from None
+
+    job_rows = [
+        queue.job_values(job_id, job, now)
+        for job_id, job in zip(job_ids, (job for step in steps for job in step.jobs), strict=True)
+    ]
+    queue.insert_jobs(conn, job_rows)
+    tenants = {execution_id: s.tenant_id for execution_id, s in stored.items()}
+    tenants.update((execution_id, e.tenant_id) for execution_id, e in latest.items())
+    # An event for an execution that no longer exists (a deleted parent) has no reader: dropped.
+    queue.insert_events(
+        conn,
+        [
+            queue.event_values(tenants[event.execution_id], event, now)
+            for step in steps
+            for event in step.events
+            if event.execution_id in tenants
+        ],
+    )
+    queue.delete_events(conn, {event_id for step in steps for event_id in step.consumed_events})
+
+
+def _lookup(conn: Connection, execution_ids: Iterable[str]) -> dict[str, _Stored]:
+    found: dict[str, _Stored] = {}
+    for chunk in queue.chunks(list(execution_ids)):
+        for execution_id, tenant_id, labels, last_position in conn.execute(
+            _LOOKUP, {"k_ids": chunk}
+        ):
+            found[execution_id] = _Stored(tenant_id, labels, last_position)
+    return found
+
+
+def _write_executions(
+    conn: Connection, latest: Mapping[str, Execution], stored: Mapping[str, _Stored], now: datetime
+) -> None:
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    relabelled: list[Execution] = []
+    for execution_id, execution in latest.items():
+        values = execution_values(execution, now)
+        previous = stored.get(execution_id)
+        if previous is None:
+            inserts.append(values)
+            relabelled.append(execution)
+            continue
+        updates.append(
+            {k: v for k, v in values.items() if k not in _NOT_SET} | {"k_id": execution_id}
+        )
+        if previous.labels != values["labels"]:
+            relabelled.append(execution)
+    _INSERT_EXECUTION.execute(conn, inserts)
+    _UPDATE_EXECUTION.execute(conn, updates)
+    _DELETE_LABELS.execute(conn, [{"k_execution_id": e.id} for e in relabelled])
+    _INSERT_LABEL.execute(
+        conn, [row for e in relabelled for row in _label_rows(e.tenant_id, e.id, e.labels)]
+    )
+
+
+def _write_task_runs(
+    conn: Connection,
+    task_runs_of: Mapping[str, Mapping[str, TaskRun]],
+    stored: Mapping[str, _Stored],
+    now: datetime,
+) -> None:
+    rows: list[dict[str, Any]] = []
+    for execution_id, by_id in task_runs_of.items():
+        previous = stored.get(execution_id)
+        last = previous.last_position if previous is not None else None
+        # Existing task runs keep their stored position; new ones follow the last one, in order
+        # (the numbers skipped by updated task runs leave gaps, never a different order).
+        first = 0 if last is None else last + 1
+        rows.extend(
+            task_run_values(task_run, first + offset, now)
+            for offset, task_run in enumerate(by_id.values())
+        )
+    _UPSERT_TASK_RUN[conn.dialect.name].execute(conn, rows)
+
+
+def _insert_labels(
+    conn: Connection, tenant_id: str, execution_id: str, labels: Sequence[Label]
+) -> None:
+    _INSERT_LABEL.execute(conn, _label_rows(tenant_id, execution_id, labels))
+
+
+def _label_rows(tenant_id: str, execution_id: str, labels: Sequence[Label]) -> list[dict[str, str]]:
+    pairs = dict.fromkeys((label.key, label.value) for label in labels)
+    return [
+        {"tenant_id": tenant_id, "execution_id": execution_id, "key": key, "value": value}
+        for key, value in pairs
+    ]
+
+
+def _search_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        executions.c.tenant_id == query.tenant_id,
+        executions.c.deleted.is_(False),
+    ]
+    if query.namespace:
+        conditions.append(
+            or_(
+                executions.c.namespace == query.namespace,
+                executions.c.namespace.startswith(query.namespace + ".", autoescape=True),
+            )
+        )
+    if query.flow_id:
+        conditions.append(executions.c.flow_id == query.flow_id)
+    if query.states:
+        conditions.append(executions.c.state.in_([state.value for state in query.states]))
+    if query.q:
+        conditions.append(
+            or_(
+                executions.c.id.icontains(query.q, autoescape=True),
+                executions.c.namespace.icontains(query.q, autoescape=True),
+                executions.c.flow_id.icontains(query.q, autoescape=True),
+            )
+        )
+    if query.start_date is not None:
+        conditions.append(executions.c.start_date >= query.start_date)
+    if query.end_date is not None:
+        conditions.append(executions.c.start_date <= query.end_date)
+    if query.parent_id is not None:
+        conditions.append(executions.c.parent_id == query.parent_id)
+    for label_key, value in query.labels.items():
+        conditions.append(
+            exists().where(
+                execution_labels.c.execution_id == executions.c.id,
+                execution_labels.c.tenant_id == executions.c.tenant_id,
+                execution_labels.c.key == label_key,
+                execution_labels.c.value == value,
+            )
+        )
+    return conditions

@@ -1,0 +1,236 @@
+"""Contract: the executor's events and the workers' jobs (the database is the queue)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tests.store.factories import execution
+
+from lanner.store import DEFAULT_TENANT, ExecutionStep, NewEvent, NewJob, Store, open_store
+
+LEASE_S = 30.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def seed(store: Store, *execution_ids: str) -> None:
+    """Executions whose ``created`` events are already consumed."""
+    for execution_id in execution_ids:
+        await store.create_execution(execution(execution_id))
+    created = await store.due_events(now(), 1000)
+    await store.apply_steps(
+        [ExecutionStep(e.execution_id, consumed_events=(e.id,)) for e in created]
+    )
+
+
+async def queue_jobs(store: Store, count: int, *, available_at: datetime | None = None) -> None:
+    await store.apply_steps(
+        [
+            ExecutionStep(
+                "e1",
+                jobs=tuple(
+                    NewJob(DEFAULT_TENANT, "e1", f"t{i}", "run", {"i": i}, available_at)
+                    for i in range(count)
+                ),
+            )
+        ]
+    )
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+async def test_events_come_when_due_oldest_first(store: Store) -> None:
+    await seed(store, "e1", "e2")
+    t = now()
+    await store.add_events(
+        [
+            NewEvent("e1", "kill", {"by": "api"}),
+            NewEvent("e2", "timer", available_at=t + timedelta(hours=1)),
+            NewEvent("e2", "resume", {"inputs": {"b": 2, "a": 1}}),
+        ]
+    )
+
+    due = await store.due_events(now() + timedelta(seconds=1), 10)
+    later = await store.due_events(t + timedelta(hours=1), 10)
+
+    assert [(e.execution_id, e.kind, e.payload) for e in due] == [
+        ("e1", "kill", {"by": "api"}),
+        ("e2", "resume", {"inputs": {"b": 2, "a": 1}}),
+    ]
+    assert list(due[1].payload["inputs"]) == ["b", "a"]
+    assert due[0].id < due[1].id
+    assert all(e.available_at.utcoffset() == timedelta(0) for e in due)
+    assert [e.kind for e in later] == ["kill", "timer", "resume"]
+    assert len(await store.due_events(t + timedelta(hours=1), 2)) == 2
+
+
+async def test_next_event_time_is_the_earliest_pending_event(store: Store) -> None:
+    await seed(store, "e1")
+    assert await store.next_event_time() is None
+    t = now()
+
+    await store.add_events(
+        [
+            NewEvent("e1", "timer", available_at=t + timedelta(minutes=5)),
+            NewEvent("e1", "timer", available_at=t + timedelta(minutes=1)),
+        ]
+    )
+
+    assert await store.next_event_time() == t + timedelta(minutes=1)
+
+
+async def test_consumed_events_are_gone(store: Store) -> None:
+    await seed(store, "e1")
+    await store.add_events([NewEvent("e1", "a"), NewEvent("e1", "b"), NewEvent("e1", "c")])
+    a, _, c = await store.due_events(now(), 10)
+
+    await store.apply_steps([ExecutionStep("e1", consumed_events=(a.id, c.id, 999_999))])
+
+    assert [e.kind for e in await store.due_events(now(), 10)] == ["b"]
+
+
+async def test_events_for_unknown_executions_are_dropped(store: Store) -> None:
+    await seed(store, "e1")
+
+    await store.add_events([NewEvent("nobody", "kill"), NewEvent("e1", "kill")])
+
+    assert [e.execution_id for e in await store.due_events(now(), 10)] == ["e1"]
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+async def test_claim_takes_due_queued_jobs_once(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 3)
+    await queue_jobs(store, 1, available_at=now() + timedelta(hours=1))
+
+    first = await store.claim_jobs("w1", now(), 2, LEASE_S)
+    second = await store.claim_jobs("w2", now(), 10, LEASE_S)
+    third = await store.claim_jobs("w3", now(), 10, LEASE_S)
+
+    assert len(first) == 2
+    assert len(second) == 1
+    assert third == []
+    claimed = first + second
+    assert sorted(j.task_run_id for j in claimed) == ["t0", "t1", "t2"]
+    assert all(j.attempts == 1 and j.tenant_id == DEFAULT_TENANT for j in claimed)
+    assert {j.worker_id for j in first} == {"w1"}
+    assert {j.payload["i"] for j in claimed} == {0, 1, 2}
+    assert [
+        j.task_run_id for j in await store.claim_jobs("w4", now() + timedelta(hours=2), 9, 1)
+    ] == ["t0"]
+
+
+async def test_two_stores_claiming_concurrently_never_share_a_job(
+    store: Store, database_url: str
+) -> None:
+    await seed(store, "e1")
+    count = 60
+    await queue_jobs(store, count)
+    other = open_store(database_url)
+    await other.start()
+    try:
+        batches = await asyncio.gather(
+            *(
+                claimer.claim_jobs(f"w{i}", now(), 3, LEASE_S)
+                for i in range(20)
+                for claimer in (store, other)
+            )
+        )
+    finally:
+        await other.close()
+
+    claimed = [job.id for batch in batches for job in batch]
+    assert len(claimed) == len(set(claimed)) == count
+
+
+async def test_expired_leases_are_requeued(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 1)
+    t = now()
+    (job,) = await store.claim_jobs("w1", t, 10, LEASE_S)
+
+    assert await store.requeue_jobs(t + timedelta(seconds=LEASE_S - 1)) == 0
+    assert await store.claim_jobs("w2", t, 10, LEASE_S) == []
+    assert await store.requeue_jobs(t + timedelta(seconds=LEASE_S + 1)) == 1
+    (again,) = await store.claim_jobs("w2", t + timedelta(seconds=LEASE_S + 1), 10, LEASE_S)
+
+    assert (again.id, again.attempts, again.worker_id) == (job.id, 2, "w2")
+
+
+async def test_heartbeats_extend_the_lease(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 2)
+    t = now()
+    await store.claim_jobs("w1", t, 1, 10)
+    await store.claim_jobs("w2", t, 1, 10)
+
+    await store.heartbeat_jobs("w1", t + timedelta(seconds=8), 10)
+
+    # w2's lease ran out at t+10; w1's runs to t+18.
+    assert await store.requeue_jobs(t + timedelta(seconds=15)) == 1
+    assert await store.requeue_jobs(t + timedelta(seconds=19)) == 1
+
+
+async def test_a_restarting_worker_hands_its_jobs_back(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 3)
+    await store.claim_jobs("w1", now(), 2, LEASE_S)
+    await store.claim_jobs("w2", now(), 1, LEASE_S)
+
+    assert await store.requeue_jobs(now(), worker_id="w1") == 2
+    reclaimed = await store.claim_jobs("w3", now(), 10, LEASE_S)
+
+    assert len(reclaimed) == 2
+    assert all(j.attempts == 2 for j in reclaimed)
+
+
+async def test_complete_deletes_the_job_and_adds_its_event(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 2)
+    j1, j2 = await store.claim_jobs("w1", now(), 10, LEASE_S)
+
+    await store.complete_jobs([(j1.id, NewEvent("e1", "task_result", {"ok": True}))])
+
+    assert [(e.kind, e.payload) for e in await store.due_events(now(), 10)] == [
+        ("task_result", {"ok": True})
+    ]
+    # Only j2 is left: its lease expiry requeues one job, not two.
+    assert await store.requeue_jobs(now() + timedelta(seconds=LEASE_S + 1)) == 1
+    assert [j.id for j in await store.claim_jobs("w2", now(), 10, LEASE_S)] == [j2.id]
+
+
+async def test_a_job_ends_once(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 2)
+    j1, j2 = await store.claim_jobs("w1", now(), 10, LEASE_S)
+    await store.complete_jobs([(j1.id, NewEvent("e1", "task_result", {"by": "first"}))])
+
+    # A second report of j1 (a worker whose lease had expired) adds nothing; j2's does.
+    await store.complete_jobs(
+        [
+            (j1.id, NewEvent("e1", "task_result", {"by": "late"})),
+            (j2.id, NewEvent("e1", "task_result", {"by": "j2"})),
+        ]
+    )
+
+    payloads = [e.payload for e in await store.due_events(now(), 10)]
+    assert payloads == [{"by": "first"}, {"by": "j2"}]
+
+
+async def test_a_result_that_cannot_be_stored_leaves_its_job_running(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 1)
+    (job,) = await store.claim_jobs("w1", now(), 10, LEASE_S)
+
+    with pytest.raises(TypeError):
+        await store.complete_jobs([(job.id, NewEvent("e1", "task_result", {"bad": object()}))])
+
+    assert await store.due_events(now(), 10) == []
+    assert await store.requeue_jobs(now(), worker_id="w1") == 1
