@@ -4,6 +4,9 @@
 - ``concurrent_2task``: many 2-task executions submitted at once: executions per second;
 - ``foreach_<n>``: a ForEach over n values (``concurrencyLimit`` 0 and 1): time per item.
 
+Then the same figures end to end over HTTP, against a real ``lanner server local`` process with
+the load from another process (``benchmarks/http.py``; ``--no-http`` skips them).
+
 Run: ``python benchmarks/engine.py [--database-url URL] [--executions 500] [--profile]``.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import tempfile
 import time
@@ -137,6 +141,8 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=500)
     parser.add_argument("--max-items", type=int, default=10_000)
     parser.add_argument("--profile", action="store_true", help="pyinstrument the whole run")
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument("--http-executions", type=int, default=3000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -149,6 +155,21 @@ def main() -> None:
         else:
             results = asyncio.run(bench(url, args.executions, args.max_items))
     del results
+    if not args.no_http:
+        # Loaded by path: ``http`` would name the standard library's package.
+        http_bench = _load_http_bench()
+        http_bench.run(args.database_url, args.http_executions, args.max_items, timeout_s=400.0)
+
+
+def _load_http_bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "lanner_http_bench", Path(__file__).with_name("http.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from lanner.api.auth import hash_token, new_token_secret
 from lanner.bootstrap import start_store
 from lanner.config import Settings
+from lanner.domain.logs import LogLevel
 from lanner.store import ApiToken
 
 
@@ -50,3 +51,21 @@ async def revoke_token(settings: Settings, name: str) -> bool:
 async def migrate(settings: Settings) -> None:
     store = await start_store(settings)
     await store.close()
+
+
+async def purge_logs(
+    settings: Settings,
+    older_than: timedelta,
+    *,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    levels: tuple[LogLevel, ...] = (),
+) -> int:
+    """Delete log lines older than ``older_than`` (of a namespace, flow, levels); how many."""
+    store = await start_store(settings)
+    try:
+        return await store.purge_logs(
+            datetime.now(UTC) - older_than, namespace=namespace, flow_id=flow_id, levels=levels
+        )
+    finally:
+        await store.close()

@@ -2,24 +2,39 @@
 
 This is the only module that reads the environment for server settings. Bad settings raise
 :class:`lanner.errors.ConfigError` with a one-line message; the CLI prints it and exits 2.
+
+Beside the ``LANNER_*`` variables it reads what Kestra reads: ``SECRET_<KEY>`` (base64 values,
+the OSS secrets of ``secret()``) and ``KESTRA_*`` (the template's ``envs``). The YAML file may hold
+``globals:`` (the template's ``globals``); ``LANNER_ENCRYPTION_KEY`` (or ``encryption-key:``) is
+the AES key of SECRET inputs: base64 of 16, 24 or 32 bytes, or 16/24/32 characters of text as in
+Kestra's ``kestra.encryption.secret-key``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lanner.domain.times import parse_duration
 from lanner.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "~/.lanner"
 SQLITE_FILE_NAME = "lanner.db"
+SECRET_PREFIX = "SECRET_"
+KESTRA_PREFIX = "KESTRA_"
+# Client credentials of the CLI (KESTRA_URL/USER/PASSWORD/TOKEN) never reach templates' envs.
+CLIENT_CREDENTIALS = frozenset({"KESTRA_PASSWORD", "KESTRA_TOKEN"})
+AES_KEY_BYTES = (16, 24, 32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,17 @@ class Settings:
     basic_auth_password: str | None = None
     url: str | None = None
     config_file: Path | None = None
+    encryption_key: bytes | None = field(default=None, repr=False)
+    """AES key of SECRET inputs (decoded); None: SECRET inputs are refused."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """``SECRET_<KEY>`` values, decoded, by upper-case key (``secret('key')``)."""
+    kestra_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The ``KESTRA_*`` environment variables (the template's ``envs``)."""
+    globals: Mapping[str, Any] = field(default_factory=dict)
+    """The config file's ``globals:`` mapping (the template's ``globals``)."""
+    log_retention: timedelta | None = None
+    """Log lines older than this are purged by the server (``LANNER_LOG_RETENTION=P30D``,
+    ``log-retention:``); None keeps them forever."""
 
     @property
     def effective_database_url(self) -> str:
@@ -69,7 +95,11 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_BASIC_AUTH_USERNAME": "basic_auth_username",
     "LANNER_BASIC_AUTH_PASSWORD": "basic_auth_password",
     "LANNER_URL": "url",
+    "LANNER_ENCRYPTION_KEY": "encryption_key",
+    "LANNER_LOG_RETENTION": "log_retention",
 }
+# Settings that only come from their own sources (not a file key, not a flag).
+_DERIVED = frozenset({"config_file", "secrets", "kestra_environ"})
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings))
 
@@ -91,7 +121,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         if name == "basic_auth" and isinstance(value, dict):
             values["basic_auth_username"] = value.get("username")
             values["basic_auth_password"] = value.get("password")
-        elif name in _FIELD_NAMES and name != "config_file":
+        elif name in _FIELD_NAMES and name not in _DERIVED:
             values[name] = value
         else:
             raise ConfigError(f"config file {path}: unknown setting {key!r}")
@@ -120,9 +150,75 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                     f"{source}: database URL must start with sqlite:// or postgresql://, got {url!r}"
                 )
             out[name] = url
+        elif name == "encryption_key":
+            out[name] = parse_encryption_key(value, source)
+        elif name == "log_retention":
+            out[name] = parse_retention(value, source)
+        elif name == "globals":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: globals must be a mapping")
+            out[name] = dict(value)
         else:
             out[name] = str(value)
     return out
+
+
+def parse_retention(value: Any, source: str) -> timedelta | None:
+    """An ISO-8601 duration (``P30D``, ``PT12H``); ``off``/``none``/empty keeps logs forever."""
+    text = str(value).strip()
+    if text.lower() in ("", "off", "none", "forever"):
+        return None
+    duration = parse_duration(text)
+    if duration is None or duration <= timedelta(0):
+        raise ConfigError(
+            f"{source}: log retention must be a positive ISO-8601 duration such as P30D, "
+            f"got {text!r}"
+        )
+    return duration
+
+
+def parse_encryption_key(value: Any, source: str) -> bytes:
+    """An AES key from base64 text (16, 24 or 32 bytes) or from 16/24/32 characters of text."""
+    text = str(value).strip()
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if len(decoded) in AES_KEY_BYTES:
+        return decoded
+    raw = text.encode("utf-8")
+    if len(raw) in AES_KEY_BYTES:
+        return raw
+    raise ConfigError(
+        f"{source}: the encryption key must be base64 of 16, 24 or 32 bytes "
+        "(e.g. `openssl rand -base64 32`) or 16, 24 or 32 characters"
+    )
+
+
+def read_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """``SECRET_<KEY>`` variables, base64-decoded, by ``KEY`` (Kestra OSS secrets)."""
+    found: dict[str, str] = {}
+    for var, value in environ.items():
+        if not var.startswith(SECRET_PREFIX) or len(var) == len(SECRET_PREFIX):
+            continue
+        try:
+            decoded = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise ConfigError(
+                f"environment: {var} must hold a base64-encoded value (Kestra secrets are "
+                "base64), e.g. `echo -n value | base64`"
+            ) from None
+        found[var[len(SECRET_PREFIX) :].upper()] = decoded
+    return found
+
+
+def read_kestra_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """``KESTRA_*`` variables for the template's ``envs``, without client credentials."""
+    return {
+        var: value
+        for var, value in environ.items()
+        if var.startswith(KESTRA_PREFIX) and var not in CLIENT_CREDENTIALS
+    }
 
 
 def load_settings(
@@ -142,10 +238,10 @@ def load_settings(
         merged["config_file"] = path
     merged.update(_coerce({name: env.get(var) for var, name in ENVIRONMENT.items()}, "environment"))
     merged.update(
-        _coerce(
-            {k: v for k, v in flags.items() if k in _FIELD_NAMES and k != "config_file"}, "flag"
-        )
+        _coerce({k: v for k, v in flags.items() if k in _FIELD_NAMES and k not in _DERIVED}, "flag")
     )
+    merged["secrets"] = read_secrets(env)
+    merged["kestra_environ"] = read_kestra_environ(env)
     settings = replace(Settings(), **merged)
     if bool(settings.basic_auth_username) != bool(settings.basic_auth_password):
         raise ConfigError(

@@ -349,3 +349,77 @@ async def test_follow_wakes_on_every_change_but_sends_only_news(
     assert b'"current":"FAILED"' in frame
     await body.aclose()
     assert services.feed.subscriber_count() == 0
+
+
+# --- pause and forced states with the engine running ------------------------------------------
+
+NAPPING = """\
+id: napping
+namespace: {ns}
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.5S
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: after
+"""
+
+
+@pytest.fixture
+async def engine(services: Services, monkeypatch: pytest.MonkeyPatch) -> AsyncGenerator[None]:
+    from lanner.engine.service import Engine
+
+    monkeypatch.setattr(execution_actions, "ACK_WAIT_S", 5.0)
+    running = Engine(services.store, services.feed)
+    await running.start()
+    try:
+        yield
+    finally:
+        await running.stop(grace_s=1.0)
+
+
+async def _until(api: httpx.AsyncClient, execution_id: str, *states: str) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20.0
+    while True:
+        body: dict[str, Any] = (await api.get(f"/api/v1/executions/{execution_id}")).json()
+        if body["state"]["current"] in states:
+            return body
+        assert loop.time() < deadline, f"still {body['state']['current']}"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.usefixtures("engine")
+async def test_pause_and_state_drive_a_running_execution(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, NAPPING.format(ns=ns))
+    execution_id = (await create(api, ns, "napping"))["id"]
+    await _until(api, execution_id, "RUNNING")
+    paused = await api.post(f"/api/v1/executions/{execution_id}/actions/pause")
+    assert paused.status_code == 200
+    assert paused.json()["state"]["current"] == "PAUSED"
+    again = await api.post(f"/api/v1/executions/{execution_id}/pause")
+    assert again.status_code == 409
+    resumed = await api.post(f"/api/v1/executions/{execution_id}/resume")
+    assert resumed.status_code == 204
+    failed = await _until(api, execution_id, "FAILED")
+    boom = next(r for r in failed["taskRunList"] if r["taskId"] == "boom")
+    flipped = await api.post(
+        f"/api/v1/executions/{execution_id}/state",
+        json={"taskRunId": boom["id"], "state": "SUCCESS"},
+    )
+    assert flipped.status_code == 200
+    body = flipped.json()
+    assert body["state"]["current"] in ("RUNNING", "SUCCESS")
+    assert next(r for r in body["taskRunList"] if r["id"] == boom["id"])["state"]["current"] == (
+        "SUCCESS"
+    )
+    done = await _until(api, execution_id, "SUCCESS")
+    assert [r["taskId"] for r in done["taskRunList"]] == ["nap", "boom", "after"]
+    not_terminal = await api.post(
+        f"/api/v1/executions/{execution_id}/state",
+        json={"taskRunId": boom["id"], "state": "RUNNING"},
+    )
+    assert not_terminal.status_code == 422

@@ -6,9 +6,19 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.store.factories import execution
+from tests.store.factories import execution, task_run
 
-from lanner.store import DEFAULT_TENANT, ExecutionStep, NewEvent, NewJob, Store, open_store
+from lanner.domain.states import StateType
+from lanner.store import (
+    DEFAULT_TENANT,
+    ExecutionStep,
+    JobClaim,
+    JobGoneError,
+    NewEvent,
+    NewJob,
+    Store,
+    open_store,
+)
 
 LEASE_S = 30.0
 
@@ -234,3 +244,77 @@ async def test_a_result_that_cannot_be_stored_leaves_its_job_running(store: Stor
 
     assert await store.due_events(now(), 10) == []
     assert await store.requeue_jobs(now(), worker_id="w1") == 1
+
+
+# --- in-process hand-over: jobs claimed as they are written, results ending jobs -----------
+
+
+async def test_apply_steps_can_insert_jobs_claimed_for_a_worker(store: Store) -> None:
+    await seed(store, "e1")
+    later = now() + timedelta(hours=1)
+    steps = [
+        ExecutionStep(
+            "e1",
+            jobs=(
+                NewJob(DEFAULT_TENANT, "e1", "t0", "run", {"i": 0}),
+                NewJob(DEFAULT_TENANT, "e1", "t1", "run", {"i": 1}, later),  # not due: queued
+                NewJob(DEFAULT_TENANT, "e1", "t2", "run", {"i": 2}),
+                NewJob(DEFAULT_TENANT, "e1", "t3", "run", {"i": 3}),  # over the limit: queued
+            ),
+        )
+    ]
+
+    claimed = await store.apply_steps(steps, claim=JobClaim("w1", 2, LEASE_S))
+
+    assert [(j.task_run_id, j.worker_id, j.attempts) for j in claimed] == [
+        ("t0", "w1", 1),
+        ("t2", "w1", 1),
+    ]
+    assert [j.task_run_id for j in await store.claim_jobs("w2", now(), 10, LEASE_S)] == ["t3"]
+    # The claimed ones are w1's: a restart of w1 hands them back.
+    assert await store.requeue_jobs(now(), worker_id="w1") == 2
+
+
+async def test_a_step_ends_the_jobs_whose_results_it_handled(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 2)
+    j1, _j2 = await store.claim_jobs("w1", now(), 10, LEASE_S)
+
+    await store.apply_steps([ExecutionStep("e1", finished_jobs=(j1.id,))])
+
+    assert await store.due_events(now(), 10) == []  # no event row: the step took the result
+    assert await store.requeue_jobs(now(), worker_id="w1") == 1  # only j2 is left
+
+
+async def test_a_step_ending_a_job_already_gone_writes_nothing(store: Store) -> None:
+    await seed(store, "e1", "e2")
+    await queue_jobs(store, 1)
+    (job,) = await store.claim_jobs("w1", now(), 10, LEASE_S)
+    await store.complete_jobs([(job.id, NewEvent("e1", "task_result", {"by": "other"}))])
+    moved = execution("e2").with_state(StateType.RUNNING, now())
+
+    with pytest.raises(JobGoneError):
+        await store.apply_steps(
+            [ExecutionStep("e1", finished_jobs=(job.id,)), ExecutionStep("e2", execution=moved)]
+        )
+
+    stored = await store.get_execution(DEFAULT_TENANT, "e2")
+    assert stored is not None
+    assert stored.state.current is StateType.CREATED
+
+
+async def test_load_executions_reads_executions_with_their_task_runs(store: Store) -> None:
+    await seed(store, "e1", "e2")
+    e1 = execution("e1")
+    await store.apply_steps(
+        [ExecutionStep("e1", task_runs=(task_run("r1", e1), task_run("r2", e1)))]
+    )
+
+    loaded = await store.load_executions(
+        {"e1": DEFAULT_TENANT, "e2": DEFAULT_TENANT, "absent": DEFAULT_TENANT, "e3": "other"}
+    )
+
+    assert sorted(loaded) == ["e1", "e2"]
+    assert [r.id for r in loaded["e1"][1]] == ["r1", "r2"]
+    assert loaded["e2"][1] == []
+    assert await store.load_executions({"e1": "other-tenant"}) == {}

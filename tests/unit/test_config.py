@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,64 @@ def test_public_url() -> None:
         load_settings({}, environ={"LANNER_URL": "https://k.example/"}).public_url
         == "https://k.example"
     )
+
+
+# --- secrets, envs, globals, encryption key --------------------------------------------------
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_secrets_come_base64_decoded_by_upper_case_key() -> None:
+    env = {"SECRET_MY_TOKEN": b64("tok-123"), "SECRET_multi": b64("a\nb"), "SECRET_": "eA=="}
+    settings = load_settings({}, environ=env)
+    assert settings.secrets == {"MY_TOKEN": "tok-123", "MULTI": "a\nb"}
+    assert "tok-123" not in repr(settings)
+
+
+def test_bad_base64_secret_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, environ={"SECRET_DB_PASSWORD": "not base64!"})
+    assert "SECRET_DB_PASSWORD" in caught.value.message
+    assert "base64" in caught.value.message
+    assert "not base64!" not in caught.value.message
+
+
+def test_kestra_environment_is_kept_for_envs_without_client_credentials() -> None:
+    env = {"KESTRA_GREETING": "hi", "KESTRA_TOKEN": "t", "KESTRA_PASSWORD": "p", "OTHER": "x"}
+    assert load_settings({}, environ=env).kestra_environ == {"KESTRA_GREETING": "hi"}
+
+
+def test_globals_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "lanner.yaml"
+    config.write_text("globals:\n  team: data\n  limits: {rows: 10}\n")
+    settings = load_settings({"config_file": config}, environ={})
+    assert settings.globals == {"team": "data", "limits": {"rows": 10}}
+    config.write_text("globals: [1, 2]\n")
+    with pytest.raises(ConfigError, match="globals must be a mapping"):
+        load_settings({"config_file": config}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (base64.b64encode(bytes(range(32))).decode(), bytes(range(32))),
+        ("a-32-character-secret-key-here!!", b"a-32-character-secret-key-here!!"),
+        (base64.b64encode(b"k" * 16).decode(), b"k" * 16),
+    ],
+)
+def test_encryption_key_is_base64_or_text_of_an_aes_size(raw: str, expected: bytes) -> None:
+    settings = load_settings({}, environ={"LANNER_ENCRYPTION_KEY": raw})
+    assert settings.encryption_key == expected
+    assert raw not in repr(settings)
+
+
+def test_encryption_key_from_file_and_bad_key(tmp_path: Path) -> None:
+    config = tmp_path / "lanner.yaml"
+    config.write_text(f"encryption-key: {'x' * 24}\n")
+    assert load_settings({"config_file": config}, environ={}).encryption_key == b"x" * 24
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, environ={"LANNER_ENCRYPTION_KEY": "short"})
+    assert "16, 24 or 32" in caught.value.message
+    assert load_settings({}, environ={}).encryption_key is None

@@ -13,8 +13,11 @@ from lanner.api import (
     executions,
     flow_bulk,
     flows,
+    kv,
+    log_follow,
     logs,
     misc,
+    namespace_files,
 )
 from lanner.api.auth import Authenticator, AuthMiddleware
 from lanner.api.context import Services
@@ -28,6 +31,7 @@ API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     misc.router,
     logs.router,
+    log_follow.router,
     flow_bulk.router,
     flows.router,
     executions.router,
@@ -36,6 +40,8 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     execution_follow.router,
     execution_create.router,
     executions.outputs_router,
+    kv.router,
+    namespace_files.router,
 )
 
 
@@ -52,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.include_router(misc.health_router)
+    app.include_router(log_follow.health_router)
     # Tenant-less routes first: /api/v1/flows/... must never be read as tenant "flows".
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -8,6 +8,7 @@ empty); the 2.0 ``/actions/<verb>`` paths answer with the Execution.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -226,7 +227,8 @@ async def resume_action(
 
 async def _pause(services: Services, tenant: str, execution_id: str) -> Execution:
     execution = await get_or_404(services, tenant, execution_id)
-    if execution.state.is_terminated or execution.state.current.is_paused:
+    current = execution.state.current
+    if current.is_terminated or current.is_paused or current is StateType.QUEUED:
         raise ConflictError(
             f"Illegal state: execution '{execution_id}' is {execution.state.current}, "
             "it can't be paused"
@@ -258,16 +260,34 @@ async def set_task_run_state(
     if not isinstance(body, dict):
         raise IllegalArgumentError("Illegal argument: body must be a JSON object")
     task_run_id, state = body.get("taskRunId"), str(body.get("state", "")).upper()
-    if state not in StateType.__members__:
+    target = StateType.__members__.get(state)
+    if target is None or not target.is_terminated:
         raise IllegalArgumentError(
             f"Illegal argument: invalid state '{body.get('state')}'",
-            [ErrorDetail("state", "unknown state")],
+            [ErrorDetail("state", "expected a terminal state (SUCCESS, WARNING, FAILED...)")],
         )
     before, runs = await with_task_runs(services, tenant, executionId)
     if not any(run.id == task_run_id for run in runs):
         raise NotFoundError(f"Task run '{task_run_id}' not found in execution '{executionId}'")
-    await send_event(services, executionId, "state", {"taskRunId": task_run_id, "state": state})
-    return await answer_after(services, tenant, before, _changed(before))
+    if before.state.current in (StateType.CREATED, StateType.QUEUED, StateType.KILLING):
+        raise ConflictError(
+            f"Illegal state: execution '{executionId}' is {before.state.current}, "
+            "its task runs can't be changed"
+        )
+    # Subscribe first: the engine's change cannot slip between the event and the wait.
+    with services.feed.subscribe(execution_topic(executionId)) as changes:
+        await send_event(services, executionId, "state", {"taskRunId": task_run_id, "state": state})
+        deadline = time.monotonic() + ACK_WAIT_S
+        while True:
+            execution, runs = await with_task_runs(services, tenant, executionId)
+            run = next((r for r in runs if r.id == task_run_id), None)
+            is_taken = _changed(before)(execution) or (
+                run is not None and run.state.current is target
+            )
+            remaining = deadline - time.monotonic()
+            if is_taken or remaining <= 0:
+                return execution_json(execution, runs)
+            await changes.wait(min(remaining, 0.5))
 
 
 def publish_change(services: Services, execution_id: str) -> None:

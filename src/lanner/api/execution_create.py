@@ -22,12 +22,14 @@ from lanner.api.execution_access import executions_of, storage_of, visible_runs,
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.queries import parse_labels
 from lanner.api.wire import JsonResponse
+from lanner.config import Settings
 from lanner.domain.executions import Execution, State, new_id
 from lanner.domain.flows import Flow
 from lanner.domain.input_values import InputValuesError, coerce_inputs
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.domain.states import StateType
+from lanner.encryption import secret_encrypter
 from lanner.engine.feeds import WORK_TOPIC, execution_topic
 from lanner.errors import (
     ConflictError,
@@ -86,9 +88,18 @@ def input_error(error: InputValuesError) -> ValidationError:
     return ValidationError(f"Invalid entity: {text}", details)
 
 
-def coerce(specs: tuple[InputSpec, ...], submitted: dict[str, Any]) -> dict[str, Any]:
+def coerce(
+    specs: tuple[InputSpec, ...], submitted: dict[str, Any], settings: Settings | None = None
+) -> dict[str, Any]:
+    """Typed inputs; with ``settings``, SECRET ones encrypted with the server's key (422
+    without one). Without (resume inputs, which become task outputs) they stay clear."""
     try:
-        return coerce_inputs(specs, submitted, parse_yaml=yaml.safe_load)
+        return coerce_inputs(
+            specs,
+            submitted,
+            parse_yaml=yaml.safe_load,
+            encrypt=secret_encrypter(settings.encryption_key) if settings else None,
+        )
     except InputValuesError as error:
         raise input_error(error) from None
 
@@ -192,7 +203,7 @@ async def _create(
     for input_id, upload in uploads.items():
         path = input_file_path(namespace, flow_id, execution_id, input_id, upload.filename or "")
         submitted[input_id] = uri_of(path)
-    inputs = coerce(flow.inputs, submitted)
+    inputs = coerce(flow.inputs, submitted, services.settings)
     now = datetime.now(UTC)
     execution = Execution(
         id=execution_id,

@@ -12,7 +12,7 @@ from typing import Any
 
 from lanner.config import Settings
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
-from lanner.domain.input_values import format_duration
+from lanner.domain.times import format_duration
 
 
 def state_json(state: State) -> dict[str, Any]:

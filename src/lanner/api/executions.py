@@ -26,8 +26,8 @@ from lanner.api.execution_create import parse_instant
 from lanner.api.execution_wire import execution_json, executions_json
 from lanner.api.queries import QueryFilter, check_paging, parse_filters, parse_labels, parse_sort
 from lanner.api.wire import JsonResponse, paged
-from lanner.domain.input_values import parse_duration
 from lanner.domain.states import StateType
+from lanner.domain.times import parse_duration
 from lanner.errors import BadRequestError, ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import execution_prefix
 from lanner.store.executions_protocol import ExecutionQuery

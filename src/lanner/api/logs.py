@@ -1,41 +1,52 @@
-"""Logs API (Kestra ``/api/v1[/{tenant}]/logs``): list and download an execution's lines, and
-follow them live (SSE: stored lines first, then new ones, in order and without gaps).
+"""Logs API (Kestra ``/api/v1[/{tenant}]/logs``): search, list, download and delete lines.
 
-Following reads by the store's per-execution sequence (``after_seq``), so lines committed in
-any order are never skipped; a wake-up from the change feed (``logs:<id>``) triggers the next
-read, with a slow poll as the safety net.
+``GET /logs/search`` pages over every line of the tenant with the legacy parameters (``q``,
+``namespace``, ``flowId``, ``triggerId``, ``minLevel``, ``startDate``, ``endDate``,
+``timeRange``) and 1.x's ``filters[field][OP]=`` (``level`` is a minimum level, as in Kestra);
+it is declared before ``/logs/{executionId}``. An execution's lines are listed in write order
+with ``minLevel``, ``taskRunId``, ``taskId`` and ``attempt``; the download streams them as
+text, page by page. Following them live is :mod:`lanner.api.log_follow`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from lanner.api.context import ServicesDep, TenantDep
-from lanner.api.wire import JsonResponse, dumps
+from lanner.api.execution_create import parse_instant
+from lanner.api.queries import QueryFilter, check_paging, parse_filters, parse_sort
+from lanner.api.wire import JsonResponse, paged
 from lanner.domain.logs import LogEntry, LogLevel
-from lanner.engine.feeds import logs_topic
+from lanner.domain.times import parse_duration
 from lanner.errors import ErrorDetail, IllegalArgumentError
+from lanner.store import LogQuery, Store
 
 router = APIRouter(tags=["Logs"], default_response_class=JsonResponse)
 
-FOLLOW_SAFETY_POLL_S = 1.0
-FOLLOW_KEEPALIVE_S = 15.0
+DOWNLOAD_PAGE_LINES = 5_000
+SORTABLE = ("timestamp", "level", "namespace", "flowId", "executionId", "taskId")
+_PREFIXES = frozenset({"EQUALS", "PREFIX", "STARTS_WITH"})
+_LOWER_BOUNDS = frozenset({"GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO", "EQUALS"})
+_UPPER_BOUNDS = frozenset({"LESS_THAN", "LESS_THAN_OR_EQUAL_TO"})
+_IGNORED_FIELDS = frozenset({"scope", "kind"})
 
 
-def parse_level(value: str | None) -> LogLevel | None:
+def parse_level(value: str | None, name: str = "minLevel") -> LogLevel | None:
     if value is None or value == "":
         return None
+    text = value.strip().upper()
     try:
-        return LogLevel(value.upper())
+        return LogLevel("WARN" if text == "WARNING" else text)
     except ValueError:
         raise IllegalArgumentError(
-            f"Illegal argument: minLevel must be one of {', '.join(LogLevel)}",
-            [ErrorDetail("minLevel", "unknown level")],
+            f"Illegal argument: {name} must be one of {', '.join(LogLevel)}",
+            [ErrorDetail(name, "unknown level")],
         ) from None
 
 
@@ -67,73 +78,160 @@ def log_line(entry: LogEntry) -> str:
     return f"{stamp} {entry.level.value}{where} {entry.message}"
 
 
-async def _list(
-    services: ServicesDep,
-    tenant: str,
-    execution_id: str,
-    request: Request,
-    after_seq: int | None = None,
-) -> list[LogEntry]:
-    params = request.query_params
-    attempt = params.get("attempt")
-    try:
-        attempt_number = int(attempt) if attempt else None
-    except ValueError:
-        raise IllegalArgumentError(
-            "Illegal argument: attempt must be an integer", [ErrorDetail("attempt", "not int")]
-        ) from None
-    return await services.store.list_logs(
-        tenant,
-        execution_id,
-        min_level=parse_level(params.get("minLevel")),
-        task_run_id=params.get("taskRunId") or None,
-        task_id=params.get("taskId") or None,
-        attempt=attempt_number,
-        after_seq=after_seq,
+@dataclass(frozen=True, slots=True)
+class LineFilters:
+    """An execution's line filters from the query string (list, download, follow, delete)."""
+
+    min_level: LogLevel | None = None
+    task_run_id: str | None = None
+    task_id: str | None = None
+    attempt: int | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> LineFilters:
+        params = request.query_params
+        attempt = params.get("attempt")
+        try:
+            attempt_number = int(attempt) if attempt else None
+        except ValueError:
+            raise IllegalArgumentError(
+                "Illegal argument: attempt must be an integer",
+                [ErrorDetail("attempt", "not an integer")],
+            ) from None
+        return cls(
+            min_level=parse_level(params.get("minLevel")),
+            task_run_id=params.get("taskRunId") or None,
+            task_id=params.get("taskId") or None,
+            attempt=attempt_number,
+        )
+
+    async def read(
+        self,
+        store: Store,
+        tenant: str,
+        execution_id: str,
+        *,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        return await store.list_logs(
+            tenant,
+            execution_id,
+            min_level=self.min_level,
+            task_run_id=self.task_run_id,
+            task_id=self.task_id,
+            attempt=self.attempt,
+            after_seq=after_seq,
+            limit=limit,
+        )
+
+
+def _unsupported(item: QueryFilter) -> IllegalArgumentError:
+    name = f"filters[{item.field}][{item.operation}]"
+    return IllegalArgumentError(
+        f"Illegal argument: filter '{name}' is not supported on logs",
+        [ErrorDetail(name, "unsupported filter")],
     )
+
+
+def _since(raw: str) -> datetime:
+    duration = parse_duration(raw)
+    if duration is None:
+        raise IllegalArgumentError(
+            f"Illegal argument: invalid timeRange '{raw}', expected an ISO-8601 duration",
+            [ErrorDetail("timeRange", "expected an ISO-8601 duration")],
+        )
+    return datetime.now(UTC) - duration
+
+
+def log_query(request: Request, tenant: str, page: int, size: int) -> LogQuery:
+    """Legacy parameters and ``filters[...]`` as a :class:`LogQuery`."""
+    params = request.query_params
+    values: dict[str, str | None] = {
+        name: params.get(name) or None
+        for name in ("q", "namespace", "flowId", "triggerId", "executionId", "timeRange")
+    }
+    level = parse_level(params.get("minLevel"))
+    start = parse_instant(params["startDate"], "startDate") if params.get("startDate") else None
+    end = parse_instant(params["endDate"], "endDate") if params.get("endDate") else None
+    for item in parse_filters(params.multi_items()):
+        field, op = item.field, item.operation
+        if field == "q" or (field in ("flowId", "triggerId", "executionId") and op == "EQUALS"):
+            values[field] = item.value
+        elif field == "namespace" and op in _PREFIXES:
+            values["namespace"] = item.value
+        elif field in ("level", "minLevel") and op in ("EQUALS", "GREATER_THAN_OR_EQUAL_TO"):
+            level = parse_level(item.value, f"filters[{field}]")
+        elif field in ("startDate", "timestamp") and op in _LOWER_BOUNDS:
+            start = parse_instant(item.value, field)
+        elif field in ("startDate", "endDate", "timestamp") and op in _UPPER_BOUNDS:
+            end = parse_instant(item.value, field)
+        elif field == "timeRange" and op == "EQUALS":
+            values["timeRange"] = item.value
+        elif field not in _IGNORED_FIELDS:
+            raise _unsupported(item)
+    if values["timeRange"] is not None:
+        if start is not None:
+            raise IllegalArgumentError(
+                "Illegal argument: Parameters 'startDate' and 'timeRange' are mutually exclusive",
+                [ErrorDetail("timeRange", "mutually exclusive with startDate")],
+            )
+        start = _since(values["timeRange"])
+    if start is not None and end is not None and end < start:
+        raise IllegalArgumentError(
+            "Illegal argument: Start date must be before End Date",
+            [ErrorDetail("endDate", "must be after startDate")],
+        )
+    return LogQuery(
+        tenant_id=tenant,
+        namespace=values["namespace"],
+        flow_id=values["flowId"],
+        execution_id=values["executionId"],
+        trigger_id=values["triggerId"],
+        min_level=level,
+        start_date=start,
+        end_date=end,
+        q=values["q"],
+        page=page,
+        size=size,
+        sort=parse_sort(params.getlist("sort"), SORTABLE),
+    )
+
+
+@router.get("/logs/search", summary="Search log lines")
+async def search_logs(
+    request: Request, services: ServicesDep, tenant: TenantDep, page: int = 1, size: int = 10
+) -> Any:
+    check_paging(page, size)
+    found = await services.store.search_logs(log_query(request, tenant, page, size))
+    return paged(found, [log_json(entry) for entry in found.results])
 
 
 @router.get("/logs/{executionId}/download", summary="An execution's logs as text")
 async def download_logs(
     executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
-    entries = await _list(services, tenant, executionId, request)
-    text = "".join(log_line(entry) + "\n" for entry in entries)
-    return Response(
-        text,
-        media_type="text/plain",
-        headers={"Content-Disposition": f'attachment; filename="{executionId}.log"'},
-    )
+    filters = LineFilters.of(request)
+    first = await filters.read(services.store, tenant, executionId, limit=DOWNLOAD_PAGE_LINES)
 
-
-@router.get("/logs/{executionId}/follow", summary="Follow an execution's logs (SSE)")
-async def follow_logs(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
-) -> StreamingResponse:
-    await _list(services, tenant, executionId, request, after_seq=None)  # validates params
-
-    async def frames() -> AsyncIterator[bytes]:
-        position: int | None = None
-        with services.feed.subscribe(logs_topic(executionId)) as changes:
-            idle = 0.0
-            while not await request.is_disconnected():
-                entries = await _list(services, tenant, executionId, request, after_seq=position)
-                for entry in entries:
-                    position = entry.seq if entry.seq is not None else position
-                    yield b"id: progress\ndata: " + dumps(log_json(entry)) + b"\n\n"
-                if entries:
-                    idle = 0.0
-                woke = await changes.wait(FOLLOW_SAFETY_POLL_S)
-                idle = 0.0 if woke else idle + FOLLOW_SAFETY_POLL_S
-                if idle >= FOLLOW_KEEPALIVE_S:
-                    idle = 0.0
-                    yield b": keep-alive\n\n"
-                await asyncio.sleep(0)
+    async def pages() -> AsyncIterator[bytes]:
+        entries = first
+        while entries:
+            yield "".join(log_line(entry) + "\n" for entry in entries).encode()
+            if len(entries) < DOWNLOAD_PAGE_LINES:
+                return
+            entries = await filters.read(
+                services.store,
+                tenant,
+                executionId,
+                after_seq=entries[-1].seq,
+                limit=DOWNLOAD_PAGE_LINES,
+            )
 
     return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        pages(),
+        media_type="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="{executionId}.log"'},
     )
 
 
@@ -141,4 +239,30 @@ async def follow_logs(
 async def list_logs(
     executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
-    return [log_json(entry) for entry in await _list(services, tenant, executionId, request)]
+    entries = await LineFilters.of(request).read(services.store, tenant, executionId)
+    return [log_json(entry) for entry in entries]
+
+
+@router.delete("/logs/{executionId}", summary="Delete an execution's logs")
+async def delete_logs(
+    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+) -> Response:
+    filters = LineFilters.of(request)
+    await services.store.delete_logs(
+        tenant,
+        executionId,
+        min_level=filters.min_level,
+        task_run_id=filters.task_run_id,
+        task_id=filters.task_id,
+        attempt=filters.attempt,
+    )
+    return Response(status_code=200)
+
+
+@router.delete("/logs/{namespace}/{flowId}", summary="Delete a flow's logs")
+async def delete_flow_logs(
+    namespace: str, flowId: str, request: Request, services: ServicesDep, tenant: TenantDep
+) -> Response:
+    trigger_id = request.query_params.get("triggerId") or None
+    await services.store.delete_flow_logs(tenant, namespace, flowId, trigger_id=trigger_id)
+    return Response(status_code=200)

@@ -1,5 +1,5 @@
 """``lanner``: ``server …`` runs roles, ``admin …`` opens the store directly with the server's
-settings (tokens, migrations), and client commands speak HTTP only.
+settings (tokens, log purges, migrations), and client commands speak HTTP only.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ app = typer.Typer(
 server_app = typer.Typer(help="Run the server (all roles, or one role).", no_args_is_help=True)
 admin_app = typer.Typer(help="Administer the store directly.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for bearer authentication.", no_args_is_help=True)
+logs_app = typer.Typer(help="Execution and trigger log lines.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(token_app, name="token")
+admin_app.add_typer(logs_app, name="logs")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
@@ -162,6 +164,41 @@ def admin_migrate(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None
     settings = settings_from(data_dir=data_dir, config_file=config)
     run(migrate(settings))
     typer.echo("schema up to date")
+
+
+@logs_app.command("purge")
+def logs_purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="ISO-8601 duration, e.g. P30D.")],
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Only this namespace (and children).")
+    ] = None,
+    flow_id: Annotated[str | None, typer.Option("--flow-id", help="Only this flow.")] = None,
+    level: Annotated[
+        list[str] | None, typer.Option("--level", help="Only these levels (repeatable).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete log lines older than a duration; prints how many."""
+    from lanner.admin import purge_logs
+    from lanner.domain.logs import LogLevel
+
+    age: timedelta | None = None
+    try:
+        age = TypeAdapter(timedelta).validate_python(older_than)
+    except PydanticValidationError:
+        fail(f"--older-than must be an ISO-8601 duration such as P30D, got {older_than!r}")
+    if age is None or age < timedelta(0):
+        fail("--older-than must not be negative")
+        return
+    try:
+        levels = tuple(LogLevel(value.upper()) for value in level or ())
+    except ValueError:
+        fail(f"--level must be one of {', '.join(LogLevel)}")
+        return
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    deleted = run(purge_logs(settings, age, namespace=namespace, flow_id=flow_id, levels=levels))
+    typer.echo(f"purged {deleted} log lines older than {older_than}")
 
 
 @app.command("version")

@@ -4,7 +4,9 @@ Values arrive as text (multipart form parts) or already typed (JSON, YAML defaul
 inputs). Each declared input is parsed by its type, checked against its constraints (``validator``,
 ``min``/``max``, ``after``/``before``, allowed ``values``...) and written in its JSON form:
 instants, dates, times and durations as ISO-8601 text, FILE inputs as ``kestra:///`` URIs (the
-caller stores the file first and submits its URI). Dotted input ids become nested maps. Every
+caller stores the file first and submits its URI), SECRET inputs encrypted by the ``encrypt``
+function the caller passes (the server's key; without one they stay clear, and a failing
+``encrypt`` is that input's problem). Dotted input ids become nested maps. Every
 problem is collected and raised at once as :class:`InputValuesError`, each naming its input.
 
 Pure: imports only the standard library and the domain (YAML parsing is passed in).
@@ -21,17 +23,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from lanner.domain.inputs import InputSpec, InputType
+from lanner.domain.times import format_duration, format_instant, parse_duration
 
 YamlParser = Callable[[str], Any]
+Encrypt = Callable[[str], str]
 
 MISSING_REQUIRED = "missing required input"
 FILE_URI_PREFIXES = ("kestra://", "nsfile://")
 
-_DURATION_RE = re.compile(
-    r"^([-+]?)P(?:([-+]?[0-9]+)D)?"
-    r"(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$",
-    re.IGNORECASE,
-)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
 _SELECTS = (InputType.ENUM, InputType.SELECT)
@@ -64,6 +63,7 @@ def coerce_inputs(
     submitted: Mapping[str, Any],
     *,
     parse_yaml: YamlParser | None = None,
+    encrypt: Encrypt | None = None,
 ) -> dict[str, Any]:
     """The execution's ``inputs`` map: every declared input, typed, defaults applied.
 
@@ -83,7 +83,7 @@ def coerce_inputs(
                 _put(values, spec.id, None)
             continue
         try:
-            _put(values, spec.id, coerce_value(spec, raw, parse_yaml=parse_yaml))
+            _put(values, spec.id, coerce_value(spec, raw, parse_yaml=parse_yaml, encrypt=encrypt))
         except _Invalid as exc:
             problems.append(InputProblem(spec.id, str(exc)))
     if problems:
@@ -91,9 +91,21 @@ def coerce_inputs(
     return values
 
 
-def coerce_value(spec: InputSpec, raw: Any, *, parse_yaml: YamlParser | None = None) -> Any:
+def coerce_value(
+    spec: InputSpec,
+    raw: Any,
+    *,
+    parse_yaml: YamlParser | None = None,
+    encrypt: Encrypt | None = None,
+) -> Any:
     """One input's value in its JSON form; raises ``ValueError`` naming what is wrong."""
-    return _coerce(spec.type, spec, raw, parse_yaml)
+    value = _coerce(spec.type, spec, raw, parse_yaml)
+    if spec.type is InputType.SECRET and encrypt is not None:
+        try:
+            return encrypt(value)
+        except ValueError as error:
+            raise _Invalid(str(error)) from None
+    return value
 
 
 def _is_absent(raw: Any, spec: InputSpec) -> bool:
@@ -381,52 +393,3 @@ def _show(value: Any) -> str:
 
 
 # --- ISO-8601 helpers (Java ``Instant``/``Duration`` text forms) -------------------------------
-
-
-def format_instant(value: datetime) -> str:
-    """Java ``Instant.toString``: UTC with ``Z``, fraction only when non-zero."""
-    value = value.astimezone(UTC) if value.tzinfo is not None else value
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        millis, micros = divmod(value.microsecond, 1000)
-        text += f".{millis:03d}" if micros == 0 else f".{value.microsecond:06d}"
-    return text + "Z"
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """Java ``Duration.parse`` (``PnDTnHnMn.nS``); None when not a duration."""
-    match = _DURATION_RE.match(text.strip())
-    if match is None or (match.group(3) is not None and match.group(3).upper() == "T"):
-        return None
-    sign, days, time_part, hours, minutes, seconds, fraction = match.groups()
-    if days is None and time_part is None:
-        return None
-    micros = int((fraction or "").ljust(6, "0")[:6] or 0)
-    whole = int(seconds or 0)
-    total = timedelta(
-        days=int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=whole,
-        microseconds=-micros if whole < 0 or (seconds or "").startswith("-") else micros,
-    )
-    return -total if sign == "-" else total
-
-
-def format_duration(value: timedelta) -> str:
-    """Java ``Duration.toString`` (``PT5S``, ``PT1H30M``, ``PT0.5S``, ``PT24H``)."""
-    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
-    if micros == 0:
-        return "PT0S"
-    sign = "-" if micros < 0 else ""
-    hours, rest = divmod(abs(micros), 3_600_000_000)
-    minutes, rest = divmod(rest, 60_000_000)
-    seconds, fraction = divmod(rest, 1_000_000)
-    text = "PT"
-    if hours:
-        text += f"{sign}{hours}H"
-    if minutes:
-        text += f"{sign}{minutes}M"
-    if seconds or fraction:
-        text += f"{sign}{seconds}" + (f".{fraction:06d}".rstrip("0") if fraction else "") + "S"
-    return text

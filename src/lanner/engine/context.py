@@ -9,13 +9,14 @@ Pure: the environment is passed in. Imports the domain and this package.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lanner.domain.executions import Execution, TaskRun, final_state
 from lanner.domain.flows import Flow, TaskSpec
-from lanner.domain.input_values import format_instant
+from lanner.domain.inputs import InputType
 from lanner.domain.states import StateType
+from lanner.domain.times import format_instant
 from lanner.engine.runs import RunIndex, is_stale
 from lanner.engine.work import LOOPS
 
@@ -40,13 +41,30 @@ def labels_map(execution: Execution) -> dict[str, Any]:
     return labels
 
 
-def flow_inputs(flow: Flow, execution: Execution) -> dict[str, Any]:
-    """The execution's inputs, with the flow's input defaults for absent ones."""
+def flow_inputs(
+    flow: Flow, execution: Execution, decrypt: Callable[[str], str] | None = None
+) -> dict[str, Any]:
+    """The execution's inputs, with the flow's input defaults for absent ones; SECRET inputs
+    (stored encrypted) are decrypted with ``decrypt`` when given."""
     inputs = dict(execution.inputs)
     for spec in flow.inputs:
+        if decrypt is not None and spec.type is InputType.SECRET:
+            _decrypt_at(inputs, spec.id.split("."), decrypt)
         if spec.id not in inputs and "." not in spec.id and spec.has_defaults:
             inputs[spec.id] = spec.defaults
     return inputs
+
+
+def _decrypt_at(inputs: dict[str, Any], path: list[str], decrypt: Callable[[str], str]) -> None:
+    head, *rest = path
+    value = inputs.get(head)
+    if rest:
+        if isinstance(value, Mapping):
+            child = dict(value)
+            _decrypt_at(child, rest, decrypt)
+            inputs[head] = child
+    elif isinstance(value, str):
+        inputs[head] = decrypt(value)
 
 
 def loop_task_ids(specs: Mapping[str, TaskSpec]) -> frozenset[str]:
@@ -90,8 +108,10 @@ def build_context(
     *,
     envs: Mapping[str, str] | None = None,
     globals_: Mapping[str, Any] | None = None,
+    decrypt: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """The variables a template of ``run`` (or of the flow, when None) sees."""
+    """The variables a template of ``run`` (or of the flow, when None) sees; ``decrypt``
+    turns SECRET inputs back into clear text."""
     outputs, states = outputs_and_states(runs, specs)
     has_after = any(r.branch == "afterExecution" for r in ([run] if run else []))
     state = execution_state(execution, runs) if has_after else execution.state.current
@@ -108,7 +128,7 @@ def build_context(
             "originalId": execution.original_id or execution.id,
             "state": state.value,
         },
-        "inputs": flow_inputs(flow, execution),
+        "inputs": flow_inputs(flow, execution, decrypt),
         "outputs": outputs,
         "tasks": states,
         "vars": dict(flow.variables or {}),

@@ -1,4 +1,4 @@
-"""Control events of the executor: kill, restart, pause/resume, retries and subflow ends.
+"""Control events of the executor: kill, restart, pause/resume and subflow ends.
 
 Each function applies one event to a :class:`Work`; the flowable walk (``progress.py``) then
 moves on from the new state. Pure: no I/O, no clock (times come from ``Work.now``).
@@ -6,7 +6,6 @@ moves on from the new state. Pure: no I/O, no clock (times come from ``Work.now`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -14,8 +13,8 @@ from typing import Any
 
 from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
-from lanner.domain.input_values import parse_duration
 from lanner.domain.states import StateType
+from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
 from lanner.engine.runs import STALE, is_stale
 from lanner.engine.work import SUBFLOW, Work, effective_state
@@ -90,9 +89,9 @@ def restart(w: Work, payload: Mapping[str, Any]) -> None:
 
 def pause(w: Work, run: TaskRun, spec: TaskSpec) -> TaskRun:
     """Put a started Pause task run (and the execution) in PAUSED, with its timer if any."""
-    delay = _seconds(run.internal.get("delay", spec.properties.get("delay")))
-    duration = _seconds(run.internal.get("pauseDuration", spec.properties.get("pauseDuration")))
-    timeout = _seconds(run.internal.get("timeout", spec.properties.get("timeout")))
+    delay = seconds_of(run.internal.get("delay", spec.properties.get("delay")))
+    duration = seconds_of(run.internal.get("pauseDuration", spec.properties.get("pauseDuration")))
+    timeout = seconds_of(run.internal.get("timeout", spec.properties.get("timeout")))
     run = replace(run, internal={**run.internal, "paused": True})
     run = w.put(run.with_state(S.PAUSED, w.now))
     wait = next((s for s in (delay, duration, timeout) if s is not None), None)
@@ -110,11 +109,11 @@ def resume(w: Work, payload: Mapping[str, Any]) -> None:
     inputs = payload.get("inputs") or {}
     for run in w.runs.active():
         if run.state.current is S.PAUSED:
-            _resume_run(w, run, S.SUCCESS, {"onResume": dict(inputs)})
+            resume_run(w, run, S.SUCCESS, {"onResume": dict(inputs)})
     w.move_execution(S.RUNNING)
 
 
-def _resume_run(w: Work, run: TaskRun, end: StateType, outputs: Mapping[str, Any]) -> None:
+def resume_run(w: Work, run: TaskRun, end: StateType, outputs: Mapping[str, Any]) -> None:
     spec = w.spec(run.task_id)
     run = replace(run, outputs=dict(outputs), internal={**run.internal, "resumed": True})
     run = run.with_state(S.RUNNING, w.now)
@@ -136,50 +135,11 @@ def pause_elapsed(w: Work, run: TaskRun, spec: TaskSpec) -> None:
         behavior, S.SUCCESS
     )
     if end is S.SUCCESS:
-        _resume_run(w, run, S.SUCCESS, {"onResume": {}})
+        resume_run(w, run, S.SUCCESS, {"onResume": {}})
     else:
         w.put(run.with_state(S.RUNNING, w.now).with_state(effective_state(end, spec), w.now))
     if w.execution.state.current is S.PAUSED:
         w.move_execution(S.RUNNING)
-
-
-# -- retries -----------------------------------------------------------------------------------
-
-
-def retry_delay(w: Work, run: TaskRun, spec: TaskSpec) -> float | None:
-    """Seconds before the next attempt of a failed run, or None when no retry is left."""
-    policy = spec.retry or w.flow.retry
-    if not policy or policy.get("behavior") == "CREATE_NEW_EXECUTION":
-        return None
-    attempts = len(run.attempts)
-    max_attempt = policy.get("maxAttempt")
-    if max_attempt is not None and attempts >= int(max_attempt):
-        return None
-    kind = policy.get("type")
-    if kind == "exponential":
-        base = _seconds(policy.get("interval")) or 1.0
-        factor = float(policy.get("delayFactor") or 2.0)
-        delay = min(base * factor ** (attempts - 1), _seconds(policy.get("maxInterval")) or base)
-    elif kind == "random":
-        low = _seconds(policy.get("minInterval")) or 0.0
-        high = _seconds(policy.get("maxInterval")) or low
-        digest = hashlib.sha256(f"{run.id}:{attempts}".encode()).digest()
-        delay = low + (high - low) * (int.from_bytes(digest[:4]) / 2**32)
-    else:
-        delay = _seconds(policy.get("interval")) or 0.0
-    max_duration = _seconds(policy.get("maxDuration"))
-    if max_duration is not None and run.attempts:
-        elapsed = (w.now - run.attempts[0].state.start_date).total_seconds()
-        if elapsed + delay > max_duration:
-            return None
-    if max_attempt is None and max_duration is None:
-        return None
-    return delay
-
-
-def retry_elapsed(w: Work, run: TaskRun, spec: TaskSpec, attempt: int) -> None:
-    if run.state.current is S.RETRYING and len(run.attempts) == attempt and not w.is_killing:
-        w.start(run, spec)
 
 
 # -- subflows ----------------------------------------------------------------------------------
@@ -211,14 +171,3 @@ def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
 
 def is_subflow(spec: TaskSpec) -> bool:
     return spec.type == SUBFLOW
-
-
-def _seconds(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        duration = parse_duration(value)
-        return duration.total_seconds() if duration is not None else None
-    return None

@@ -10,8 +10,18 @@ Events (``ExecutorEvent.kind``; payload keys in camelCase, JSON-able):
   worker rendered what a flowable task run needs (``runIf`` false skips it, ``error`` fails it).
 - ``finalized`` ``{outputs?, error?}``: the flow outputs were rendered.
 - ``kill`` ``{cascade}``, ``resume`` ``{inputs}``, ``restart`` ``{taskRunId?}``: from the API.
-- ``timer`` ``{taskRunId, reason, attempt}``: a delay elapsed (``pause``, ``retry``).
+- ``pause`` ``{}``: from the API; a RUNNING execution becomes PAUSED, no new task run starts
+  until ``resume``.
+- ``state`` ``{taskRunId, state}``: from the API; force a task run to a terminal state and
+  recompute its parents (a terminated execution is reopened, a paused one goes on).
+- ``timer`` ``{taskRunId, reason, attempt}``: a delay elapsed (``pause``, ``retry``,
+  ``new_execution`` — ``attempt`` is then the execution's ``attemptNumber`` —, ``loop``).
+- ``retry_execution`` ``{executionId, taskRunId}``: not for the executor — a step asks the
+  executor loop to create the execution retrying this one (``CREATE_NEW_EXECUTION``); the loop
+  creates it and removes the event from the step.
 - ``child_ended`` ``{taskRunId, executionId, state, outputs}``: a subflow's execution ended.
+- ``slot_freed`` ``{}``: an execution of this QUEUED execution's flow ended (flow
+  ``concurrency``); the loop sends it to the oldest queued ones, which start if a slot is free.
 
 Jobs (``Job.kind``; payload ``{taskId, attempt}``): ``run`` a runnable task, ``resolve`` a
 flowable task's values, ``finalize`` the flow outputs (``task_run_id`` empty).
@@ -27,8 +37,12 @@ FINALIZED = "finalized"
 KILL = "kill"
 RESUME = "resume"
 RESTART = "restart"
+PAUSE = "pause"
+STATE = "state"
 TIMER = "timer"
 CHILD_ENDED = "child_ended"
+SLOT_FREED = "slot_freed"
+RETRY_EXECUTION = "retry_execution"
 
 JOB_RUN = "run"
 JOB_RESOLVE = "resolve"
@@ -36,6 +50,8 @@ JOB_FINALIZE = "finalize"
 
 TIMER_PAUSE = "pause"
 TIMER_RETRY = "retry"
+TIMER_NEW_EXECUTION = "new_execution"
+TIMER_LOOP = "loop"
 
 
 JOBS_TOPIC = "engine:jobs"

@@ -13,17 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control
+from lanner.engine import control, overrides, repeats, retries
 from lanner.engine import events as ev
+from lanner.engine.concurrency import admission
 from lanner.engine.progress import run_block, run_sequence
 from lanner.engine.runs import RunIndex, is_stale, merge_states
-from lanner.engine.work import IF, LOOPS, RESOLVED_FLAG, SWITCH, Work, effective_state
+from lanner.engine.work import (
+    IF,
+    LOOP_UNTIL,
+    LOOPS,
+    RESOLVED_FLAG,
+    SWITCH,
+    Work,
+    effective_state,
+)
 from lanner.store.executions_protocol import ExecutionStep, ExecutorEvent, NewEvent, NewJob
 
 S = StateType
@@ -50,14 +59,18 @@ def decide(
     task_runs: Iterable[TaskRun] | RunIndex,
     events: Sequence[ExecutorEvent],
     now: datetime,
+    *,
+    slots_taken: int | None = None,
 ) -> ExecutionStep:
     """What the execution does next, given its due events (all consumed by the step).
 
     ``task_runs`` may be a :class:`RunIndex`; it is then updated in place with the step's runs
     (the executor loop keeps one per live execution instead of re-reading them).
+    ``slots_taken``: for a flow with a ``concurrency`` limit, the executions of the flow running
+    or queued before this one (the loop counts them; None: no limit applies).
     """
     index = task_runs if isinstance(task_runs, RunIndex) else RunIndex(task_runs)
-    w = Work(flow, execution, index, now, specs=task_specs(flow))
+    w = Work(flow, execution, index, now, specs=task_specs(flow), slots_taken=slots_taken)
     for event in sorted(events, key=lambda e: e.id):
         w.consumed.append(event.id)
         apply_event(w, event)
@@ -71,11 +84,15 @@ def apply_event(w: Work, event: ExecutorEvent) -> None:
     current = w.execution.state.current
     if kind == ev.RESTART:
         control.restart(w, payload)
+    elif kind == ev.STATE:
+        overrides.mark_as(w, payload)
+    elif kind == ev.TIMER and payload.get("reason") == ev.TIMER_NEW_EXECUTION:
+        timer(w, payload)  # due once the original execution has ended
     elif current.is_terminated:
         return
-    elif kind == ev.CREATED:
+    elif kind == ev.CREATED or kind == ev.SLOT_FREED:
         if current in (S.CREATED, S.QUEUED):
-            w.move_execution(S.RUNNING)
+            admit(w)
     elif kind == ev.TASK_RESULT:
         task_result(w, payload)
     elif kind == ev.RESOLVED:
@@ -86,10 +103,21 @@ def apply_event(w: Work, event: ExecutorEvent) -> None:
         control.kill(w, payload)
     elif kind == ev.RESUME:
         control.resume(w, payload)
+    elif kind == ev.PAUSE:
+        overrides.pause(w)
     elif kind == ev.TIMER:
         timer(w, payload)
     elif kind == ev.CHILD_ENDED:
         control.child_ended(w, payload)
+
+
+def admit(w: Work) -> None:
+    """Start a created or queued execution, or queue, cancel or fail it (flow concurrency)."""
+    state = admission(w.flow.concurrency, w.slots_taken)
+    if state is S.RUNNING or state is S.QUEUED:
+        w.move_execution(state)
+    else:
+        end(w, state)
 
 
 def _open_run(w: Work, payload: Mapping[str, Any]) -> tuple[TaskRun, TaskSpec | None] | None:
@@ -121,10 +149,7 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
     if w.is_killing and not state.is_terminated:
         state = S.KILLED
     if state is S.FAILED and spec is not None and not w.is_killing:
-        delay = control.retry_delay(w, run, spec)
-        if delay is not None:
-            run = w.put(run.with_state(S.RETRYING, w.now))
-            w.timer(run, ev.TIMER_RETRY, w.now + timedelta(seconds=delay), len(run.attempts))
+        if retries.retry_failed(w, run, spec):
             return
     if state is S.SUCCESS and len(run.attempts) > 1 and spec is not None:
         policy = spec.retry or w.flow.retry or {}
@@ -136,9 +161,14 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
 def resolved(w: Work, payload: Mapping[str, Any]) -> None:
     """A worker rendered what a flowable run needs (condition, value, values, delays)."""
     found = _open_run(w, payload)
-    if found is None or found[0].internal.get(RESOLVED_FLAG):
+    if found is None:
         return
     run, spec = found
+    if spec is not None and spec.type == LOOP_UNTIL and repeats.CHECKING in run.internal:
+        repeats.checked(w, run, spec, payload)
+        return
+    if run.internal.get(RESOLVED_FLAG):
+        return
     if payload.get("error") is not None:
         w.finish(run, S.FAILED, spec)
         return
@@ -171,7 +201,11 @@ def timer(w: Work, payload: Mapping[str, Any]) -> None:
     if payload.get("reason") == ev.TIMER_PAUSE:
         control.pause_elapsed(w, run, spec)
     elif payload.get("reason") == ev.TIMER_RETRY:
-        control.retry_elapsed(w, run, spec, int(payload.get("attempt") or 0))
+        retries.retry_elapsed(w, run, spec, int(payload.get("attempt") or 0))
+    elif payload.get("reason") == ev.TIMER_LOOP:
+        repeats.next_iteration(w, run, int(payload.get("attempt") or 0))
+    elif payload.get("reason") == ev.TIMER_NEW_EXECUTION:
+        retries.new_execution_due(w, run, int(payload.get("attempt") or 0))
 
 
 def finalized(w: Work, payload: Mapping[str, Any]) -> None:
@@ -189,6 +223,9 @@ def advance(w: Work) -> None:
     current = w.execution.state.current
     if current.is_terminated or current in (S.CREATED, S.QUEUED):
         return
+    w.is_holding = current is S.PAUSED and not any(
+        run.state.current is S.PAUSED for run in w.runs.active()
+    )
     flow = w.flow
     state = run_block(
         w, None, lambda: run_sequence(w, None, "tasks", flow.tasks), flow.errors, flow.finally_

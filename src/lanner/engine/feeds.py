@@ -40,11 +40,11 @@ class Subscription:
 
     async def wait(self, timeout_s: float | None = None) -> bool:
         """True when a change arrived (and clears the flag), False on timeout."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # races with the event, and a follower would then never stop.
         try:
-            if timeout_s is None:
+            async with asyncio.timeout(timeout_s):
                 await self._event.wait()
-            else:
-                await asyncio.wait_for(self._event.wait(), timeout_s)
         except TimeoutError:
             return False
         self._event.clear()

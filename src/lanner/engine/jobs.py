@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from lanner.domain.executions import Execution, ExecutionTrigger, State, TaskRun
 from lanner.domain.flows import TaskSpec
-from lanner.domain.input_values import InputValuesError, coerce_inputs, parse_duration
+from lanner.domain.input_values import InputValuesError, coerce_inputs
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.states import StateType
+from lanner.domain.times import parse_duration
 from lanner.engine import events as ev
 from lanner.engine.context import build_context
+from lanner.engine.logging import Masker, task_completed, task_started
+from lanner.engine.logwriter import LogWriter
 from lanner.engine.runnables import RUNNABLES, TaskContext, TaskFailure, is_truthy
 from lanner.engine.snapshots import Snapshot
 from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
@@ -52,11 +55,17 @@ class JobRunner:
         *,
         envs: Mapping[str, str] | None = None,
         globals_: Mapping[str, Any] | None = None,
+        log_writer: LogWriter | None = None,
+        masker: Masker | None = None,
+        decrypt: Callable[[str], str] | None = None,
     ) -> None:
         self._store = store
+        self._decrypt = decrypt  # SECRET inputs → clear text (the runtime's decrypt_input)
         self.templates = templates
         self._envs = dict(envs or {})
         self._globals = dict(globals_ or {})
+        self.log_writer = log_writer
+        self.masker = masker
 
     def killed(self, job: Job, snapshot: Snapshot) -> NewEvent:
         payload = {"taskRunId": job.task_run_id, "attempt": job.payload.get("attempt"),
@@ -72,10 +81,13 @@ class JobRunner:
             return None, []
         variables = build_context(
             snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs, run,
-            envs=self._envs, globals_=self._globals,
+            envs=self._envs, globals_=self._globals, decrypt=self._decrypt,
         )  # fmt: skip
         attempt = int(job.payload.get("attempt") or 1)
-        ctx = TaskContext(spec, run, snapshot.execution, variables, self.templates, attempt)
+        ctx = TaskContext(
+            spec, run, snapshot.execution, variables, self.templates, attempt,
+            writer=self.log_writer, masker=self.masker, kv=self._store,
+        )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:
             return await self._resolve(job, spec, ctx), ctx.logs
         return await self._run(job, spec, ctx, worker_id), ctx.logs
@@ -85,6 +97,7 @@ class JobRunner:
     async def _run(self, job: Job, spec: TaskSpec, ctx: TaskContext, worker_id: str) -> NewEvent:
         started = _now()
         state, outputs = S.SUCCESS, None
+        has_started = False
         extra: dict[str, Any] = {}
         try:
             if not has_default_run_if(spec) and not is_truthy(
@@ -98,12 +111,17 @@ class JobRunner:
                 runnable = RUNNABLES.get(spec.type)
                 if runnable is None:
                     raise TaskFailure(f"task type {spec.type} cannot run on this server yet")
+                task_started(ctx.logger, spec.type)
+                has_started = True
                 outputs = await _with_timeout(spec, runnable(ctx))
         except asyncio.CancelledError:
             raise
         except Exception as error:
             state = S.FAILED
             ctx.log(LogLevel.ERROR, _describe(error))
+        if has_started:
+            elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
+            task_completed(ctx.logger, spec.type, state.value, elapsed)
         payload = {
             "taskRunId": job.task_run_id, "attempt": ctx.attempt, "state": state.value,
             "outputs": dict(outputs) if outputs is not None else None,
@@ -175,7 +193,7 @@ class JobRunner:
                 await ctx.render_value(spec.run_if, typed=True)
             ):
                 payload["runIf"] = False
-            elif spec.type == IF:
+            elif spec.type == IF or job.payload.get("check"):  # If, LoopUntil's checks
                 payload["condition"] = is_truthy(await ctx.typed("condition"))
             elif spec.type == SWITCH:
                 payload["value"] = str(await ctx.text("value") or "")
@@ -200,7 +218,7 @@ class JobRunner:
     async def _finalize(self, job: Job, snapshot: Snapshot) -> Result:
         variables = build_context(
             snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs,
-            envs=self._envs, globals_=self._globals,
+            envs=self._envs, globals_=self._globals, decrypt=self._decrypt,
         )  # fmt: skip
         outputs: dict[str, Any] = {}
         logs: list[LogEntry] = []

@@ -5,23 +5,45 @@ covers wake-ups lost between processes). Every batch is one transaction (group c
 it, each changed execution's topic is published (the API waits on those), ``kill:<id>`` for
 executions entering KILLING (workers interrupt their tasks) and ``WORK_TOPIC`` when jobs or
 events were added. Events persist until a step consumes them, so after a crash the next start
-simply picks them up again. Imports the store protocols, the feed and this package.
+simply picks them up again.
+
+In one process the loop and the worker skip the queue tables' round trips (the job stays the
+durable record): the worker hands its results over with :meth:`ExecutorLoop.offer` (no event
+row, no ``due_events`` read; the step that handles a result deletes its job, so a crash before
+that commit runs the job again), and ``apply_steps`` inserts the new jobs already claimed for
+the worker's free slots, which it starts at once (no ``claim_jobs``). The store is only read
+for events when ``WORK_TOPIC`` was published, a timer is due or the safety poll runs.
+Imports the store protocols, the feed and this package.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
+import orjson
+
+from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
+from lanner.engine.decisions import Decisions
 from lanner.engine.events import JOBS_TOPIC, kill_topic
-from lanner.engine.executor import decide
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, execution_topic
+from lanner.engine.logging import execution_lines
+from lanner.engine.logwriter import LogWriter
 from lanner.engine.snapshots import FlowMissingError, Snapshot, Snapshots
-from lanner.store import ExecutionStep, ExecutorEvent, Store
+from lanner.store import (
+    ExecutionStep,
+    ExecutorEvent,
+    Job,
+    JobClaim,
+    JobGoneError,
+    NewEvent,
+    Store,
+)
 
 log = logging.getLogger("lanner.engine")
 
@@ -32,6 +54,21 @@ REQUEUE_EVERY_S = 15.0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class LocalWorker(Protocol):
+    """A worker in this process that takes jobs straight from the loop's writes."""
+
+    worker_id: str
+    lease_s: float
+
+    def reserve_slots(self) -> int:
+        """Free slots now set aside for the jobs of the next write (released by hand_over)."""
+        ...
+
+    def hand_over(self, reserved: int, jobs: Sequence[Job]) -> None:
+        """Start ``jobs`` (claimed for this worker) and release ``reserved`` slots."""
+        ...
 
 
 class ExecutorLoop:
@@ -45,22 +82,60 @@ class ExecutorLoop:
         *,
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = EVENT_BATCH,
+        log_writer: LogWriter | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
         self._snapshots = snapshots
+        self._decisions = Decisions(store, feed)  # concurrency counts, new-execution retries
         self._clock = clock
         self._batch_size = batch_size
         self._stopping = asyncio.Event()
         self.steps_applied = 0
         self._timers_dirty = True
         self._next_timer: datetime | None = None
+        self._log_writer = log_writer
+        self._lines: list[LogEntry] = []  # engine log lines of the batch being decided
+        self._worker: LocalWorker | None = None
+        # Results handed over in process: events with negative ids, and the job each ends.
+        self._inbox: list[ExecutorEvent] = []
+        self._inbox_jobs: dict[int, str] = {}
+        self._inbox_wake = asyncio.Event()
+        self._last_local_id = 0
+        self._is_store_dirty = True  # events may wait in the store: read them
+
+    def attach(self, worker: LocalWorker) -> None:
+        """Hand new jobs straight to ``worker`` (in this process) when it has free slots."""
+        self._worker = worker
+
+    def offer(self, results: Sequence[tuple[Job, NewEvent]]) -> None:
+        """Results of jobs a worker in this process finished: decided on in the next batch.
+
+        The job stays in the queue (running) until the step handling its result deletes it
+        in the same transaction, so a crash before that commit runs the job again."""
+        now = self._clock()
+        for job, event in results:
+            self._last_local_id -= 1
+            # The round trip through JSON a stored event makes (tuples become lists...).
+            payload = orjson.loads(orjson.dumps(event.payload, default=_json_default))
+            self._inbox.append(
+                ExecutorEvent(
+                    id=self._last_local_id,
+                    execution_id=event.execution_id,
+                    kind=event.kind,
+                    payload=payload,
+                    available_at=event.available_at or now,
+                    tenant_id=job.tenant_id,
+                )
+            )
+            self._inbox_jobs[self._last_local_id] = job.id
+        self._inbox_wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Process events until :meth:`stop`."""
+        """Process events until :meth:`stop`; then hand unprocessed results to the store."""
         last_requeue = self._clock()
         with self._feed.subscribe(WORK_TOPIC) as wake:
             while not self._stopping.is_set():
@@ -70,11 +145,17 @@ class ExecutorLoop:
                         last_requeue = now
                         if await self._store.requeue_jobs(now):  # a dead worker's jobs
                             self._feed.publish(WORK_TOPIC, JOBS_TOPIC)
-                    events = await self._store.due_events(now, self._batch_size)
-                    if events:
-                        await self.process(events)
-                        if len(events) >= self._batch_size:
-                            continue  # more are waiting; otherwise a publish wakes us
+                    events: list[ExecutorEvent] = []
+                    if self._is_store_dirty:
+                        self._is_store_dirty = False
+                        events = await self._store.due_events(now, self._batch_size)
+                        # A full batch: more are waiting; otherwise a publish wakes us.
+                        self._is_store_dirty = len(events) >= self._batch_size
+                    local, self._inbox = self._inbox, []
+                    self._inbox_wake.clear()
+                    if events or local:
+                        await self.process(events + local)
+                        continue
                     if self._timers_dirty:
                         self._timers_dirty = False
                         self._next_timer = await self._store.next_event_time()
@@ -82,24 +163,57 @@ class ExecutorLoop:
                     if self._next_timer is not None:
                         due_in = (self._next_timer - self._clock()).total_seconds()
                         delay_s = min(delay_s, max(due_in, 0.0))
-                    if delay_s <= 0 or not await self._wait(wake, delay_s):
+                    woken = await self._wait(wake, delay_s) if delay_s > 0 else None
+                    if woken is None:
                         self._timers_dirty = True  # a timer (or the safety poll) is due
+                    self._is_store_dirty = self._is_store_dirty or woken is not False
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("executor loop iteration failed")
-                    await self._wait(wake, 1.0)
+                    self._is_store_dirty = True
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), 1.0)
+                    except TimeoutError:
+                        pass
+        await self._return_inbox()
 
-    async def _wait(self, wake: Subscription, delay_s: float) -> bool:
-        """True when woken by a publish (or a stop), False when ``delay_s`` elapsed."""
+    async def _wait(self, wake: Subscription, delay_s: float) -> bool | None:
+        """True when woken by a publish (or a stop), False by a result handed over, None
+        when ``delay_s`` elapsed. Returns at once when a publish or a result is pending."""
+        if self._inbox:
+            return False
         stop = asyncio.ensure_future(self._stopping.wait())
         woken = asyncio.ensure_future(wake.wait(delay_s))
+        offered = asyncio.ensure_future(self._inbox_wake.wait())
         try:
-            await asyncio.wait({stop, woken}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({stop, woken, offered}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
             woken.cancel()
-        return stop.done() or (woken.done() and not woken.cancelled() and woken.result())
+            offered.cancel()
+        if stop.done() or (woken.done() and not woken.cancelled() and woken.result()):
+            return True
+        return False if offered.done() else None
+
+    async def _return_inbox(self) -> None:
+        """At stop: results not decided on go to the store as events (durable)."""
+        local, self._inbox = self._inbox, []
+        if local:
+            try:
+                await self._store.complete_jobs(self._as_results(local))
+            except Exception:  # their jobs run again at the next start
+                log.exception("could not store %d task results at stop", len(local))
+        self._inbox_jobs.clear()
+
+    def _as_results(self, local: Sequence[ExecutorEvent]) -> list[tuple[str, NewEvent]]:
+        return [
+            (
+                self._inbox_jobs[event.id],
+                NewEvent(event.execution_id, event.kind, event.payload),
+            )
+            for event in local
+        ]
 
     async def process(self, events: list[ExecutorEvent]) -> list[ExecutionStep]:
         """Decide for every execution with due events and apply all steps at once."""
@@ -108,19 +222,73 @@ class ExecutorLoop:
             by_execution.setdefault(event.execution_id, []).append(event)
         now = self._clock()
         steps: list[ExecutionStep] = []
+        self._lines = []
+        await self._snapshots.preload(
+            {
+                execution_id: batch[0].tenant_id
+                for execution_id, batch in by_execution.items()
+                if self._snapshots.cached(execution_id) is None
+            }
+        )
         for execution_id, batch in by_execution.items():
             step = await self._decide(execution_id, batch, now)
             if step is not None:
-                steps.append(step)
+                steps.append(self._with_finished_jobs(step))
+        worker = self._worker
+        reserved = worker.reserve_slots() if worker is not None else 0
+        claim = (
+            JobClaim(worker.worker_id, reserved, worker.lease_s) if worker and reserved else None
+        )
+        claimed: list[Job] = []
         try:
-            await self._store.apply_steps(steps)
-        except Exception:
+            claimed = await self._store.apply_steps(steps, claim=claim)
+        except Exception as error:
             for step in steps:  # the in-memory snapshots ran ahead of the store
                 self._snapshots.drop(step.execution_id)
+            await self._give_back([e for e in events if e.id < 0], error)
             raise
+        finally:
+            if worker is not None:
+                worker.hand_over(reserved, claimed)
+        for event in events:
+            if event.id < 0:
+                del self._inbox_jobs[event.id]
         self.steps_applied += len(steps)
-        self._announce(steps)
+        if self._log_writer is not None:
+            self._log_writer.write(self._lines)
+        self._announce(steps, len(claimed))
         return steps
+
+    def _with_finished_jobs(self, step: ExecutionStep) -> ExecutionStep:
+        """Results handed over in process end their jobs instead of consuming event rows."""
+        if all(event_id > 0 for event_id in step.consumed_events):
+            return step
+        return replace(
+            step,
+            consumed_events=tuple(i for i in step.consumed_events if i > 0),
+            finished_jobs=(
+                *step.finished_jobs,
+                *(self._inbox_jobs[i] for i in step.consumed_events if i < 0),
+            ),
+        )
+
+    async def _give_back(self, local: list[ExecutorEvent], error: Exception) -> None:
+        """After a failed write: results handed over are decided on again — from the store
+        when a job was gone (``complete_jobs`` drops the results of jobs that are gone), or
+        from the inbox (a transient failure: the next batch retries them)."""
+        if not local:
+            return
+        if isinstance(error, JobGoneError):
+            try:
+                await self._store.complete_jobs(self._as_results(local))
+            except Exception:
+                log.exception("could not store %d task results", len(local))
+            else:
+                for event in local:
+                    del self._inbox_jobs[event.id]
+                self._is_store_dirty = True
+                return
+        self._inbox[:0] = local
 
     async def _decide(
         self, execution_id: str, events: list[ExecutorEvent], now: datetime
@@ -133,14 +301,16 @@ class ExecutorLoop:
             return await self._fail(execution_id, events[0].tenant_id, consumed, now)
         if snapshot is None:  # deleted: drop its events
             return ExecutionStep(execution_id, consumed_events=consumed)
+        before = snapshot.execution
         try:
-            step = decide(snapshot.flow, snapshot.execution, snapshot.runs, events, now)
+            step = await self._decisions.decide(snapshot, events, now)
         except Exception:
             log.exception("decision failed for execution %s", execution_id)
             self._snapshots.drop(execution_id)
             return await self._fail(execution_id, events[0].tenant_id, consumed, now)
         if step.execution is not None:
             snapshot.execution = step.execution
+        self._lines.extend(execution_lines(before, step.execution, step.task_runs, now))
         if snapshot.execution.state.is_terminated:
             self._snapshots.drop(execution_id)
         return step
@@ -158,16 +328,18 @@ class ExecutorLoop:
         if execution.state.current is StateType.PAUSED:
             execution = execution.with_state(StateType.RUNNING, now)
         failed = replace(execution, state=execution.state.to(StateType.FAILED, now))
+        self._lines.extend(execution_lines(execution, failed, (), now))
         return ExecutionStep(execution_id, execution=failed, consumed_events=consumed)
 
-    def _announce(self, steps: list[ExecutionStep]) -> None:
+    def _announce(self, steps: list[ExecutionStep], claimed: int = 0) -> None:
         topics: list[str] = []
-        has_work = has_jobs = False
+        has_work = False
+        jobs = 0
         for step in steps:
             for event in step.events:
                 if event.available_at is not None:
                     self._timers_dirty = True
-            has_jobs = has_jobs or bool(step.jobs)
+            jobs += len(step.jobs)
             if step.execution is not None or step.task_runs:
                 topics.append(execution_topic(step.execution_id))
             if step.execution is not None and step.execution.state.current is StateType.KILLING:
@@ -176,6 +348,14 @@ class ExecutorLoop:
             has_work = has_work or any(event.available_at is None for event in step.events)
         if has_work:
             topics.append(WORK_TOPIC)
-        if has_jobs:
+        if jobs > claimed:  # some wait in the queue
             topics.append(JOBS_TOPIC)
         self._feed.publish(*topics)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in a JSON document")

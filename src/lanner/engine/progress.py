@@ -16,13 +16,14 @@ from typing import Any
 from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control
+from lanner.engine import control, repeats
 from lanner.engine.runs import LoopCursor, is_stale, merge_states
 from lanner.engine.work import (
     DAG,
     EACH_PARALLEL,
     EACH_SEQUENTIAL,
     IF,
+    LOOP_UNTIL,
     LOOPS,
     PARALLEL,
     PAUSES,
@@ -33,7 +34,7 @@ from lanner.engine.work import (
 )
 
 S = StateType
-_STOPPING = (S.FAILED, S.KILLED, S.CANCELLED)
+_STOPPING = (S.FAILED, S.KILLED, S.CANCELLED, S.RETRIED)
 Main = Callable[[], StateType | None]
 
 
@@ -69,7 +70,7 @@ def settle(w: Work, run: TaskRun, spec: TaskSpec) -> TaskRun:
     state = flowable_state(w, run, spec)
     if state is None:
         return run
-    return w.finish(run, state, spec)
+    return w.finish(w.runs.get(run.id) or run, state, spec)  # as resolving may have changed it
 
 
 def flowable_state(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
@@ -89,6 +90,8 @@ def flowable_state(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
         main = lambda: run_sequence(w, run, branch, spec.branch(branch))  # noqa: E731
     elif kind in LOOPS:
         main = lambda: run_loop(w, run, spec)  # noqa: E731
+    elif kind == LOOP_UNTIL:
+        main = lambda: repeats.run_until(w, run, spec)  # noqa: E731
     else:  # Sequential, AllowFailure, WorkingDirectory: in order
         main = lambda: run_sequence(w, run, "tasks", spec.branch("tasks"))  # noqa: E731
     return run_block(w, run, main, spec.branch("errors"), spec.branch("finally"))
@@ -127,6 +130,8 @@ def run_sequence(
             if w.is_killing:
                 states.append(S.KILLED)
                 break
+            if w.is_holding:
+                return None
             run = w.create(spec, parent, branch)
         run = settle(w, run, spec)
         current = run.state.current
@@ -162,7 +167,7 @@ def run_parallel(
         else:
             running += 1
     is_stopped = w.is_killing or any(state in _STOPPING for state in states.values())
-    while pending and not is_stopped and (limit <= 0 or running < limit):
+    while pending and not is_stopped and not w.is_holding and (limit <= 0 or running < limit):
         ready = next((s for s in pending if _deps_done(s, states)), None)
         if ready is None:
             break
@@ -176,6 +181,8 @@ def run_parallel(
     if running:
         return None
     if pending and not is_stopped:
+        if w.is_holding:
+            return None
         if any(_deps_done(s, states) for s in pending):
             return None
         return S.FAILED  # a Dag child whose dependency did not succeed
@@ -217,7 +224,7 @@ def run_loop(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
         for index in sorted(w.touched(run.id) & cursor.open):
             _note(cursor, index, _iteration_state(w, run, children, values, index))
     is_stopped = w.is_killing or any(state in _STOPPING for state in cursor.done)
-    while cursor.started < len(values) and not is_stopped:
+    while cursor.started < len(values) and not is_stopped and not w.is_holding:
         if limit > 0 and len(cursor.open) >= limit:
             break
         index = cursor.started
@@ -256,6 +263,8 @@ def _iteration_state(
             if w.is_killing:
                 states.append(S.KILLED)
                 break
+            if w.is_holding:
+                return None
             run = w.create(spec, loop, "tasks", value=value, iteration=index)
         run = settle(w, run, spec)
         current = run.state.current

@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.flows import TaskSpec
-from lanner.domain.input_values import parse_duration
 from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.times import parse_duration
+from lanner.engine.kv_tasks import KV_RUNNABLES
+from lanner.engine.logging import Masker, TaskLogger, parse_level
+from lanner.engine.logwriter import LogWriter
+from lanner.store.kv_protocol import KVStore
 from lanner.templating import TemplateEngine
 
 CORE = "io.kestra.plugin.core."
+TRACE = LogLevel.TRACE
 
 
 class TaskFailure(Exception):
@@ -30,7 +34,11 @@ class TaskFailure(Exception):
 
 @dataclass(slots=True)
 class TaskContext:
-    """What a running task sees: its spec, run, rendering and logging."""
+    """What a running task sees: its spec, run, rendering and logging.
+
+    Lines go through ``logger`` (to the log writer as they are written, when there is one);
+    without a writer they are kept in ``logs``. The task's ``logLevel`` property filters them.
+    """
 
     spec: TaskSpec
     run: TaskRun
@@ -39,6 +47,26 @@ class TaskContext:
     templates: TemplateEngine
     attempt: int
     logs: list[LogEntry] = field(default_factory=list)
+    writer: LogWriter | None = None
+    masker: Masker | None = None
+    kv: KVStore | None = None
+    logger: TaskLogger = field(init=False)
+
+    def __post_init__(self) -> None:
+        raw_level = self.spec.properties.get("logLevel")
+        try:
+            min_level = parse_level(raw_level if isinstance(raw_level, str) else None, TRACE)
+        except ValueError:
+            min_level = TRACE
+        self.logger = TaskLogger(
+            self.execution,
+            self.run,
+            self.attempt,
+            writer=self.writer,
+            masker=self.masker,
+            min_level=min_level,
+            lines=self.logs,
+        )
 
     async def render_value(self, value: Any, *, typed: bool) -> Any:
         """Render a property value (strings inside maps and lists too)."""
@@ -60,20 +88,12 @@ class TaskContext:
         return None if value is None else await self.render_value(value, typed=True)
 
     def log(self, level: LogLevel | str, message: str) -> None:
-        self.logs.append(
-            LogEntry(
-                tenant_id=self.execution.tenant_id,
-                namespace=self.execution.namespace,
-                flow_id=self.execution.flow_id,
-                execution_id=self.execution.id,
-                task_run_id=self.run.id,
-                task_id=self.run.task_id,
-                attempt_number=self.attempt,
-                level=LogLevel(str(level).upper()),
-                message=message,
-                timestamp=datetime.now(UTC),
-            )
-        )
+        """Log one line now (error paths, short tasks)."""
+        self.logger.log(level, message)
+
+    async def alog(self, level: LogLevel | str, message: str) -> None:
+        """Log one line, waiting for room in the log writer first (long loops, streams)."""
+        await self.logger.alog(level, message)
 
 
 def _uses_runtime(templates: TemplateEngine, value: Any) -> bool:
@@ -108,11 +128,13 @@ Runnable = Callable[[TaskContext], Awaitable[Mapping[str, Any] | None]]
 
 
 async def run_log(ctx: TaskContext) -> None:
-    level = await ctx.text("level", "INFO") or "INFO"
+    level = parse_level(await ctx.text("level", "INFO"))
+    if not ctx.logger.is_enabled(level):
+        return None
     message = ctx.spec.properties.get("message")
     messages = message if isinstance(message, list) else [message]
     for item in messages:
-        ctx.log(level, str(await ctx.render_value(_as_text(item), typed=False)))
+        await ctx.alog(level, str(await ctx.render_value(_as_text(item), typed=False)))
     return None
 
 
@@ -155,5 +177,6 @@ RUNNABLES: dict[str, Runnable] = {
     CORE + "output.OutputValues": run_output_values,
     CORE + "execution.Fail": run_fail,
     CORE + "flow.Sleep": run_sleep,
+    **KV_RUNNABLES,
 }
 """Runnable implementations by canonical task type."""

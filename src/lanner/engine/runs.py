@@ -20,20 +20,21 @@ S = StateType
 STALE = "stale"
 """``internal`` flag of a run superseded by a restart: treated as absent until reached again."""
 
-_SEVERITY = {S.KILLED: 4, S.FAILED: 3, S.CANCELLED: 3, S.WARNING: 2, S.PAUSED: 1}
+_SEVERITY = {S.KILLED: 4, S.FAILED: 3, S.CANCELLED: 3, S.RETRIED: 3, S.WARNING: 2, S.PAUSED: 1}
 
 
 def merge_states(states: Iterable[StateType]) -> StateType:
     """The state of a group of finished runs, Kestra's order: KILLED, FAILED, WARNING, SUCCESS.
 
-    SKIPPED and SUCCESS count as SUCCESS; CANCELLED counts as FAILED.
+    SKIPPED and SUCCESS count as SUCCESS; CANCELLED and RETRIED (retried as a new execution)
+    count as FAILED.
     """
     worst, rank = S.SUCCESS, 0
     for state in states:
         level = _SEVERITY.get(state, 0)
         if level > rank:
             worst, rank = state, level
-    return S.FAILED if worst is S.CANCELLED else worst
+    return S.FAILED if worst in (S.CANCELLED, S.RETRIED) else worst
 
 
 def is_stale(run: TaskRun) -> bool:

@@ -11,6 +11,7 @@ Imports the domain, the flow parser, the store protocols and this package.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from lanner.domain.executions import Execution
@@ -84,10 +85,11 @@ class Snapshots:
         snapshot = self._live.get(execution_id)
         if snapshot is not None:
             return snapshot
-        execution = await self._store.get_execution(tenant_id or DEFAULT_TENANT, execution_id)
-        if execution is None:
+        loaded = await self._store.load_executions({execution_id: tenant_id or DEFAULT_TENANT})
+        if execution_id not in loaded:
             return None
-        runs = RunIndex(await self._store.list_task_runs(execution_id))
+        execution, task_runs = loaded[execution_id]
+        runs = RunIndex(task_runs)
         flow = await self.flows.get(
             execution.tenant_id, execution.namespace, execution.flow_id, execution.flow_revision
         )
@@ -102,6 +104,22 @@ class Snapshots:
         snapshot = Snapshot(execution, runs, flow)
         self.keep(snapshot)
         return snapshot
+
+    async def preload(self, tenants: Mapping[str, str]) -> None:
+        """Load the snapshots of ``tenants`` (execution id → tenant) not held yet, in one
+        read; those whose execution or flow revision is missing are left to :meth:`get`."""
+        missing = {i: t for i, t in tenants.items() if i not in self._live}
+        if not missing:
+            return
+        for execution, runs in (await self._store.load_executions(missing)).values():
+            flow = await self.flows.get(
+                execution.tenant_id,
+                execution.namespace,
+                execution.flow_id,
+                execution.flow_revision,
+            )
+            if flow is not None and execution.id not in self._live:
+                self.keep(Snapshot(execution, RunIndex(runs), flow))
 
     def keep(self, snapshot: Snapshot) -> None:
         self._live[snapshot.execution.id] = snapshot

@@ -36,6 +36,7 @@ WORKING_DIRECTORY = FLOW + "WorkingDirectory"
 PAUSE = FLOW + "Pause"
 APPROVAL = FLOW + "Approval"
 SUBFLOW = FLOW + "Subflow"
+LOOP_UNTIL = FLOW + "LoopUntil"
 
 LOOPS = frozenset({FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL})
 PAUSES = frozenset({PAUSE, APPROVAL})
@@ -75,6 +76,10 @@ class Work:
     consumed: list[int] = field(default_factory=list)
     execution_changed: bool = False
     specs: Mapping[str, TaskSpec] = field(default_factory=dict)
+    slots_taken: int | None = None
+    """Executions of the flow running or queued ahead of this one (concurrency; from the loop)."""
+    is_holding: bool = False
+    """Paused from outside: running task runs finish, no new one starts (set by ``advance``)."""
     _touched: dict[str | None, set[int | None]] | None = None
 
     # -- records -------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ A ``run`` job runs a runnable task (``runIf`` first; ``timeout`` enforced; async
 loop, blocking ones in threads); a ``resolve`` job renders what a flowable task needs (``runIf``,
 an If condition, a Switch value, ForEach values, Pause durations); a ``finalize`` job renders the
 flow outputs. A failure — an exception, a render error — is data: the task ends FAILED with the
-error logged. Logs and results of many jobs go out together: ``add_logs`` then
-``complete_jobs`` (each job's end and its result event in one transaction), then
-``WORK_TOPIC``. A kill (``kill:<id>`` topic) cancels the execution's running tasks, which report
-KILLED; a shutdown cancels them without reporting, and hands their jobs back.
+error logged. Tasks' log lines stream through the engine's log writer while they run (without
+one, they go out with the results: ``add_logs``); results of many jobs go out together once
+their lines are committed: ``complete_jobs`` (each job's end and its result event in one
+transaction), then ``WORK_TOPIC``. A kill (``kill:<id>`` topic) cancels the execution's running
+tasks, which report KILLED; a shutdown cancels them without reporting, and hands their jobs
+back. With an executor loop in the same process (``deliver_to``), results go to it directly
+instead of ``complete_jobs`` (the loop ends each job in the transaction that applies its
+result), and the loop hands over the jobs it wrote already claimed for this worker's free
+slots (``hand_over``): no queue round trip per task.
 Imports the domain, templating, the store protocols and this package.
 """
 
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from lanner.domain.logs import LogEntry
@@ -23,6 +28,7 @@ from lanner.domain.states import StateType
 from lanner.engine import events as ev
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, logs_topic
 from lanner.engine.jobs import JobRunner
+from lanner.engine.logwriter import LogWriter
 from lanner.engine.snapshots import Snapshot, Snapshots
 from lanner.store import Job, NewEvent, Store
 
@@ -51,6 +57,7 @@ class Worker:
         concurrency: int = 32,
         clock: Callable[[], datetime] = utc_now,
         share_snapshots: bool = True,
+        log_writer: LogWriter | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -62,8 +69,12 @@ class Worker:
         self._share = share_snapshots
         self._running: dict[str, asyncio.Task[None]] = {}
         self._killed: set[str] = set()
-        self._results: list[tuple[str, NewEvent]] = []
+        self._results: list[tuple[Job, NewEvent]] = []
+        self._deliver: Callable[[Sequence[tuple[Job, NewEvent]]], None] | None = None
+        self._reserved = 0  # slots set aside for jobs the executor loop is writing
+        self.lease_s = LEASE_S
         self._logs: list[LogEntry] = []
+        self._log_writer = log_writer
         self._flush_wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._accepting = True
@@ -99,13 +110,35 @@ class Worker:
     def running_count(self) -> int:
         return len(self._running)
 
+    def deliver_to(self, deliver: Callable[[Sequence[tuple[Job, NewEvent]]], None]) -> None:
+        """Hand results to ``deliver`` (the executor loop in this process) while running."""
+        self._deliver = deliver
+
+    def reserve_slots(self) -> int:
+        """Set aside the free slots for jobs about to be written claimed for this worker."""
+        if not self._accepting:
+            return 0
+        free = max(self._concurrency - len(self._running) - self._reserved, 0)
+        self._reserved += free
+        return free
+
+    def hand_over(self, reserved: int, jobs: Sequence[Job]) -> None:
+        """Run ``jobs`` (claimed for this worker by the write that created them); release
+        the ``reserved`` slots. Once stopping, they are left for the requeue at stop/start."""
+        self._reserved -= reserved
+        if self._accepting:
+            for job in jobs:
+                self._spawn(job)
+        if reserved:
+            self._slot_free.set()
+
     # -- claiming ------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         with self._feed.subscribe(ev.JOBS_TOPIC) as wake:
             while self._accepting:
                 try:
-                    free = self._concurrency - len(self._running)
+                    free = self._concurrency - len(self._running) - self._reserved
                     jobs: list[Job] = []
                     if free > 0:
                         jobs = await self._store.claim_jobs(
@@ -116,7 +149,9 @@ class Worker:
                     if len(jobs) == free and free > 0:
                         continue  # maybe more waiting
                     # Full: wait for a free slot; otherwise for new jobs only.
-                    await self._wait(wake, is_full=len(self._running) >= self._concurrency)
+                    # (Slots set aside for the executor loop count as taken: it frees them.)
+                    is_full = len(self._running) + self._reserved >= self._concurrency
+                    await self._wait(wake, is_full=is_full)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -184,8 +219,11 @@ class Worker:
     def _report(self, job: Job, event: NewEvent | None, logs: list[LogEntry]) -> None:
         if event is None:  # nothing to say (execution gone): end the job with a no-op event
             event = NewEvent(job.execution_id, ev.TASK_RESULT, {"taskRunId": job.task_run_id})
-        self._results.append((job.id, event))
-        self._logs.extend(logs)
+        self._results.append((job, event))
+        if self._log_writer is not None:
+            self._log_writer.write(logs)
+        else:
+            self._logs.extend(logs)
         self._flush_wake.set()
 
     # -- results -------------------------------------------------------------------------------
@@ -211,13 +249,21 @@ class Worker:
         try:
             if logs:
                 await self._store.add_logs(logs)
-            await self._store.complete_jobs(results)
+            if self._log_writer is not None:
+                # A task's lines are committed before its result: one seen ended is complete.
+                await self._log_writer.flush()
+            if self._deliver is None or not self._accepting:
+                await self._store.complete_jobs([(job.id, event) for job, event in results])
         except BaseException:
             self._results[:0] = results
             self._logs[:0] = [] if not logs else logs
             raise
         topics = {logs_topic(entry.execution_id) for entry in logs if entry.execution_id}
-        self._feed.publish(WORK_TOPIC, *topics)
+        if self._deliver is not None and self._accepting:
+            self._deliver(results)
+        else:
+            topics.add(WORK_TOPIC)
+        self._feed.publish(*topics)
 
     async def _heartbeat_loop(self) -> None:
         while True:

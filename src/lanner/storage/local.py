@@ -36,7 +36,7 @@ class LocalStorage:
     async def put(self, tenant: str, path: PurePosixPath, source: BinaryIO | bytes) -> int:
         """Write ``source`` (bytes or a readable binary file) at ``path``; returns the size."""
         target = self.local_path(tenant, path)
-        return await asyncio.to_thread(_write, target, source)
+        return await asyncio.to_thread(write_file, target, source)
 
     async def read_bytes(self, tenant: str, path: PurePosixPath) -> bytes:
         target = self.local_path(tenant, path)
@@ -69,7 +69,7 @@ class LocalStorage:
         return await asyncio.to_thread(_delete, target)
 
 
-def _write(target: Path, source: BinaryIO | bytes) -> int:
+def write_file(target: Path, source: BinaryIO | bytes) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:

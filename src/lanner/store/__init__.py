@@ -12,10 +12,13 @@ from lanner.store.executions_protocol import (
     ExecutionStore,
     ExecutorEvent,
     Job,
+    JobClaim,
+    JobGoneError,
     NewEvent,
     NewJob,
 )
-from lanner.store.logs_protocol import LogStore
+from lanner.store.kv_protocol import KVStore
+from lanner.store.logs_protocol import LogQuery, LogStore
 from lanner.store.protocols import (
     DEFAULT_TENANT,
     ApiToken,
@@ -38,8 +41,12 @@ __all__ = [
     "FlowQuery",
     "FlowStore",
     "Job",
+    "JobClaim",
+    "JobGoneError",
+    "KVStore",
     "LogEntry",
     "LogLevel",
+    "LogQuery",
     "LogStore",
     "NewEvent",
     "NewFlowRevision",

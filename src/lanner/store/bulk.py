@@ -2,9 +2,11 @@
 
 SQLAlchemy Core builds the SQL (one construct for both dialects) and its column types convert
 the values (the same bind processors a normal ``execute`` uses: JSON documents, UTC dates),
-but the rows skip Core's per-row parameter machinery, which costs more than the database on
-SQLite: they go straight to the driver's ``executemany`` through ``exec_driver_sql``.
-Imports SQLAlchemy only.
+but the rows skip Core's per-row parameter machinery and its per-call execution context, which
+cost more than the database on SQLite: they go straight to the driver's cursor
+(:func:`driver_execute`), inside the connection's current transaction; driver errors come back
+as SQLAlchemy's (``IntegrityError``, ``OperationalError``...), a lost connection invalidated,
+as ``Connection.execute`` would. Imports SQLAlchemy only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any]
@@ -67,7 +70,7 @@ class BulkStatement:
                 if compiled.is_positional
                 else dict(zip(compiled.names, values, strict=True))
             )
-        conn.exec_driver_sql(compiled.sql, batch)
+        driver_execute(conn, compiled.sql, batch)
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
@@ -97,6 +100,35 @@ class BulkStatement:
             constants=constants,
             is_positional=compiled.positional,
         )
+
+
+def driver_execute(conn: Connection, sql: str, batch: Sequence[Any]) -> Any:
+    """Run ``sql`` once per parameter set of ``batch`` on the driver's cursor; the cursor
+    (closed) is returned, for ``rowcount``. Several sets go through one ``executemany``."""
+    fairy = conn.connection
+    cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if len(batch) == 1:
+            cursor.execute(sql, batch[0])
+        else:
+            cursor.executemany(sql, batch)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        dialect = conn.dialect
+        is_disconnect = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        error = DBAPIError.instance(
+            sql,
+            batch,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=is_disconnect,
+            dialect=dialect,
+        )
+        if is_disconnect:
+            conn.invalidate(exc)
+        raise error from exc
+    finally:
+        cursor.close()
+    return cursor
 
 
 def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

@@ -33,11 +33,20 @@ from sqlalchemy.sql.dml import Insert
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.labels import Label
+from lanner.domain.states import TERMINATED, StateType
 from lanner.errors import ConflictError, IllegalArgumentError
 from lanner.store import queue
 from lanner.store.bulk import BulkStatement
 from lanner.store.engines import first_line
-from lanner.store.executions_protocol import ExecutionQuery, ExecutionStep, NewEvent
+from lanner.store.executions_protocol import (
+    ExecutionQuery,
+    ExecutionStep,
+    Job,
+    JobClaim,
+    JobGoneError,
+    LiveExecution,
+    NewEvent,
+)
 from lanner.store.protocols import Page
 from lanner.store.rows import execution_values, task_run_values, to_execution, to_task_run
 from lanner.store.schema import (
@@ -80,6 +89,14 @@ _LIST_TASK_RUNS = (
     select(task_runs)
     .where(task_runs.c.execution_id == bindparam("k_execution_id"))
     .order_by(task_runs.c.position)
+)
+_LOAD_EXECUTIONS = select(executions).where(
+    executions.c.id.in_(bindparam("k_ids", expanding=True)), executions.c.deleted.is_(False)
+)
+_LOAD_TASK_RUNS = (
+    select(task_runs)
+    .where(task_runs.c.execution_id.in_(bindparam("k_ids", expanding=True)))
+    .order_by(task_runs.c.execution_id, task_runs.c.position)
 )
 _INSERT_LABEL = BulkStatement(insert(execution_labels))
 _DELETE_LABELS = BulkStatement(
@@ -158,6 +175,47 @@ def list_task_runs(conn: Connection, execution_id: str) -> list[TaskRun]:
     return [to_task_run(row) for row in rows]
 
 
+def load_executions(
+    conn: Connection, tenants: Mapping[str, str]
+) -> dict[str, tuple[Execution, list[TaskRun]]]:
+    """The non-deleted executions among ``tenants`` (id → tenant) with their task runs."""
+    found: dict[str, tuple[Execution, list[TaskRun]]] = {}
+    for chunk in queue.chunks(list(tenants)):
+        for row in conn.execute(_LOAD_EXECUTIONS, {"k_ids": chunk}):
+            if row.tenant_id == tenants[row.id]:
+                found[row.id] = (to_execution(row), [])
+        if found:
+            for row in conn.execute(_LOAD_TASK_RUNS, {"k_ids": chunk}):
+                loaded = found.get(row.execution_id)
+                if loaded is not None:
+                    loaded[1].append(to_task_run(row))
+    return found
+
+
+_LIVE_EXECUTIONS = (
+    select(executions.c.id, executions.c.state, executions.c.start_date)
+    .where(
+        executions.c.tenant_id == bindparam("k_tenant_id"),
+        executions.c.namespace == bindparam("k_namespace"),
+        executions.c.flow_id == bindparam("k_flow_id"),
+        executions.c.deleted.is_(False),
+        executions.c.state.not_in([state.value for state in TERMINATED]),
+    )
+    .order_by(executions.c.start_date, executions.c.id)
+)
+
+
+def live_executions(
+    conn: Connection, tenant_id: str, namespace: str, flow_id: str
+) -> list[LiveExecution]:
+    """The unfinished executions of one flow, oldest first (flow concurrency limits)."""
+    rows = conn.execute(
+        _LIVE_EXECUTIONS,
+        {"k_tenant_id": tenant_id, "k_namespace": namespace, "k_flow_id": flow_id},
+    )
+    return [LiveExecution(row.id, StateType(row.state), row.start_date) for row in rows]
+
+
 def search_executions(conn: Connection, query: ExecutionQuery) -> Page[Execution]:
     """Filter, sort and page in SQL; the total counts every match."""
     if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
@@ -205,10 +263,20 @@ def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> boo
 
 
 def apply_steps(
-    conn: Connection, steps: Sequence[ExecutionStep], job_ids: Sequence[str], now: datetime
-) -> None:
+    conn: Connection,
+    steps: Sequence[ExecutionStep],
+    job_ids: Sequence[str],
+    now: datetime,
+    claim: JobClaim | None = None,
+) -> list[Job]:
     """Write every step; all of them or (on any error) none, since the caller's transaction
-    or savepoint is rolled back. ``job_ids`` name the steps' jobs, in order."""
+    or savepoint is rolled back. ``job_ids`` name the steps' jobs, in order; the jobs
+    ``claim`` takes are returned. A finished job already gone raises :class:`JobGoneError`."""
+    finished = [job_id for step in steps for job_id in step.finished_jobs]
+    if finished:
+        gone = set(finished) - queue.finish_jobs(conn, finished)
+        if gone:
+            raise JobGoneError(f"jobs already finished or deleted: {', '.join(sorted(gone))}")
     latest: dict[str, Execution] = {}
     # Upsert by id: one row per task run, at the place of its first mention, latest content.
     task_runs_of: dict[str, dict[str, TaskRun]] = {}
@@ -230,6 +298,7 @@ def apply_steps(
         queue.job_values(job_id, job, now)
         for job_id, job in zip(job_ids, (job for step in steps for job in step.jobs), strict=True)
     ]
+    claimed = queue.claim_new_jobs(job_rows, claim, now) if claim is not None else []
     queue.insert_jobs(conn, job_rows)
     tenants = {execution_id: s.tenant_id for execution_id, s in stored.items()}
     tenants.update((execution_id, e.tenant_id) for execution_id, e in latest.items())
@@ -244,6 +313,7 @@ def apply_steps(
         ],
     )
     queue.delete_events(conn, {event_id for step in steps for event_id in step.consumed_events})
+    return claimed
 
 
 def _lookup(conn: Connection, execution_ids: Iterable[str]) -> dict[str, _Stored]:

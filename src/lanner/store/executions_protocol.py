@@ -2,7 +2,8 @@
 
 The database is the queue: an accepted execution, every executor event (task results, kills,
 resumes, timers) and every worker job are rows, so a crash loses nothing and embedded and
-multi-node modes run the same code. Imports only the standard library and the domain.
+multi-node modes run the same code. Imports only the standard library, the domain and
+``lanner.errors``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.states import StateType
+from lanner.errors import ConflictError
 from lanner.store.protocols import DEFAULT_TENANT, Page
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -81,7 +83,11 @@ class ExecutionStep:
     ``task_runs``: created or updated task runs (upsert by id; a new one gets the next position
     of its execution); ``jobs``: queued for workers; ``events``: added (timers, events of other
     executions such as a parent's ``child_ended``, or a child's ``created``);
-    ``consumed_events``: ids of the events this decision handled, deleted.
+    ``consumed_events``: ids of the events this decision handled, deleted;
+    ``finished_jobs``: ids of jobs whose results this decision handled without an event row
+    (handed over in process by a local worker), deleted; when one of them is gone already
+    (finished elsewhere, deleted with its execution), the whole call fails with
+    :class:`JobGoneError` and nothing is written.
     """
 
     execution_id: str
@@ -90,6 +96,31 @@ class ExecutionStep:
     jobs: tuple[NewJob, ...] = ()
     events: tuple[NewEvent, ...] = ()
     consumed_events: tuple[int, ...] = ()
+    finished_jobs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobClaim:
+    """Jobs of an :meth:`ExecutionStore.apply_steps` call inserted already claimed: up to
+    ``limit`` due ones, running for ``worker_id`` with a lease of ``lease_s`` seconds (a worker
+    in the same process takes them straight from the call, without a ``claim_jobs``)."""
+
+    worker_id: str
+    limit: int
+    lease_s: float
+
+
+class JobGoneError(ConflictError):
+    """A job a step says it finished is not in the queue any more."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveExecution:
+    """An unfinished execution of a flow, as flow ``concurrency`` limits count it."""
+
+    id: str
+    state: StateType
+    created: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +164,32 @@ class ExecutionStore(Protocol):
         """Every task run of the execution, in creation order."""
         ...
 
+    async def load_executions(
+        self, tenants: Mapping[str, str]
+    ) -> dict[str, tuple[Execution, list[TaskRun]]]:
+        """For each ``execution_id → tenant_id`` of ``tenants``: the execution (deleted ones
+        excluded) and its task runs in creation order, read in one snapshot; absent ones are
+        left out. The engine loads many executions' snapshots this way in one read."""
+        ...
+
     async def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
         """Non-deleted executions matching ``query``, one page of them, with the total."""
+        ...
+
+    async def live_executions(
+        self, tenant_id: str, namespace: str, flow_id: str
+    ) -> list[LiveExecution]:
+        """The non-deleted, non-terminated executions of one flow (exact namespace), oldest
+        first (creation date, then id): what a flow's ``concurrency`` limit counts."""
         ...
 
     async def delete_execution(self, tenant_id: str, execution_id: str) -> bool:
         """Remove the execution, its task runs, events, jobs and logs; False when absent."""
         ...
 
-    async def apply_steps(self, steps: Sequence[ExecutionStep]) -> None:
+    async def apply_steps(
+        self, steps: Sequence[ExecutionStep], *, claim: JobClaim | None = None
+    ) -> list[Job]:
         """Apply many executions' steps in ONE transaction (group commit).
 
         All or nothing per call: when one step cannot be applied (a task run of an execution
@@ -150,7 +198,8 @@ class ExecutionStore(Protocol):
         no step of the call is written, while other callers' writes still commit. To isolate
         a bad step, retry the steps one call each. Steps of one execution in one call apply in
         order (the last execution version wins). Events addressed to an execution that does
-        not exist (any more) are dropped. Job ids are generated; jobs start queued."""
+        not exist (any more) are dropped. Job ids are generated; jobs start queued, except
+        those ``claim`` takes, which start running and are returned (oldest first)."""
         ...
 
     async def due_events(self, now: datetime, limit: int) -> list[ExecutorEvent]:

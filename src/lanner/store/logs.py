@@ -9,15 +9,32 @@ Imports SQLAlchemy, the schema and the domain; never the engine or the API.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from lanner.domain.logs import LogEntry, LogLevel
+from lanner.errors import IllegalArgumentError
 from lanner.store.bulk import BulkStatement
+from lanner.store.logs_protocol import LogQuery
+from lanner.store.protocols import Page
 from lanner.store.schema import log_sequences, logs
+
+MAX_PAGE_SIZE = 10_000
+PURGE_CHUNK_ROWS = 10_000
+"""Rows deleted per purge transaction: the single SQLite writer is never held for long."""
+
+_SORT_COLUMNS = {
+    "timestamp": logs.c.timestamp,
+    "level": logs.c.level,
+    "namespace": logs.c.namespace,
+    "flowId": logs.c.flow_id,
+    "executionId": logs.c.execution_id,
+    "taskId": logs.c.task_id,
+}
 
 _INSERT_LOG = BulkStatement(insert(logs))
 
@@ -62,6 +79,34 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
     _INSERT_LOG.execute(conn, rows)
 
 
+def _execution_conditions(
+    tenant_id: str,
+    execution_id: str,
+    min_level: LogLevel | None,
+    task_run_id: str | None,
+    task_id: str | None,
+    attempt: int | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        logs.c.tenant_id == tenant_id,
+        logs.c.execution_id == execution_id,
+    ]
+    conditions.extend(_level_condition(min_level))
+    if task_run_id is not None:
+        conditions.append(logs.c.task_run_id == task_run_id)
+    if task_id is not None:
+        conditions.append(logs.c.task_id == task_id)
+    if attempt is not None:
+        conditions.append(logs.c.attempt_number == attempt)
+    return conditions
+
+
+def _level_condition(min_level: LogLevel | None) -> list[ColumnElement[bool]]:
+    if min_level is None or min_level is LogLevel.TRACE:
+        return []
+    return [logs.c.level.in_([level.value for level in LogLevel.at_least(min_level)])]
+
+
 def list_logs(
     conn: Connection,
     tenant_id: str,
@@ -72,24 +117,125 @@ def list_logs(
     task_id: str | None,
     attempt: int | None,
     after_seq: int | None,
+    limit: int | None = None,
 ) -> list[LogEntry]:
     """The execution's lines matching every given filter, by ``seq``."""
-    conditions: list[ColumnElement[bool]] = [
-        logs.c.tenant_id == tenant_id,
-        logs.c.execution_id == execution_id,
-    ]
-    if min_level is not None and min_level is not LogLevel.TRACE:
-        conditions.append(logs.c.level.in_([level.value for level in LogLevel.at_least(min_level)]))
-    if task_run_id is not None:
-        conditions.append(logs.c.task_run_id == task_run_id)
-    if task_id is not None:
-        conditions.append(logs.c.task_id == task_id)
-    if attempt is not None:
-        conditions.append(logs.c.attempt_number == attempt)
+    conditions = _execution_conditions(
+        tenant_id, execution_id, min_level, task_run_id, task_id, attempt
+    )
     if after_seq is not None:
         conditions.append(logs.c.seq > after_seq)
-    rows = conn.execute(select(logs).where(*conditions).order_by(logs.c.seq))
-    return [_to_entry(row) for row in rows]
+    query = select(logs).where(*conditions).order_by(logs.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_to_entry(row) for row in conn.execute(query)]
+
+
+def search_logs(conn: Connection, query: LogQuery) -> Page[LogEntry]:
+    """Filter, sort and page in SQL; the total counts every match."""
+    if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
+        raise IllegalArgumentError(
+            f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
+            f"(got page={query.page}, size={query.size})"
+        )
+    order = []
+    for field, is_descending in query.sort or (("timestamp", True),):
+        column = _SORT_COLUMNS.get(field)
+        if column is None:
+            raise IllegalArgumentError(
+                f"cannot sort logs by {field!r}; use one of {', '.join(_SORT_COLUMNS)}"
+            )
+        order.append(column.desc() if is_descending else column.asc())
+    order.append(logs.c.id.desc())  # a total order: pages neither repeat nor skip rows
+    conditions = _search_conditions(query)
+    total = conn.execute(select(func.count()).select_from(logs).where(*conditions)).scalar_one()
+    rows = conn.execute(
+        select(logs)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(query.size)
+        .offset((query.page - 1) * query.size)
+    )
+    return Page(results=[_to_entry(row) for row in rows], total=total)
+
+
+def _namespace_condition(namespace: str) -> ColumnElement[bool]:
+    return or_(
+        logs.c.namespace == namespace,
+        logs.c.namespace.startswith(namespace + ".", autoescape=True),
+    )
+
+
+def _search_conditions(query: LogQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == query.tenant_id]
+    if query.namespace:
+        conditions.append(_namespace_condition(query.namespace))
+    if query.flow_id is not None:
+        conditions.append(logs.c.flow_id == query.flow_id)
+    if query.execution_id is not None:
+        conditions.append(logs.c.execution_id == query.execution_id)
+    if query.trigger_id is not None:
+        conditions.append(logs.c.trigger_id == query.trigger_id)
+    conditions.extend(_level_condition(query.min_level))
+    if query.start_date is not None:
+        conditions.append(logs.c.timestamp >= query.start_date)
+    if query.end_date is not None:
+        conditions.append(logs.c.timestamp < query.end_date)
+    if query.q:
+        conditions.append(func.lower(logs.c.message).contains(query.q.lower(), autoescape=True))
+    return conditions
+
+
+def delete_logs(
+    conn: Connection,
+    tenant_id: str,
+    execution_id: str,
+    *,
+    min_level: LogLevel | None,
+    task_run_id: str | None,
+    task_id: str | None,
+    attempt: int | None,
+) -> int:
+    """Delete the execution's lines matching the filters; how many."""
+    conditions = _execution_conditions(
+        tenant_id, execution_id, min_level, task_run_id, task_id, attempt
+    )
+    return conn.execute(delete(logs).where(*conditions)).rowcount
+
+
+def delete_flow_logs(
+    conn: Connection, tenant_id: str, namespace: str, flow_id: str, trigger_id: str | None
+) -> int:
+    conditions = [
+        logs.c.tenant_id == tenant_id,
+        logs.c.namespace == namespace,
+        logs.c.flow_id == flow_id,
+    ]
+    if trigger_id is not None:
+        conditions.append(logs.c.trigger_id == trigger_id)
+    return conn.execute(delete(logs).where(*conditions)).rowcount
+
+
+def purge_chunk(
+    conn: Connection,
+    before: datetime,
+    tenant_id: str | None,
+    namespace: str | None,
+    flow_id: str | None,
+    levels: tuple[LogLevel, ...],
+) -> int:
+    """Delete up to :data:`PURGE_CHUNK_ROWS` lines older than ``before``; how many."""
+    conditions: list[ColumnElement[bool]] = [logs.c.timestamp < before]
+    if tenant_id is not None:
+        conditions.append(logs.c.tenant_id == tenant_id)
+    if namespace:
+        conditions.append(_namespace_condition(namespace))
+    if flow_id is not None:
+        conditions.append(logs.c.flow_id == flow_id)
+    if levels:
+        conditions.append(logs.c.level.in_([level.value for level in levels]))
+    chunk = select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS).scalar_subquery()
+    return conn.execute(delete(logs).where(logs.c.id.in_(chunk))).rowcount
 
 
 def _log_values(entry: LogEntry, seq: int | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from lanner.store.bulk import BulkStatement
-from lanner.store.executions_protocol import ExecutorEvent, Job, NewEvent, NewJob
+from lanner.store.executions_protocol import ExecutorEvent, Job, JobClaim, NewEvent, NewJob
 from lanner.store.schema import executions, executor_events, jobs
 
 QUEUED = "QUEUED"
@@ -171,6 +171,46 @@ def job_values(job_id: str, job: NewJob, now: datetime) -> dict[str, Any]:
         "lease_expires_at": None,
         "created": now,
     }
+
+
+def claim_new_jobs(rows: Sequence[dict[str, Any]], claim: JobClaim, now: datetime) -> list[Job]:
+    """Mark up to ``claim.limit`` of the due new job ``rows`` (from :func:`job_values`, before
+    :func:`insert_jobs`) running for ``claim.worker_id``; the claimed jobs, in order."""
+    claimed: list[Job] = []
+    lease_expires_at = now + timedelta(seconds=claim.lease_s)
+    for row in rows:
+        if len(claimed) >= claim.limit:
+            break
+        if row["available_at"] > now:
+            continue
+        row.update(
+            status=RUNNING,
+            worker_id=claim.worker_id,
+            attempts=1,
+            heartbeat_at=now,
+            lease_expires_at=lease_expires_at,
+        )
+        claimed.append(
+            Job(
+                id=row["id"],
+                tenant_id=row["tenant_id"],
+                execution_id=row["execution_id"],
+                task_run_id=row["task_run_id"],
+                kind=row["kind"],
+                payload=row["payload"],
+                attempts=1,
+                worker_id=claim.worker_id,
+            )
+        )
+    return claimed
+
+
+def finish_jobs(conn: Connection, job_ids: Sequence[str]) -> set[str]:
+    """Delete the jobs ``job_ids``; the ids of those that were there."""
+    found: set[str] = set()
+    for chunk in chunks(list(job_ids)):
+        found.update(row.id for row in conn.execute(_FINISH_JOBS, {"k_ids": chunk}))
+    return found
 
 
 def insert_jobs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

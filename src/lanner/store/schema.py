@@ -317,6 +317,7 @@ kv_entries = Table(
     Column("expires", UtcDateTime, nullable=True),
     Column("created", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
+    Column("revision", Integer, nullable=False),
     PrimaryKeyConstraint("tenant_id", "namespace", "key"),
     Index(None, "expires"),
 )

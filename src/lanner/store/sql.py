@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from lanner.domain.executions import Execution, TaskRun, new_id
+from lanner.domain.kv import KVEntry, KVValue
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import StoreUnavailableError
-from lanner.store import executions, flows, logs, queue, tokens
+from lanner.store import executions, flows, kv, logs, queue, tokens
 from lanner.store.engines import check_connection, create_sync_engine, describe, normalize_url
 from lanner.store.executions_protocol import (
     ExecutionQuery,
     ExecutionStep,
     ExecutorEvent,
     Job,
+    JobClaim,
+    LiveExecution,
     NewEvent,
 )
+from lanner.store.logs_protocol import LogQuery
 from lanner.store.migrations import upgrade_to_head
 from lanner.store.protocols import ApiToken, FlowQuery, NewFlowRevision, Page, StoredFlow
 from lanner.store.readers import ReaderPool
@@ -45,7 +49,7 @@ def utc_now() -> datetime:
 
 
 class SqlStore:
-    """Flows, tokens, executions, the executor and worker queues, logs: SQLite or PostgreSQL.
+    """Flows, tokens, executions, the executor and worker queues, logs, KV: SQLite or PostgreSQL.
 
     Construct, ``await start()``, use, ``await close()``. A bad URL raises
     :class:`~lanner.errors.ConfigError` here; an unreachable database raises
@@ -196,15 +200,32 @@ class SqlStore:
     async def list_task_runs(self, execution_id: str) -> list[TaskRun]:
         return await self.readers.run(lambda conn: executions.list_task_runs(conn, execution_id))
 
+    async def load_executions(
+        self, tenants: Mapping[str, str]
+    ) -> dict[str, tuple[Execution, list[TaskRun]]]:
+        if not tenants:
+            return {}
+        wanted = dict(tenants)
+        return await self.readers.run(lambda conn: executions.load_executions(conn, wanted))
+
     async def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
         return await self.readers.run(lambda conn: executions.search_executions(conn, query))
+
+    async def live_executions(
+        self, tenant_id: str, namespace: str, flow_id: str
+    ) -> list[LiveExecution]:
+        return await self.readers.run(
+            lambda conn: executions.live_executions(conn, tenant_id, namespace, flow_id)
+        )
 
     async def delete_execution(self, tenant_id: str, execution_id: str) -> bool:
         return await self.writer.submit(
             lambda conn: executions.delete_execution(conn, tenant_id, execution_id)
         )
 
-    async def apply_steps(self, steps: Sequence[ExecutionStep]) -> None:
+    async def apply_steps(
+        self, steps: Sequence[ExecutionStep], *, claim: JobClaim | None = None
+    ) -> list[Job]:
         """All the steps or, when one cannot be applied, none of them: a step whose task run
         belongs to no execution raises :class:`~lanner.errors.ConflictError`, a step whose
         execution id disagrees with its execution :class:`ValueError`, before any write.
@@ -216,11 +237,13 @@ class SqlStore:
                     f"{step.execution.id!r}"
                 )
         if not steps:
-            return
+            return []
         now = self._clock()
         # Ids are drawn here, not in the operation, which the writer may run twice.
         job_ids = [new_id() for step in steps for _ in step.jobs]
-        await self.writer.submit(lambda conn: executions.apply_steps(conn, steps, job_ids, now))
+        return await self.writer.submit(
+            lambda conn: executions.apply_steps(conn, steps, job_ids, now, claim)
+        )
 
     # --- queues ---------------------------------------------------------------------------
 
@@ -276,6 +299,7 @@ class SqlStore:
         task_id: str | None = None,
         attempt: int | None = None,
         after_seq: int | None = None,
+        limit: int | None = None,
     ) -> list[LogEntry]:
         return await self.readers.run(
             lambda conn: logs.list_logs(
@@ -287,5 +311,95 @@ class SqlStore:
                 task_id=task_id,
                 attempt=attempt,
                 after_seq=after_seq,
+                limit=limit,
             )
         )
+
+    async def search_logs(self, query: LogQuery) -> Page[LogEntry]:
+        return await self.readers.run(lambda conn: logs.search_logs(conn, query))
+
+    async def delete_logs(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        *,
+        min_level: LogLevel | None = None,
+        task_run_id: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+    ) -> int:
+        return await self.writer.submit(
+            lambda conn: logs.delete_logs(
+                conn,
+                tenant_id,
+                execution_id,
+                min_level=min_level,
+                task_run_id=task_run_id,
+                task_id=task_id,
+                attempt=attempt,
+            )
+        )
+
+    async def delete_flow_logs(
+        self, tenant_id: str, namespace: str, flow_id: str, *, trigger_id: str | None = None
+    ) -> int:
+        return await self.writer.submit(
+            lambda conn: logs.delete_flow_logs(conn, tenant_id, namespace, flow_id, trigger_id)
+        )
+
+    async def purge_logs(
+        self,
+        before: datetime,
+        *,
+        tenant_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: Sequence[LogLevel] = (),
+    ) -> int:
+        chosen = tuple(levels)
+        total = 0
+        while True:  # one bounded transaction per chunk: other writes go in between
+            deleted = await self.writer.submit(
+                lambda conn: logs.purge_chunk(conn, before, tenant_id, namespace, flow_id, chosen)
+            )
+            total += deleted
+            if deleted < logs.PURGE_CHUNK_ROWS:
+                return total
+
+    # --- KV store -------------------------------------------------------------------------
+
+    async def put_kv(
+        self,
+        tenant_id: str,
+        namespace: str,
+        key: str,
+        value: KVValue,
+        *,
+        ttl: timedelta | None = None,
+        description: str | None = None,
+        overwrite: bool = True,
+    ) -> KVEntry:
+        now = self._clock()
+        return await self.writer.submit(
+            lambda conn: kv.put_kv(
+                conn,
+                tenant_id,
+                namespace,
+                key,
+                value,
+                ttl=ttl,
+                description=description,
+                overwrite=overwrite,
+                now=now,
+            )
+        )
+
+    async def get_kv(self, tenant_id: str, namespace: str, key: str) -> KVEntry | None:
+        return await self.readers.run(lambda conn: kv.get_kv(conn, tenant_id, namespace, key))
+
+    async def list_kv(self, tenant_id: str, namespace: str) -> list[KVEntry]:
+        now = self._clock()
+        return await self.readers.run(lambda conn: kv.list_kv(conn, tenant_id, namespace, now))
+
+    async def delete_kv(self, tenant_id: str, namespace: str, keys: Sequence[str]) -> list[str]:
+        return await self.writer.submit(lambda conn: kv.delete_kv(conn, tenant_id, namespace, keys))

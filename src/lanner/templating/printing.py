@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from lanner.domain.times import format_duration
+
 
 class Entry:
     """A map entry, what Pebble's ``{% for e in map %}`` iterates (``e.key``, ``e.value``)."""
@@ -112,26 +114,6 @@ def java_offset(offset: dt.timedelta) -> str:
     return text + (f":{total % 60:02d}" if total % 60 else "")
 
 
-def java_duration(value: dt.timedelta) -> str:
-    """Java ``Duration.toString`` (``PT5S``, ``PT1H30M``, ``PT0.5S``)."""
-    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
-    if micros == 0:
-        return "PT0S"
-    sign = "-" if micros < 0 else ""
-    micros = abs(micros)
-    hours, rest = divmod(micros, 3_600_000_000)
-    minutes, rest = divmod(rest, 60_000_000)
-    seconds, fraction = divmod(rest, 1_000_000)
-    text = "PT"
-    if hours:
-        text += f"{sign}{hours}H"
-    if minutes:
-        text += f"{sign}{minutes}M"
-    if seconds or fraction:
-        text += f"{sign}{seconds}" + (f".{fraction:06d}".rstrip("0") if fraction else "") + "S"
-    return text
-
-
 def _scalar_string(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -150,7 +132,7 @@ def _scalar_string(value: Any) -> str | None:
     if isinstance(value, dt.time):
         return java_time(value)
     if isinstance(value, dt.timedelta):
-        return java_duration(value)
+        return format_duration(value)
     if isinstance(value, Decimal):
         return str(value)
     return None
@@ -195,7 +177,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, dt.timedelta):
-        return java_duration(value)
+        return format_duration(value)
     if isinstance(value, dt.time):
         return java_time(value)
     raise TypeError(f"cannot serialize {type(value).__name__} to JSON")

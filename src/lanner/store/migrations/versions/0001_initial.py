@@ -236,6 +236,7 @@ def upgrade() -> None:
         sa.Column("expires", TIMESTAMP, nullable=True),
         sa.Column("created", TIMESTAMP, nullable=False),
         sa.Column("updated", TIMESTAMP, nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "namespace", "key", name=op.f("pk_kv_entries")),
     )
     op.create_index(op.f("ix_kv_entries_expires"), "kv_entries", ["expires"], unique=False)
