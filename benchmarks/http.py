@@ -151,7 +151,8 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
         print(json.dumps(result), flush=True)
 
     conn = Connection(port)
-    for source in (TWO_TASKS, sequential_flow(100), foreach_flow(100), foreach_flow(max_items)):
+    sizes = sorted({100, max_items})
+    for source in (TWO_TASKS, sequential_flow(100), *(foreach_flow(n) for n in sizes)):
         await deploy(conn, source)
     for _ in range(20):  # warm up (imports, caches, connections)
         await trigger(conn, "two", wait=True)
@@ -225,7 +226,7 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
     for c in conns:
         c.close()
 
-    for count in (100, max_items):
+    for count in sizes:
         start = time.perf_counter()
         cpu_before = cpu_seconds(pid)
         done = await trigger(conn, f"each{count}", wait=True)

@@ -1,12 +1,20 @@
 """The one wiring point: settings → store → engine → API → HTTP server.
 
-Nothing connects at import; :func:`run_local` does it all and undoes it on the way out.
+Nothing connects at import; :func:`run_local` (embedded: every role in one process) and
+:func:`run_role` (multi-node: one role — ``api``, ``executor`` or ``worker`` — per process,
+PostgreSQL only, the change feed bridged by ``LISTEN/NOTIFY``) do it all and undo it on the
+way out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import socket
 from datetime import UTC, datetime
+from typing import Literal
 
 import uvicorn
 
@@ -14,15 +22,18 @@ from lanner.api.app import create_app
 from lanner.api.context import Services
 from lanner.config import Settings
 from lanner.encryption import cipher_of
-from lanner.engine.feeds import ChangeFeed
+from lanner.engine.events import JOBS_TOPIC
+from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retention import start_log_retention
 from lanner.engine.runtime_functions import EngineRuntime
-from lanner.engine.service import Engine
+from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
 from lanner.storage import LocalStorage
 from lanner.store import Store, open_store
 from lanner.templating import TemplateEngine
 
 log = logging.getLogger("lanner")
+
+Role = Literal["api", "executor", "worker"]
 
 SHUTDOWN_GRACE_S = 10.0
 """On SIGTERM, running tasks get this long to finish; the rest are handed back to the queue."""
@@ -36,19 +47,42 @@ async def start_store(settings: Settings) -> Store:
     return store
 
 
-def build_engine(settings: Settings, store: Store, feed: ChangeFeed) -> Engine:
-    """The engine with the runtime functions (secrets, KV, storage) and the template context
-    (``envs``, ``globals``) of ``settings``; call on the event loop that will run it."""
-    runtime = EngineRuntime(
+def build_runtime(settings: Settings, store: Store) -> EngineRuntime:
+    """The runtime functions (secrets, KV, storage) of ``settings``."""
+    return EngineRuntime(
         store,
         LocalStorage(settings.storage_dir),
         settings.secrets,
         cipher=cipher_of(settings.encryption_key),
     )
+
+
+def build_engine(settings: Settings, store: Store, feed: ChangeFeed) -> Engine:
+    """The engine with the runtime functions (secrets, KV, storage) and the template context
+    (``envs``, ``globals``) of ``settings``; call on the event loop that will run it."""
+    runtime = build_runtime(settings, store)
     return Engine(
         store,
         feed,
         templates=TemplateEngine(runtime=runtime),
+        environ=settings.kestra_environ,
+        globals_=settings.globals,
+        masker=runtime.masks,
+        decrypt=runtime.decrypt_input,
+    )
+
+
+def build_worker(
+    settings: Settings, store: Store, feed: ChangeFeed, concurrency: int
+) -> WorkerService:
+    """The worker role; its id names this process (a dead one's jobs return by lease expiry)."""
+    runtime = build_runtime(settings, store)
+    return WorkerService(
+        store,
+        feed,
+        worker_id=f"{socket.gethostname()}/worker-{os.getpid()}",
+        templates=TemplateEngine(runtime=runtime),
+        concurrency=concurrency,
         environ=settings.kestra_environ,
         globals_=settings.globals,
         masker=runtime.masks,
@@ -72,28 +106,96 @@ async def run_local(settings: Settings) -> None:
     retention = start_log_retention(store, settings.log_retention)
     try:
         await engine.start()
-        app = create_app(Services(settings=settings, store=store, feed=feed))
-        backend = "PostgreSQL" if settings.database_url else "SQLite"
-        log.info(
-            "lanner listening on http://%s:%d (store: %s, auth: %s)",
-            settings.host,
-            settings.port,
-            backend,
-            await describe_auth(settings, store),
-        )
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
-        )
-        # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
-        await uvicorn.Server(config).serve()
+        await serve_http(settings, store, feed)
     finally:
         if retention is not None:
             await retention.stop()
         await engine.stop(grace_s=SHUTDOWN_GRACE_S)
         await store.close()
+
+
+async def serve_http(settings: Settings, store: Store, feed: ChangeFeed) -> None:
+    """The API on ``settings.host:port`` until SIGINT/SIGTERM."""
+    app = create_app(Services(settings=settings, store=store, feed=feed))
+    backend = "PostgreSQL" if settings.database_url else "SQLite"
+    log.info(
+        "lanner listening on http://%s:%d (store: %s, auth: %s)",
+        settings.host,
+        settings.port,
+        backend,
+        await describe_auth(settings, store),
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+    )
+    # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
+    await uvicorn.Server(config).serve()
+
+
+async def run_role(
+    settings: Settings, role: Role, *, worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
+) -> None:
+    """Multi-node mode: one role in this process against PostgreSQL, until SIGINT/SIGTERM.
+
+    ``api`` serves HTTP only, ``executor`` advances executions while it is the leader (a hot
+    standby otherwise), ``worker`` runs queued jobs. Every role bridges its change feed to the
+    other processes (``LISTEN/NOTIFY``)."""
+    from lanner.store.leadership import AdvisoryLock
+    from lanner.store.notifications import PostgresNotifier, postgres_conninfo
+
+    database_url = settings.effective_database_url
+    postgres_conninfo(database_url, purpose=f"`lanner server {role}`")  # fail before opening
+    store = await start_store(settings)
+    feed = ChangeFeed()
+    # Reconnected: wake-ups may have been missed, so the loops re-read the store.
+    notifier = PostgresNotifier(
+        database_url,
+        lambda topics: feed.publish_local(*topics),
+        on_connect=lambda: feed.publish_local(WORK_TOPIC, JOBS_TOPIC),
+    )
+    try:
+        await notifier.start()
+        feed.forward_to(notifier.send)
+        log.info("lanner %s node %s (store: PostgreSQL)", role, notifier.node_id)
+        if role == "api":
+            await serve_http(settings, store, feed)
+        elif role == "executor":
+            executor = ExecutorService(store, feed, AdvisoryLock(database_url))
+            retention = start_log_retention(store, settings.log_retention)
+            await executor.start()
+            try:
+                await wait_for_signal()
+            finally:
+                if retention is not None:
+                    await retention.stop()
+                await executor.stop(grace_s=SHUTDOWN_GRACE_S)
+        else:
+            worker = build_worker(settings, store, feed, worker_concurrency)
+            await worker.start()
+            try:
+                await wait_for_signal()
+            finally:
+                await worker.stop(grace_s=SHUTDOWN_GRACE_S)
+    finally:
+        feed.forward_to(None)
+        await notifier.close()
+        await store.close()
+
+
+async def wait_for_signal() -> None:
+    """Return at the first SIGINT or SIGTERM."""
+    received = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, received.set)
+    try:
+        await received.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -320,3 +320,16 @@ async def test_runtime_calls_on_the_loop_thread_fail_fast(store: Store, tmp_path
     assert runtime.secret(scope, "a") == "value-a"
     assert runtime.masks.mask("x value-a y") == "x ****** y"
     assert runtime.decrypt_input("not encrypted") == "not encrypted"
+
+
+async def test_flow_outputs_may_call_server_functions(harness: Harness) -> None:
+    await harness.store.put_kv("main", NS, "color", KVValue(KVType.STRING, "blue"))
+    outputs = (
+        "outputs:\n"
+        "  - id: color\n"
+        "    type: STRING\n"
+        "    value: \"{{ kv('color') }}-{{ outputs.r.value }}\"\n"
+    )
+    execution = await harness.run_flow(flow(ret("r", "sky"), extra=outputs, flow_id="outs"))
+    assert execution.state.current is S.SUCCESS
+    assert dict(execution.outputs) == {"color": "blue-sky"}

@@ -27,6 +27,8 @@ from lanner.store import TokenStore
 TOKEN_PREFIX = "lnr_"
 TOKEN_CACHE_TTL_S = 5.0
 ACTIVE_COUNT_TTL_S = 2.0
+BASIC_CACHE_SIZE = 64
+"""Distinct good Basic credentials remembered (settings never change while serving)."""
 
 OPEN_PATHS = frozenset({"/health", "/ping", "/api", "/api/", "/api/openapi.json"})
 WEBHOOK_PATH = re.compile(r"^/api/v1/(?:[a-z0-9][a-z0-9_-]*/)?executions/webhook/")
@@ -57,6 +59,7 @@ class Authenticator:
     settings: Settings
     tokens: TokenStore
     _token_cache: dict[str, float] = field(default_factory=dict)
+    _good_basic: set[str] = field(default_factory=set)
     _active_count: tuple[float, int] = (0.0, 0)
 
     async def is_enabled(self) -> bool:
@@ -72,6 +75,16 @@ class Authenticator:
     def _check_basic(self, encoded: str) -> bool:
         if not self.settings.is_basic_auth_enabled:
             return False
+        if encoded in self._good_basic:  # checked in constant time once already
+            return True
+        if not self._is_basic_match(encoded):
+            return False
+        if len(self._good_basic) >= BASIC_CACHE_SIZE:
+            self._good_basic.clear()
+        self._good_basic.add(encoded)
+        return True
+
+    def _is_basic_match(self, encoded: str) -> bool:
         try:
             decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):

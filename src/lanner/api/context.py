@@ -62,12 +62,13 @@ class Services:
     feed: ChangeFeed = field(default_factory=ChangeFeed)
 
 
-def get_services(request: Request) -> Services:
+# Async on purpose: FastAPI runs a sync dependency in a worker thread, a hop per request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     tenant = request.path_params.get("tenant")
     if tenant is None:
         return DEFAULT_TENANT

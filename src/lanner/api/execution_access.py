@@ -70,21 +70,27 @@ async def wait_until(
     *,
     timeout_s: float = WAIT_TIMEOUT_S,
     subscription: Subscription | None = None,
+    known: Execution | None = None,
 ) -> Execution:
     """The execution once ``is_reached`` holds, or as it is when ``timeout_s`` ran out.
 
-    Pass a ``subscription`` taken *before* the change was requested so no wake-up is lost.
+    Pass a ``subscription`` taken *before* the change was requested so no wake-up is lost, and
+    the execution as ``known`` when it was just read or written (the first read is skipped).
+    Each wake-up reads the execution row only.
     """
     owned = subscription is None
     sub = subscription or services.feed.subscribe(execution_topic(execution_id))
     deadline = time.monotonic() + timeout_s
+    execution = known
     try:
         while True:
-            execution = await get_or_404(services, tenant, execution_id)
+            if execution is None:
+                execution = await get_or_404(services, tenant, execution_id)
             remaining = deadline - time.monotonic()
             if is_reached(execution) or remaining <= 0:
                 return execution
             await sub.wait(min(remaining, SAFETY_POLL_S))
+            execution = None
     finally:
         if owned:
             sub.close()

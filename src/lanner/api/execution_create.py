@@ -226,7 +226,9 @@ async def _create(
     # Subscribe before submitting so the end cannot slip between commit and wait.
     with services.feed.subscribe(execution_topic(execution_id)) as subscription:
         await submit(services, execution, uploads)
-        final = await wait_until(services, tenant, execution_id, subscription=subscription)
+        final = await wait_until(
+            services, tenant, execution_id, subscription=subscription, known=execution
+        )
     runs = visible_runs(await executions_of(services).list_task_runs(execution_id))
     return {**execution_json(final, runs), "url": execution_url(services.settings, final)}
 

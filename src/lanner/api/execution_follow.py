@@ -28,6 +28,7 @@ from lanner.api.execution_access import (
 )
 from lanner.api.execution_wire import execution_json
 from lanner.api.wire import JsonResponse, dumps
+from lanner.domain.executions import Execution
 from lanner.engine.feeds import Subscription, execution_topic
 from lanner.errors import ErrorDetail, IllegalArgumentError
 from lanner.storage import execution_prefix, is_inside, path_of
@@ -42,14 +43,21 @@ def sse_frame(event_id: str, data: Any) -> bytes:
 
 
 async def _frames(
-    services: Services, tenant: str, execution_id: str, subscription: Subscription
+    services: Services,
+    tenant: str,
+    execution_id: str,
+    subscription: Subscription,
+    known: Execution | None = None,
 ) -> AsyncIterator[bytes]:
+    """Frames until the end; ``known``: the execution as just read (its first read is skipped)."""
     store = executions_of(services)
     last: dict[str, Any] | None = None
     idle_deadline = time.monotonic() + WAIT_TIMEOUT_S
+    execution = known
     try:
         while True:
-            execution = await store.get_execution(tenant, execution_id)
+            if execution is None:
+                execution = await store.get_execution(tenant, execution_id)
             if execution is None:  # deleted while followed
                 return
             runs = visible_runs(await store.list_task_runs(execution_id))
@@ -67,6 +75,7 @@ async def _frames(
             if remaining <= 0:
                 return
             await subscription.wait(min(remaining, SAFETY_POLL_S))
+            execution = None
     finally:
         subscription.close()
 
@@ -76,12 +85,12 @@ async def follow(executionId: str, services: ServicesDep, tenant: TenantDep) -> 
     # Subscribe before the first read: a change between the read and the wait is never lost.
     subscription = services.feed.subscribe(execution_topic(executionId))
     try:
-        await get_or_404(services, tenant, executionId)
+        execution = await get_or_404(services, tenant, executionId)
     except BaseException:
         subscription.close()
         raise
     return StreamingResponse(
-        _frames(services, tenant, executionId, subscription),
+        _frames(services, tenant, executionId, subscription, execution),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )

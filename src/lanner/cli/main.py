@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from pydantic import TypeAdapter
@@ -21,6 +21,8 @@ from lanner.config import Settings, load_settings
 from lanner.errors import LannerError
 
 T = TypeVar("T")
+
+Role = Literal["api", "executor", "worker"]
 
 app = typer.Typer(
     name="lanner",
@@ -87,6 +89,48 @@ def server_local(
     configure_logging()
     try:
         run(run_local(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+@server_app.command("api")
+def server_api(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Multi-node: the HTTP API only (PostgreSQL; any number of API nodes)."""
+    settings = settings_from(host=host, port=port, data_dir=data_dir, config_file=config)
+    run_role(settings, "api")
+
+
+@server_app.command("executor")
+def server_executor(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Multi-node: the executor (PostgreSQL; one leader advances executions, others stand by)."""
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    run_role(settings, "executor")
+
+
+@server_app.command("worker")
+def server_worker(
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Jobs this worker runs at once.")
+    ] = 32,
+) -> None:
+    """Multi-node: a worker running queued tasks (PostgreSQL; any number of workers)."""
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    run_role(settings, "worker", worker_concurrency=concurrency)
+
+
+def run_role(settings: Settings, role: Role, *, worker_concurrency: int = 32) -> None:
+    from lanner.bootstrap import run_role as run_role_async
+
+    configure_logging()
+    try:
+        run(run_role_async(settings, role, worker_concurrency=worker_concurrency))
     except KeyboardInterrupt:
         pass
 

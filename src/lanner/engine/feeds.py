@@ -3,14 +3,17 @@
 A topic is a string such as ``execution:<id>`` or ``logs:<id>``. A subscription is a level, not
 a queue: it only says "something changed since you last looked", so a slow reader re-reads the
 latest state instead of piling up a backlog, and memory per subscriber stays constant. The
-in-process feed serves embedded mode; a PostgreSQL ``LISTEN/NOTIFY`` feed can publish the same
-topics across processes.
+in-process feed serves embedded mode; in multi-node mode :meth:`ChangeFeed.forward_to` hands
+every local publish to a bridge (``lanner.store.notifications``, PostgreSQL ``LISTEN/NOTIFY``)
+that sends it to the other processes and publishes theirs here with
+:meth:`ChangeFeed.publish_local`. Without a bridge (embedded mode) forwarding is a no-op.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 
 def execution_topic(execution_id: str) -> str:
@@ -65,6 +68,11 @@ class ChangeFeed:
 
     def __init__(self) -> None:
         self._subscribers: defaultdict[str, set[Subscription]] = defaultdict(set)
+        self._forward: Callable[[Sequence[str]], None] | None = None
+
+    def forward_to(self, forward: Callable[[Sequence[str]], None] | None) -> None:
+        """Also hand every :meth:`publish` to ``forward`` (other processes); None: stop."""
+        self._forward = forward
 
     def subscribe(self, topic: str) -> Subscription:
         subscription = Subscription(self, topic)
@@ -72,6 +80,13 @@ class ChangeFeed:
         return subscription
 
     def publish(self, *topics: str) -> None:
+        """Wake this process's subscribers of ``topics`` and forward them (multi-node)."""
+        self.publish_local(*topics)
+        if self._forward is not None and topics:
+            self._forward(topics)
+
+    def publish_local(self, *topics: str) -> None:
+        """Wake this process's subscribers only (topics that came from another process)."""
         for topic in topics:
             for subscription in self._subscribers.get(topic, ()):
                 subscription.notify()

@@ -29,7 +29,7 @@ from lanner.engine import events as ev
 from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
-from lanner.engine.runnables import RUNNABLES, TaskContext, TaskFailure, is_truthy
+from lanner.engine.runnables import RUNNABLES, TaskContext, TaskFailure, is_truthy, render_tree
 from lanner.engine.snapshots import Snapshot
 from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
 from lanner.errors import ConflictError
@@ -224,7 +224,9 @@ class JobRunner:
         logs: list[LogEntry] = []
         try:
             for output in snapshot.flow.outputs:
-                outputs[output.id] = self.templates.render_tree(output.value, variables, typed=True)
+                outputs[output.id] = await render_tree(
+                    self.templates, output.value, variables, typed=True
+                )
             specs = [InputSpec(o.id, o.type, required=o.required) for o in snapshot.flow.outputs]
             outputs = coerce_inputs(specs, outputs)
         except Exception as error:

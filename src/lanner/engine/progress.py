@@ -121,10 +121,18 @@ def run_block(
 def run_sequence(
     w: Work, parent: TaskRun | None, branch: str, specs: Sequence[TaskSpec]
 ) -> StateType | None:
-    """Run ``specs`` one after the other; stops at the first failure."""
+    """Run ``specs`` one after the other; stops at the first failure.
+
+    A cursor remembers the finished prefix, so a step looks only at the task that runs now
+    (and the ones it starts): the cost does not grow with the length of the list.
+    """
     iteration = _iteration_of(parent)
-    states: list[StateType] = []
-    for spec in enabled(specs):
+    key = (parent.id if parent is not None else None, branch, iteration)
+    cursor = w.runs.sequence(key, specs)
+    enabled_specs = cursor.enabled
+    states: list[StateType] = [cursor.worst]
+    while cursor.position < len(enabled_specs):
+        spec = enabled_specs[cursor.position]
         run = _current(w, parent, spec, iteration)
         if run is None:
             if w.is_killing:
@@ -137,9 +145,11 @@ def run_sequence(
         current = run.state.current
         if not current.is_terminated:
             return None
-        states.append(current)
         if current in _STOPPING:
+            states.append(current)
             break
+        w.runs.cover(key, cursor, run)
+        states[0] = cursor.worst
     return merge_states(states)
 
 

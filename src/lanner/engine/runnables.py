@@ -70,11 +70,7 @@ class TaskContext:
 
     async def render_value(self, value: Any, *, typed: bool) -> Any:
         """Render a property value (strings inside maps and lists too)."""
-        if _uses_runtime(self.templates, value):
-            return await asyncio.to_thread(
-                self.templates.render_tree, value, self.variables, typed=typed
-            )
-        return self.templates.render_tree(value, self.variables, typed=typed)
+        return await render_tree(self.templates, value, self.variables, typed=typed)
 
     async def text(self, name: str, default: str | None = None) -> str | None:
         value = self.spec.properties.get(name, default)
@@ -94,6 +90,16 @@ class TaskContext:
     async def alog(self, level: LogLevel | str, message: str) -> None:
         """Log one line, waiting for room in the log writer first (long loops, streams)."""
         await self.logger.alog(level, message)
+
+
+async def render_tree(
+    templates: TemplateEngine, value: Any, variables: Mapping[str, Any], *, typed: bool
+) -> Any:
+    """Render ``value``; in a thread when it calls server functions (``kv()``, ``read()``...),
+    which block on the store while the event loop must stay free to serve them."""
+    if _uses_runtime(templates, value):
+        return await asyncio.to_thread(templates.render_tree, value, variables, typed=typed)
+    return templates.render_tree(value, variables, typed=typed)
 
 
 def _uses_runtime(templates: TemplateEngine, value: Any) -> bool:

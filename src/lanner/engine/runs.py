@@ -8,11 +8,12 @@ writes, so a ForEach over 10,000 values never rebuilds it. Imports only the doma
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.domain.executions import TaskRun
+from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
 
 S = StateType
@@ -51,10 +52,36 @@ class LoopCursor:
     done: list[StateType] = field(default_factory=list)
 
 
+SequenceKey = tuple[str | None, str, int | None]
+"""A sequence's place: parent run id (None at the root), branch, the parent's iteration."""
+
+
+@dataclass(slots=True)
+class SequenceCursor:
+    """A sequence's finished prefix (a cache, dropped when one of its runs changes): the first
+    ``position`` tasks of ``enabled`` ended without stopping it, ``worst`` merges their states,
+    ``run_ids`` are their runs. ``specs`` is the branch it was built for (checked by identity)."""
+
+    specs: Sequence[TaskSpec]
+    enabled: tuple[TaskSpec, ...]
+    position: int = 0
+    worst: StateType = S.SUCCESS
+    run_ids: list[str] = field(default_factory=list)
+
+
 class RunIndex:
     """Task runs of one execution, indexed for the executor. Mutated only through :meth:`put`."""
 
-    __slots__ = ("_by_id", "_by_position", "_loop_ids", "_order", "_trees", "cursors")
+    __slots__ = (
+        "_by_id",
+        "_by_position",
+        "_covered",
+        "_loop_ids",
+        "_order",
+        "_sequences",
+        "_trees",
+        "cursors",
+    )
 
     def __init__(self, runs: Iterable[TaskRun] = ()) -> None:
         self._by_id: dict[str, TaskRun] = {}
@@ -63,6 +90,8 @@ class RunIndex:
         self.cursors: dict[str, LoopCursor] = {}
         self._trees: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._loop_ids: frozenset[str] = frozenset()
+        self._sequences: dict[SequenceKey, SequenceCursor] = {}
+        self._covered: dict[str, SequenceKey] = {}
         for run in runs:
             self.put(run)
 
@@ -71,10 +100,37 @@ class RunIndex:
         previous = self._by_id.get(run.id)
         if previous is None:
             self._order.append(run.id)
+        elif run.id in self._covered:  # a finished prefix changed (restart, state override)
+            self._drop_sequence(self._covered[run.id])
         self._by_id[run.id] = run
         self._by_position[(run.parent_task_run_id, run.task_id, run.iteration)] = run.id
         if self._trees is not None:
             self._index_tree(run)
+
+    # -- sequence cursors: where each sequential list goes on, so a step does not rescan it ----
+
+    def sequence(self, key: SequenceKey, specs: Sequence[TaskSpec]) -> SequenceCursor:
+        """The cursor of the sequence at ``key`` over ``specs`` (a fresh one when missing)."""
+        cursor = self._sequences.get(key)
+        if cursor is None or cursor.specs is not specs:
+            if cursor is not None:
+                self._drop_sequence(key)
+            enabled = tuple(spec for spec in specs if not spec.is_disabled)
+            cursor = self._sequences[key] = SequenceCursor(specs, enabled)
+        return cursor
+
+    def cover(self, key: SequenceKey, cursor: SequenceCursor, run: TaskRun) -> None:
+        """Move ``cursor`` past ``run``, which ended without stopping its sequence."""
+        cursor.position += 1
+        cursor.worst = merge_states((cursor.worst, run.state.current))
+        cursor.run_ids.append(run.id)
+        self._covered[run.id] = key
+
+    def _drop_sequence(self, key: SequenceKey) -> None:
+        cursor = self._sequences.pop(key, None)
+        if cursor is not None:
+            for run_id in cursor.run_ids:
+                self._covered.pop(run_id, None)
 
     # -- outputs and states of the run context, kept up to date once built -------------------
 

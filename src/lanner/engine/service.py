@@ -1,5 +1,16 @@
-"""``Engine``: the executor loop and a worker pool in this process, started and stopped as one.
+"""The engine's roles: ``Engine`` (embedded: executor loop and worker in one process, started
+and stopped as one), ``ExecutorService`` and ``WorkerService`` (multi-node: one role each).
 
+Multi-node (PostgreSQL only) runs one active executor, any number of workers and any number of
+API nodes against one database; the change feed is bridged across processes by
+``LISTEN/NOTIFY``. ``ExecutorService`` advances executions only while it holds the leadership
+(an advisory lock on a dedicated session): a second executor waits as a hot standby and takes
+over, with fresh snapshots, when the leader dies or loses its session. The leader's loop
+periodically re-queues the jobs whose lease expired (a dead worker's). ``WorkerService``
+claims queued jobs with ``claim_jobs`` (``SKIP LOCKED``), heartbeats their leases and reports
+through ``complete_jobs``; it reads each job's execution from the store (no shared snapshots).
+
+Embedded ``Engine``:
 ``start()`` hands back this worker's jobs left by a previous run (and any job whose lease
 expired), then runs the loop — which picks up every persisted event, so executions accepted
 before a crash go on — and the worker. ``stop(grace_s)`` is the SIGTERM path: stop claiming,
@@ -16,9 +27,10 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from lanner.engine.context import kestra_envs
+from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import Masker
@@ -32,6 +44,44 @@ from lanner.templating import TemplateEngine
 log = logging.getLogger("lanner.engine")
 
 DEFAULT_WORKER_CONCURRENCY = 32
+
+
+class Leadership(Protocol):
+    """A lock at most one process holds (``lanner.store.leadership.AdvisoryLock``)."""
+
+    async def acquire(self) -> None:
+        """Return once held (wait as long as another process holds it)."""
+        ...
+
+    async def wait_lost(self) -> None:
+        """Return when it may no longer be held."""
+        ...
+
+    async def release(self) -> None:
+        """Give it up."""
+        ...
+
+
+def job_runner(
+    store: Store,
+    templates: TemplateEngine,
+    log_writer: LogWriter,
+    *,
+    environ: Mapping[str, str] | None = None,
+    globals_: Mapping[str, Any] | None = None,
+    masker: Masker | None = None,
+    decrypt: Callable[[str], str] | None = None,
+) -> JobRunner:
+    """The runner of a worker's jobs (``envs`` from ``environ``, default the process's)."""
+    return JobRunner(
+        store,
+        templates,
+        envs=kestra_envs(environ if environ is not None else os.environ),
+        globals_=globals_,
+        log_writer=log_writer,
+        masker=masker,
+        decrypt=decrypt,
+    )
 
 
 class Engine:
@@ -57,12 +107,12 @@ class Engine:
         self.masker = masker
         self.log_writer = LogWriter(store, feed)
         self.loop = ExecutorLoop(store, feed, self.snapshots, log_writer=self.log_writer)
-        runner = JobRunner(
+        runner = job_runner(
             store,
             self.templates,
-            envs=kestra_envs(environ if environ is not None else os.environ),
+            self.log_writer,
+            environ=environ,
             globals_=globals_,
-            log_writer=self.log_writer,
             masker=self.masker,
             decrypt=decrypt,
         )
@@ -100,3 +150,115 @@ class Engine:
                 await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
         await self.log_writer.stop()  # after the worker and the loop: their last lines too
+
+
+class ExecutorService:
+    """The executor role: the executor loop, run only while ``leadership`` is held."""
+
+    def __init__(self, store: Store, feed: ChangeFeed, leadership: Leadership) -> None:
+        self.store = store
+        self.feed = feed
+        self._leadership = leadership
+        self._flows = FlowCache(store)
+        self.log_writer = LogWriter(store, feed)
+        self._loop: ExecutorLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self._loop is not None
+
+    async def start(self) -> None:
+        self.log_writer.start()
+        self._task = asyncio.create_task(self._run(), name="lanner-executor-role")
+        log.info("executor started: waiting for the leadership")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._leadership.acquire()
+            # A term starts from the store: snapshots of a previous term may be stale.
+            loop = ExecutorLoop(
+                self.store,
+                self.feed,
+                Snapshots(self.store, self._flows),
+                log_writer=self.log_writer,
+            )
+            self._loop = loop
+            log.info("executor is the leader: advancing executions")
+            if await self.store.requeue_jobs(utc_now()):  # a dead worker's, lease expired
+                self.feed.publish(JOBS_TOPIC)
+            running = asyncio.create_task(loop.run(), name="lanner-executor")
+            lost = asyncio.create_task(self._leadership.wait_lost())
+            try:
+                await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+                loop.stop()
+                await asyncio.gather(running, lost, return_exceptions=True)
+                self._loop = None
+            if not self._stopping:
+                log.error("executor lost the leadership: standing by")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            if self._loop is not None:
+                self._loop.stop()  # let the current batch commit
+            else:
+                task.cancel()  # waiting for the leadership
+            _, pending = await asyncio.wait({task}, timeout=max(grace_s, 1.0))
+            for late in pending:
+                late.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._leadership.release()
+        await self.log_writer.stop()
+
+
+class WorkerService:
+    """The worker role: claims queued jobs, runs them, reports through the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        feed: ChangeFeed,
+        *,
+        worker_id: str,
+        templates: TemplateEngine | None = None,
+        concurrency: int = DEFAULT_WORKER_CONCURRENCY,
+        environ: Mapping[str, str] | None = None,
+        globals_: Mapping[str, Any] | None = None,
+        masker: Masker | None = None,
+        decrypt: Callable[[str], str] | None = None,
+    ) -> None:
+        self.log_writer = LogWriter(store, feed)
+        runner = job_runner(
+            store,
+            templates or TemplateEngine(),
+            self.log_writer,
+            environ=environ,
+            globals_=globals_,
+            masker=masker,
+            decrypt=decrypt,
+        )
+        # Another process advances the executions: read each job's execution afresh.
+        self.worker = Worker(
+            store,
+            feed,
+            Snapshots(store, FlowCache(store)),
+            runner,
+            worker_id=worker_id,
+            concurrency=concurrency,
+            share_snapshots=False,
+            log_writer=self.log_writer,
+        )
+
+    async def start(self) -> None:
+        self.log_writer.start()
+        await self.worker.start()
+        log.info("worker %s started", self.worker.worker_id)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        await self.worker.stop(grace_s)
+        await self.log_writer.stop()
