@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,10 +23,16 @@ from lanner.api.execution_access import (
 )
 from lanner.api.execution_create import parse_instant
 from lanner.api.execution_wire import execution_json, executions_json
-from lanner.api.queries import QueryFilter, check_paging, parse_filters, parse_labels, parse_sort
+from lanner.api.queries import (
+    QueryFilter,
+    check_paging,
+    parse_filters,
+    parse_labels,
+    parse_sort,
+    parse_time_range,
+)
 from lanner.api.wire import JsonResponse, paged
 from lanner.domain.states import StateType
-from lanner.domain.times import parse_duration
 from lanner.errors import BadRequestError, ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import execution_prefix
 from lanner.store.executions_protocol import ExecutionQuery
@@ -68,16 +73,6 @@ def _states(values: list[str]) -> tuple[StateType, ...]:
     return tuple(states)
 
 
-def _time_range(raw: str) -> datetime:
-    duration = parse_duration(raw)
-    if duration is None:
-        raise IllegalArgumentError(
-            f"Illegal argument: invalid timeRange '{raw}', expected an ISO-8601 duration",
-            [ErrorDetail("timeRange", "expected an ISO-8601 duration")],
-        )
-    return datetime.now(UTC) - duration
-
-
 def execution_query(request: Request, tenant: str, page: int, size: int) -> ExecutionQuery:
     """Legacy parameters and ``filters[...]`` as an :class:`ExecutionQuery`."""
     params = request.query_params
@@ -115,7 +110,7 @@ def execution_query(request: Request, tenant: str, page: int, size: int) -> Exec
                 "Illegal argument: Parameters 'startDate' and 'timeRange' are mutually exclusive",
                 [ErrorDetail("timeRange", "mutually exclusive with startDate")],
             )
-        start = _time_range(time_range)
+        start = parse_time_range(time_range)
     if start is not None and end is not None and end < start:
         raise IllegalArgumentError(
             "Illegal argument: Start date must be before End Date",

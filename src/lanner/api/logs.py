@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,10 +19,15 @@ from starlette.responses import Response, StreamingResponse
 
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.execution_create import parse_instant
-from lanner.api.queries import QueryFilter, check_paging, parse_filters, parse_sort
+from lanner.api.queries import (
+    QueryFilter,
+    check_paging,
+    parse_filters,
+    parse_sort,
+    parse_time_range,
+)
 from lanner.api.wire import JsonResponse, paged
 from lanner.domain.logs import LogEntry, LogLevel
-from lanner.domain.times import parse_duration
 from lanner.errors import ErrorDetail, IllegalArgumentError
 from lanner.store import LogQuery, Store
 
@@ -134,16 +138,6 @@ def _unsupported(item: QueryFilter) -> IllegalArgumentError:
     )
 
 
-def _since(raw: str) -> datetime:
-    duration = parse_duration(raw)
-    if duration is None:
-        raise IllegalArgumentError(
-            f"Illegal argument: invalid timeRange '{raw}', expected an ISO-8601 duration",
-            [ErrorDetail("timeRange", "expected an ISO-8601 duration")],
-        )
-    return datetime.now(UTC) - duration
-
-
 def log_query(request: Request, tenant: str, page: int, size: int) -> LogQuery:
     """Legacy parameters and ``filters[...]`` as a :class:`LogQuery`."""
     params = request.query_params
@@ -176,7 +170,7 @@ def log_query(request: Request, tenant: str, page: int, size: int) -> LogQuery:
                 "Illegal argument: Parameters 'startDate' and 'timeRange' are mutually exclusive",
                 [ErrorDetail("timeRange", "mutually exclusive with startDate")],
             )
-        start = _since(values["timeRange"])
+        start = parse_time_range(values["timeRange"])
     if start is not None and end is not None and end < start:
         raise IllegalArgumentError(
             "Illegal argument: Start date must be before End Date",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from lanner.domain.times import parse_duration
 from lanner.errors import ErrorDetail, IllegalArgumentError
 
 FILTER_KEY = re.compile(r"^filters\[([A-Za-z]+)\]\[([A-Z_]+)\](?:\[([^\]]*)\])?$")
@@ -99,3 +101,14 @@ def check_paging(page: int, size: int) -> None:
     if details:
         text = ", ".join(f"{d.path}: {d.message}" for d in details)
         raise IllegalArgumentError(f"Invalid entity: {text}", details)
+
+
+def parse_time_range(raw: str) -> datetime:
+    """``timeRange=PT1H``: the instant that long ago (the start of the searched range)."""
+    duration = parse_duration(raw)
+    if duration is None:
+        raise IllegalArgumentError(
+            f"Illegal argument: invalid timeRange '{raw}', expected an ISO-8601 duration",
+            [ErrorDetail("timeRange", "expected an ISO-8601 duration")],
+        )
+    return datetime.now(UTC) - duration
