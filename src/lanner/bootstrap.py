@@ -9,10 +9,12 @@ way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -135,7 +137,20 @@ async def serve_http(settings: Settings, store: Store, feed: ChangeFeed) -> None
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
-    await uvicorn.Server(config).serve()
+    await _Server(config).serve()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising the stopping signal once it has shut down: that would kill
+    the process before the caller's graceful stop (running tasks finish, the rest handed back)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
 
 async def run_role(

@@ -228,6 +228,52 @@ async def test_missing_required_input_message_is_kestras(api: httpx.AsyncClient,
     assert "inputs.count: missing required input" in message
 
 
+DEPENDENT_INPUTS_FLOW = """\
+id: dependent
+namespace: {ns}
+inputs:
+  - id: region
+    type: SELECT
+    values: [eu, us]
+  - id: bucket
+    type: STRING
+    dependsOn:
+      inputs: [region]
+      condition: "{{{{ inputs.region == 'eu' }}}}"
+  - id: label
+    type: STRING
+    defaults: "{{{{ flow.id }}}}-{{{{ inputs.region }}}}"
+    dependsOn:
+      inputs: [region]
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ inputs.region }}}}"
+"""
+
+
+async def test_dependent_input_is_absent_when_its_condition_is_false(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, DEPENDENT_INPUTS_FLOW.format(ns=ns))
+    body = await create(api, ns, "dependent", data={"region": "us", "bucket": "ignored"})
+    assert body["inputs"] == {"region": "us", "label": "dependent-us"}
+    fetched = (await api.get(f"/api/v1/executions/{body['id']}")).json()
+    assert "bucket" not in fetched["inputs"]
+
+
+async def test_dependent_input_enabled_is_coerced_and_required(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, DEPENDENT_INPUTS_FLOW.format(ns=ns))
+    body = await create(api, ns, "dependent", data={"region": "eu", "bucket": "b1"})
+    assert body["inputs"] == {"region": "eu", "bucket": "b1", "label": "dependent-eu"}
+    response = await api.post(f"/api/v1/executions/{ns}/dependent", data={"region": "eu"})
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == "Invalid entity: inputs.bucket: missing required input"
+    assert response.json()["_embedded"]["errors"][0]["path"] == "inputs.bucket"
+
+
 async def test_invalid_inputs_leave_no_uploaded_file(
     api: httpx.AsyncClient, ns: str, settings: Settings
 ) -> None:

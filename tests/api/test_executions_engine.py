@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -204,3 +205,35 @@ async def test_kill_running_execution(api: httpx.AsyncClient, ns: str) -> None:
     assert (await api.delete(f"/api/v1/executions/{execution_id}/kill")).status_code == 202
     killed = await poll(api, execution_id, in_state("KILLED"))
     assert "KILLING" in [h["state"] for h in killed["state"]["histories"]]
+
+
+@pytest.mark.usefixtures("engine")
+async def test_scheduled_execution_waits_in_created_until_its_date(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, TWO_TASKS.format(ns=ns))
+    scheduled = datetime.now(UTC) + timedelta(seconds=1.5)
+
+    created = await create(api, ns, "two", params={"scheduleDate": scheduled.isoformat()})
+
+    assert created["state"]["current"] == "CREATED"
+    stored = (await api.get(f"/api/v1/executions/{created['id']}")).json()
+    assert stored["state"]["current"] == "CREATED"
+    assert not stored.get("taskRunList")
+    done = await poll(api, created["id"], in_state("SUCCESS", "FAILED"))
+    assert done["state"]["current"] == "SUCCESS"
+    assert [r["taskId"] for r in done["taskRunList"]] == ["hello", "bye"]
+    histories = done["state"]["histories"]
+    assert [h["state"] for h in histories] == ["CREATED", "RUNNING", "SUCCESS"]
+    assert datetime.fromisoformat(histories[1]["date"]) >= scheduled
+
+
+@pytest.mark.usefixtures("engine")
+async def test_past_schedule_date_starts_at_once(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, TWO_TASKS.format(ns=ns))
+    past = datetime.now(UTC) - timedelta(days=1)
+
+    created = await create(api, ns, "two", params={"scheduleDate": past.isoformat()})
+
+    done = await poll(api, created["id"], in_state("SUCCESS", "FAILED"))
+    assert done["state"]["current"] == "SUCCESS"

@@ -296,3 +296,26 @@ async def test_timeout_fails_a_slow_task(harness: Harness) -> None:
     )
     execution_id = await harness.start(source)
     assert (await harness.wait_for(execution_id)).state.current is S.FAILED
+
+
+async def test_subflow_inputs_render_defaults_and_depends_on(harness: Harness) -> None:
+    child = flow(
+        f'  - id: c\n    type: {RET}\n    format: "{{{{ inputs.greeting }}}}"\n',
+        "inputs:\n"
+        "  - id: name\n    type: STRING\n"
+        "  - id: greeting\n    type: STRING\n"
+        '    defaults: "hi {{ inputs.name }}"\n'
+        "    dependsOn:\n      inputs: [name]\n",
+        flow_id="child2",
+    )
+    await harness.deploy(child)
+    parent = flow(
+        f"  - id: sub\n    type: {FLOWS}.Subflow\n    namespace: company.team\n"
+        f"    flowId: child2\n    inputs:\n      name: ada\n",
+        flow_id="parent2",
+    )
+    execution_id = await harness.start(parent)
+    assert (await harness.wait_for(execution_id)).state.current is S.SUCCESS
+    child_id = (await harness.runs(execution_id))["sub"].outputs["executionId"]  # type: ignore[index]
+    child_runs = await harness.runs(child_id)
+    assert child_runs["c"].outputs == {"value": "hi ada"}

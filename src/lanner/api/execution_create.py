@@ -8,6 +8,7 @@ if that fails the files go again: nothing is ever half-created.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,6 +30,7 @@ from lanner.domain.input_values import InputValuesError, coerce_inputs
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.domain.states import StateType
+from lanner.domain.times import format_instant
 from lanner.encryption import secret_encrypter
 from lanner.engine.feeds import WORK_TOPIC, execution_topic
 from lanner.errors import (
@@ -40,6 +42,7 @@ from lanner.errors import (
 )
 from lanner.flows.parser import parse_flow
 from lanner.storage import execution_prefix, input_file_path, uri_of
+from lanner.templating import TemplateEngine, TemplateError
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
@@ -48,6 +51,10 @@ ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL})
 EXECUTION_KINDS = frozenset({"NORMAL", "TEST", "PLAYGROUND"})
 MAX_FORM_FIELDS = 1000
 MAX_FIELD_BYTES = 10 * 1024 * 1024
+
+# Renders ``dependsOn`` conditions and templated defaults. It has no server-backed functions
+# (``secret``, ``kv``...): those block and would need the engine's runtime and a thread.
+INPUT_TEMPLATES = TemplateEngine()
 
 
 @dataclass(slots=True)
@@ -88,17 +95,44 @@ def input_error(error: InputValuesError) -> ValidationError:
     return ValidationError(f"Invalid entity: {text}", details)
 
 
+def render_input(template: str, context: Mapping[str, Any]) -> Any:
+    """A ``dependsOn`` condition or a default, rendered typed; a failure is the input's 422."""
+    try:
+        return INPUT_TEMPLATES.render_typed(template, context)
+    except TemplateError as error:
+        raise ValueError(str(error)) from None
+
+
+def input_context(
+    flow: Flow, execution_id: str, revision: int, tenant: str, now: datetime
+) -> dict[str, Any]:
+    """The ``flow`` and ``execution`` variables inputs see while they are resolved."""
+    flow_vars = {"id": flow.id, "namespace": flow.namespace, "revision": revision}
+    execution_vars = {"id": execution_id, "startDate": format_instant(now)}
+    return {
+        "flow": {**flow_vars, "tenantId": tenant},
+        "execution": {**execution_vars, "originalId": execution_id},
+    }
+
+
 def coerce(
-    specs: tuple[InputSpec, ...], submitted: dict[str, Any], settings: Settings | None = None
+    specs: tuple[InputSpec, ...],
+    submitted: dict[str, Any],
+    settings: Settings | None = None,
+    *,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Typed inputs; with ``settings``, SECRET ones encrypted with the server's key (422
-    without one). Without (resume inputs, which become task outputs) they stay clear."""
+    without one). Without (resume inputs, which become task outputs) they stay clear.
+    ``dependsOn`` conditions and templated defaults see ``context`` and the inputs so far."""
     try:
         return coerce_inputs(
             specs,
             submitted,
             parse_yaml=yaml.safe_load,
             encrypt=secret_encrypter(settings.encryption_key) if settings else None,
+            render=render_input,
+            context=context,
         )
     except InputValuesError as error:
         raise input_error(error) from None
@@ -203,8 +237,9 @@ async def _create(
     for input_id, upload in uploads.items():
         path = input_file_path(namespace, flow_id, execution_id, input_id, upload.filename or "")
         submitted[input_id] = uri_of(path)
-    inputs = coerce(flow.inputs, submitted, services.settings)
     now = datetime.now(UTC)
+    context = input_context(flow, execution_id, stored.revision, tenant, now)
+    inputs = coerce(flow.inputs, submitted, services.settings, context=context)
     execution = Execution(
         id=execution_id,
         tenant_id=tenant,

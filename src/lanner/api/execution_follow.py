@@ -5,12 +5,22 @@
 ``id: end`` with the final execution before closing; an execution already terminated gets one
 ``end`` frame. Each client holds one level-triggered subscription (constant memory: a slow
 client gets the latest state, not a backlog); it is released when the client goes away.
+
+Files (``/file``, ``/file/metas``, ``/file/preview``) must lie under the execution's storage
+prefix (422 "Invalid prefix path" otherwise, 404 when absent). A preview is Kestra's
+``{extension, type, content, truncated}``: the first ``maxRows`` lines as TEXT (MARKDOWN for
+``.md``), the first ``maxRows`` JSON records of an ``.ion`` file as a LIST (TEXT when a line is
+not JSON), images and PDFs as base64.
 """
 
 from __future__ import annotations
 
+import base64
+import codecs
+import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter
@@ -130,3 +140,105 @@ async def download_file(
 async def file_metas(executionId: str, path: str, services: ServicesDep, tenant: TenantDep) -> Any:
     relative = await _execution_file(services, tenant, executionId, path)
     return {"size": await storage_of(services).size(tenant, relative)}
+
+
+PREVIEW_DEFAULT_ROWS = 100
+PREVIEW_MAX_ROWS = 5000
+"""Kestra's default and cap of ``maxRows``."""
+PREVIEW_MAX_BINARY_BYTES = 10 * 1024 * 1024
+"""Images and PDFs are sent whole (base64): bigger ones are not previewed."""
+_BINARY_TYPES = {"jpg": "IMAGE", "jpeg": "IMAGE", "png": "IMAGE", "pdf": "PDF"}
+_MARKDOWN = frozenset({"md", "markdown"})
+
+
+@router.get("/executions/{executionId}/file/preview", summary="Preview a file of an execution")
+async def file_preview(
+    executionId: str,
+    path: str,
+    services: ServicesDep,
+    tenant: TenantDep,
+    maxRows: int = PREVIEW_DEFAULT_ROWS,
+    encoding: str = "UTF-8",
+) -> Any:
+    relative = await _execution_file(services, tenant, executionId, path)
+    if maxRows < 1:
+        raise IllegalArgumentError(
+            f"Illegal argument: maxRows must be ≥ 1, got {maxRows}",
+            [ErrorDetail("maxRows", "must be ≥ 1")],
+        )
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise IllegalArgumentError(
+            f"Illegal argument: unknown encoding '{encoding}'",
+            [ErrorDetail("encoding", "unknown charset")],
+        ) from None
+    extension = _extension(relative)
+    storage = storage_of(services)
+    binary_type = _BINARY_TYPES.get(extension)
+    if binary_type is not None:
+        size = await storage.size(tenant, relative)
+        if size > PREVIEW_MAX_BINARY_BYTES:
+            raise IllegalArgumentError(
+                f"Illegal argument: '{path}' is too big to be previewed ({size} bytes)",
+                [ErrorDetail("path", f"larger than {PREVIEW_MAX_BINARY_BYTES} bytes")],
+            )
+        data = await storage.read_bytes(tenant, relative)
+        content = base64.b64encode(data).decode("ascii")
+        return {"extension": extension, "type": binary_type, "content": content, "truncated": False}
+    rows = min(maxRows, PREVIEW_MAX_ROWS)
+    lines, truncated = await _first_lines(
+        await storage.stream(tenant, relative), codec.incrementaldecoder, rows
+    )
+    if extension == "ion":
+        records = _json_records(lines)
+        if records is not None:
+            return {
+                "extension": extension,
+                "type": "LIST",
+                "content": records,
+                "truncated": truncated,
+            }
+    kind = "MARKDOWN" if extension in _MARKDOWN else "TEXT"
+    return {
+        "extension": extension,
+        "type": kind,
+        "content": "\n".join(lines),
+        "truncated": truncated,
+    }
+
+
+def _extension(path: PurePosixPath) -> str:
+    return path.suffix[1:].lower()
+
+
+async def _first_lines(
+    chunks: AsyncIterator[bytes], make_decoder: Any, rows: int
+) -> tuple[list[str], bool]:
+    """The first ``rows`` lines (without line ends) and whether more followed; reads no more
+    of the file than needed."""
+    decoder = make_decoder(errors="replace")
+    pending = ""
+    lines: list[str] = []
+    async for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.splitlines(keepends=True) or [""]
+        # A last line ended by "\n" is finished; one ended by "\r" may go on with "\n".
+        if pending.endswith("\n"):
+            complete.append(pending)
+            pending = ""
+        lines.extend(line.rstrip("\r\n") for line in complete)
+        if len(lines) > rows:
+            return lines[:rows], True
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        lines.append(pending.rstrip("\r\n"))
+    return lines[:rows], len(lines) > rows
+
+
+def _json_records(lines: list[str]) -> list[Any] | None:
+    """One JSON value per non-blank line, or None when a line is not JSON."""
+    try:
+        return [json.loads(line) for line in lines if line.strip()]
+    except ValueError:
+        return None

@@ -8,8 +8,10 @@ caller stores the file first and submits its URI), SECRET inputs encrypted by th
 function the caller passes (the server's key; without one they stay clear, and a failing
 ``encrypt`` is that input's problem). Dotted input ids become nested maps. Every
 problem is collected and raised at once as :class:`InputValuesError`, each naming its input.
+Inputs are evaluated in ``dependsOn`` order; disabled ones are left out and templated defaults
+rendered (:mod:`lanner.domain.input_order`).
 
-Pure: imports only the standard library and the domain (YAML parsing is passed in).
+Pure: imports only the standard library and the domain (YAML parsing, rendering passed in).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from lanner.domain.input_order import Render, default_value, is_enabled, order_inputs
 from lanner.domain.inputs import InputSpec, InputType
 from lanner.domain.times import format_duration, format_instant, parse_duration
 
@@ -64,28 +67,37 @@ def coerce_inputs(
     *,
     parse_yaml: YamlParser | None = None,
     encrypt: Encrypt | None = None,
+    render: Render | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The execution's ``inputs`` map: every declared input, typed, defaults applied.
+    """The execution's ``inputs`` map: every enabled declared input, typed, defaults applied.
 
     Undeclared submitted values are ignored, as Kestra does. An optional input without a
-    value nor a default is present with ``None``.
+    value nor a default is present with ``None``. ``render`` evaluates ``dependsOn``
+    conditions and templated defaults with ``context`` plus the ``inputs`` resolved so far.
     """
     values: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
     problems: list[InputProblem] = []
-    for spec in specs:
-        raw = submitted.get(spec.id)
-        if _is_absent(raw, spec):
-            raw = spec.defaults if spec.has_defaults else None
-        if raw is None:
-            if spec.required:
-                problems.append(InputProblem(spec.id, MISSING_REQUIRED))
-            else:
-                _put(values, spec.id, None)
-            continue
+    scope = {**(context or {}), "inputs": values}
+    for spec in order_inputs(specs):
         try:
-            _put(values, spec.id, coerce_value(spec, raw, parse_yaml=parse_yaml, encrypt=encrypt))
-        except _Invalid as exc:
+            if not is_enabled(spec, resolved, render=render, context=scope):
+                continue
+            raw = submitted.get(spec.id)
+            if _is_absent(raw, spec) and spec.has_defaults:
+                raw = default_value(spec, render=render, context=scope)
+            if not _is_absent(raw, spec):
+                value = coerce_value(spec, raw, parse_yaml=parse_yaml, encrypt=encrypt)
+            elif spec.required:
+                raise _Invalid(MISSING_REQUIRED)
+            else:
+                value = None
+        except ValueError as exc:
             problems.append(InputProblem(spec.id, str(exc)))
+            continue
+        _put(values, spec.id, value)
+        resolved[spec.id] = value
     if problems:
         raise InputValuesError(problems)
     return values
@@ -390,6 +402,3 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-# --- ISO-8601 helpers (Java ``Instant``/``Duration`` text forms) -------------------------------

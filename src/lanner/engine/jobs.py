@@ -35,7 +35,7 @@ from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_r
 from lanner.errors import ConflictError
 from lanner.flows import parse_flow
 from lanner.store import Job, NewEvent, Store
-from lanner.templating import TemplateEngine
+from lanner.templating import TemplateEngine, TemplateError
 
 S = StateType
 Result = tuple[NewEvent | None, list[LogEntry]]
@@ -144,7 +144,7 @@ class JobRunner:
         child_flow = parse_flow(stored.source)
         raw_inputs = await ctx.typed("inputs", {}) or {}
         try:
-            inputs = coerce_inputs(child_flow.inputs, raw_inputs)
+            inputs = coerce_inputs(child_flow.inputs, raw_inputs, render=self._render_input)
         except InputValuesError as error:
             raise TaskFailure(f"invalid subflow inputs: {error}") from None
         labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
@@ -214,6 +214,14 @@ class JobRunner:
         return NewEvent(job.execution_id, ev.RESOLVED, payload)
 
     # -- finalize ------------------------------------------------------------------------------
+
+    def _render_input(self, template: str, scope: Mapping[str, Any]) -> Any:
+        """A child input's ``dependsOn`` condition or templated default (a failure is that
+        input's error)."""
+        try:
+            return self.templates.render_typed(template, scope)
+        except TemplateError as error:
+            raise ValueError(str(error)) from None
 
     async def _finalize(self, job: Job, snapshot: Snapshot) -> Result:
         variables = build_context(

@@ -164,8 +164,10 @@ class ExecutorLoop:
                         due_in = (self._next_timer - self._clock()).total_seconds()
                         delay_s = min(delay_s, max(due_in, 0.0))
                     woken = await self._wait(wake, delay_s) if delay_s > 0 else None
-                    if woken is None:
-                        self._timers_dirty = True  # a timer (or the safety poll) is due
+                    if woken is not False:
+                        # A timer (or the safety poll) is due, or a publish may have come with
+                        # a delayed event (an execution created with a future ``scheduleDate``).
+                        self._timers_dirty = True
                     self._is_store_dirty = self._is_store_dirty or woken is not False
                 except asyncio.CancelledError:
                     raise

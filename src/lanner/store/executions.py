@@ -152,15 +152,18 @@ class _Stored:
 
 
 def create_execution(conn: Connection, execution: Execution, now: datetime) -> None:
-    """Insert the execution, its labels and its ``created`` event."""
+    """Insert the execution, its labels and its ``created`` event, due at the execution's
+    ``schedule_date`` when that is in the future (it stays CREATED until then), else now."""
     try:
         _INSERT_EXECUTION.execute(conn, [execution_values(execution, now)])
     except IntegrityError:
         raise ConflictError(f"execution {execution.id!r} already exists") from None
     _insert_labels(conn, execution.tenant_id, execution.id, execution.labels)
-    queue.insert_events(
-        conn, [queue.event_values(execution.tenant_id, NewEvent(execution.id, "created"), now)]
+    scheduled = execution.schedule_date
+    created = NewEvent(
+        execution.id, "created", available_at=scheduled if scheduled and scheduled > now else None
     )
+    queue.insert_events(conn, [queue.event_values(execution.tenant_id, created, now)])
 
 
 def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execution | None:
