@@ -115,19 +115,12 @@ def _restarted(before: Execution) -> Callable[[Execution], bool]:
 
 
 @router.post("/executions/{executionId}/restart", summary="Restart an execution")
+@router.post("/executions/{executionId}/actions/restart", summary="Restart an execution (2.0)")
 async def restart(
     executionId: str,
     services: ServicesDep,
     tenant: TenantDep,
     taskRunId: str | None = None,
-) -> Any:
-    before = await _restart(services, tenant, executionId, taskRunId)
-    return await answer_after(services, tenant, before, _restarted(before))
-
-
-@router.post("/executions/{executionId}/actions/restart", summary="Restart an execution (2.0)")
-async def restart_action(
-    executionId: str, services: ServicesDep, tenant: TenantDep, taskRunId: str | None = None
 ) -> Any:
     before = await _restart(services, tenant, executionId, taskRunId)
     return await answer_after(services, tenant, before, _restarted(before))

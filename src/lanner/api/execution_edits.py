@@ -97,6 +97,7 @@ async def _replay(
 
 
 @router.post("/executions/{executionId}/replay", summary="Replay an execution (new id)")
+@router.post("/executions/{executionId}/actions/replay", summary="Replay an execution (2.0)")
 async def replay(
     executionId: str,
     services: ServicesDep,
@@ -105,20 +106,6 @@ async def replay(
     revision: int | None = None,
 ) -> Any:
     return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
-
-
-@router.post("/executions/{executionId}/actions/replay", summary="Replay an execution (2.0)")
-async def replay_action(
-    executionId: str,
-    services: ServicesDep,
-    tenant: TenantDep,
-    taskRunId: str | None = None,
-    revision: int | None = None,
-) -> Any:
-    return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
-
-
-# --- labels and status ---------------------------------------------------------------------------
 
 
 def _labels_body(body: Any) -> list[Label]:
