@@ -119,7 +119,7 @@ class Engine:
             globals_=globals_,
             masker=self.masker,
             decrypt=decrypt,
-            submitter=submitter,
+            submitter=submitter or Submitter(store, feed, templates=self.templates),
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -247,7 +247,7 @@ class WorkerService:
             globals_=globals_,
             masker=masker,
             decrypt=decrypt,
-            submitter=submitter,
+            submitter=submitter or Submitter(store, feed, templates=templates),
         )
         # Another process advances the executions: read each job's execution afresh.
         self.worker = Worker(
