@@ -62,8 +62,8 @@ class JobRunner:
         submitter: Submitter | None = None,
     ) -> None:
         self._store = store
-        # Subflows' children go through the engine's one door (no feed: the loop that gets
-        # this runner's results picks them up).
+        # Subflows' children go through the engine's one door (Engine and WorkerService hand
+        # theirs down; this fallback wakes no one: the loop finds the child on its next read).
         self._submitter = submitter or Submitter(store, templates=templates)
         self._decrypt = decrypt  # SECRET inputs → clear text (the runtime's decrypt_input)
         self.templates = templates
