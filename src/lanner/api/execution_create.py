@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import executions_of, storage_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
+from lanner.api.limits import read_form as read_limited_form
 from lanner.api.queries import parse_labels
 from lanner.api.wire import JsonResponse
 from lanner.config import Settings
@@ -40,6 +40,7 @@ from lanner.errors import (
     NotFoundError,
     ValidationError,
 )
+from lanner.flows.loader import safe_load
 from lanner.flows.parser import parse_flow
 from lanner.storage import execution_prefix, input_file_path, uri_of
 from lanner.templating import TemplateEngine, TemplateError
@@ -50,7 +51,6 @@ CORRELATION_LABEL = "system.correlationId"
 ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL})
 EXECUTION_KINDS = frozenset({"NORMAL", "TEST", "PLAYGROUND"})
 MAX_FORM_FIELDS = 1000
-MAX_FIELD_BYTES = 10 * 1024 * 1024
 
 # Renders ``dependsOn`` conditions and templated defaults. It has no server-backed functions
 # (``secret``, ``kv``...): those block and would need the engine's runtime and a thread.
@@ -71,8 +71,9 @@ async def read_form(request: Request) -> SubmittedForm:
     form = SubmittedForm()
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return form
-    data = await request.form(
-        max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+    settings = request.app.state.services.settings
+    data = await read_limited_form(
+        request, settings, max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS
     )
     for name, value in data.multi_items():
         if isinstance(value, UploadFile):
@@ -129,7 +130,7 @@ def coerce(
         return coerce_inputs(
             specs,
             submitted,
-            parse_yaml=yaml.safe_load,
+            parse_yaml=safe_load,
             encrypt=secret_encrypter(settings.encryption_key) if settings else None,
             render=render_input,
             context=context,
