@@ -33,7 +33,7 @@ import yaml
 
 from lanner.errors import DeadlineExceededError, ValidationError
 
-try:  # libyaml is an optional speed-up; both parsers give the same nodes and marks.
+try:  # libyaml is an optional speed-up; both parsers give the same events and marks.
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
@@ -200,11 +200,17 @@ def safe_load(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> Any:
     """
     loader = yaml.SafeLoader("")
     try:
-        node = compose(text, limits, yaml.SafeLoader)
+        node = compose(text, limits, _BaseLoader)  # YAML 1.1 resolvers, libyaml's events
         if node is None:
             return None
         _check_expansion(node, limits)
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except (AttributeError, TypeError, ValueError, OverflowError, KeyError, IndexError) as exc:
+            # PyYAML's constructors assume well-formed explicit tags (``!!timestamp id``)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot construct a value: {exc}", node.start_mark
+            ) from None
     finally:
         loader.dispose()
 
