@@ -35,6 +35,9 @@ from lanner.store import Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
 
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+"""All the YAML an imported zip may unpack to; members past it are reported as failed."""
+
 
 async def read_id_pairs(request: Request) -> list[tuple[str, str]]:
     """A JSON body ``[{"namespace": ..., "id": ...}, ...]``."""
@@ -162,21 +165,24 @@ async def bulk_update_flows(
 
 
 def _sources_from_upload(name: str, content: bytes, max_bytes: int) -> list[tuple[str, str | None]]:
-    """``(name, source)`` of each document; ``None`` for a zip member over ``max_bytes``."""
+    """``(name, source)`` of each document; ``None`` for a zip member over ``max_bytes``, or
+    past :data:`MAX_UNZIPPED_BYTES` in all (zip bombs are read no further)."""
     lower = name.lower()
     if lower.endswith((".yml", ".yaml")):
         text = content.decode("utf-8", errors="replace")
         return [(f"{name}[{i}]", s) for i, s in enumerate(split_documents(text))]
     if lower.endswith(".zip"):
         found: list[tuple[str, str | None]] = []
+        budget = MAX_UNZIPPED_BYTES
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 for info in archive.infolist():
                     if info.is_dir() or not info.filename.lower().endswith((".yml", ".yaml")):
                         continue
                     with archive.open(info) as member:  # read bounded: no zip bomb
-                        raw = member.read(max_bytes + 1)
-                    if len(raw) > max_bytes:
+                        raw = member.read(min(max_bytes, budget) + 1)
+                    budget -= len(raw)
+                    if len(raw) > max_bytes or budget < 0:
                         found.append((info.filename, None))
                         continue
                     text = raw.decode("utf-8", errors="replace")
@@ -209,9 +215,10 @@ async def import_flows(
     parsed = await off_loop(settings, _parse_uploaded, fileUpload.filename or "", content, limits)
     failed: list[str] = []
     for name, flow, source in parsed:
+        if flow is None:
+            failed.append(name)
+            continue
         try:
-            if flow is None:
-                raise InvalidFlowError(f"Invalid entity: {name}")
             await save_parsed(services.store, tenant, flow, source, SaveMode.UPSERT)
         except LannerError:
             failed.append(name)
