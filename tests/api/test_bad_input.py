@@ -7,8 +7,10 @@ nothing half-stored, and the event loop keeps answering while a flow is parsed.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import threading
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from tests.api.conftest import PASSWORD, USER, client_for
 from tests.api.helpers import YAML, flow_yaml
 
-from lanner.api import revisions
+from lanner.api import flow_bulk, revisions
 from lanner.config import Settings
 from lanner.store import Store
 
@@ -241,9 +243,6 @@ async def test_form_parts_and_field_counts_are_limited(limited: httpx.AsyncClien
 async def test_a_zip_member_over_the_size_limit_is_not_imported(
     settings: Settings, api_store: Store, ns: str
 ) -> None:
-    import io
-    import zipfile
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("ok.yml", flow_yaml(ns, "ok"))
@@ -284,3 +283,19 @@ async def test_a_parse_past_its_deadline_is_503_and_the_loop_keeps_answering(
         release.set()
         assert_kestra_error(response, 503, "flow-parse-timeout")
         assert (await http.get(f"/api/v1/flows/{ns}/hello")).status_code == 404
+
+
+async def test_a_zip_is_unpacked_within_a_total_budget(
+    client: httpx.AsyncClient, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = flow_yaml(ns, "first")
+    monkeypatch.setattr(flow_bulk, "MAX_UNZIPPED_BYTES", len(first) + 10)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("first.yml", first)
+        archive.writestr("second.yml", flow_yaml(ns, "second"))
+    files = {"fileUpload": ("flows.zip", buffer.getvalue(), "application/zip")}
+    response = await client.post("/api/v1/flows/import", files=files)
+    assert response.status_code == 200, response.text
+    assert response.json() == ["second.yml"]
+    assert (await client.get(f"/api/v1/flows/{ns}/first")).status_code == 200
