@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from lanner.api.context import Services, ServicesDep, TenantDep
+from lanner.api.deadlines import off_loop
 from lanner.api.execution_access import executions_of, storage_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.limits import read_form as read_limited_form
@@ -230,7 +231,7 @@ async def _create(
         raise NotFoundError("Requested Flow is not found.")
     if stored.disabled:
         raise ConflictError("Illegal state: Cannot execute a disabled flow")
-    flow = parsed_flow(stored.source)
+    flow = await off_loop(services.settings, parsed_flow, stored.source)
     form = await read_form(request)
     execution_id = new_id()
     uploads = file_uploads(flow.inputs, form)
