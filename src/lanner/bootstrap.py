@@ -193,6 +193,7 @@ async def serve_http(
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
     await _Server(config).serve()

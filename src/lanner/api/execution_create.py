@@ -18,8 +18,10 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from lanner.api.context import Services, ServicesDep, TenantDep
+from lanner.api.deadlines import off_loop
 from lanner.api.execution_access import executions_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
+from lanner.api.limits import read_form as read_limited_form
 from lanner.api.queries import parse_labels
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import new_id
@@ -34,7 +36,6 @@ router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL})
 EXECUTION_KINDS = frozenset({"NORMAL", "TEST", "PLAYGROUND"})
 MAX_FORM_FIELDS = 1000
-MAX_FIELD_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -51,8 +52,9 @@ async def read_form(request: Request) -> SubmittedForm:
     form = SubmittedForm()
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return form
-    data = await request.form(
-        max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+    settings = request.app.state.services.settings
+    data = await read_limited_form(
+        request, settings, max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS
     )
     for name, value in data.multi_items():
         if isinstance(value, UploadFile):
@@ -125,12 +127,13 @@ async def _create(
     requested = request_labels(params.getlist("labels"))
     submitter = services.submitter
     stored = await submitter.flow_of(FlowRef(tenant, namespace, flow_id, revision))
+    flow = await off_loop(services.settings, parsed_flow, stored.source)  # cached for submit
     form = await read_form(request)
     submission = partial(
         submitter.submit,
         stored,
         form.values,
-        files=uploads_of(parsed_flow(stored.source).inputs, form),
+        files=uploads_of(flow.inputs, form),
         labels=[Label(key, value) for key, value in requested.items()],
         schedule_date=parse_instant(schedule_date, "scheduleDate") if schedule_date else None,
         kind=execution_kind(kind),

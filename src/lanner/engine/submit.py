@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, BinaryIO
 
-import yaml
-
 from lanner.domain.executions import Execution, ExecutionTrigger, State, new_id
 from lanner.domain.flows import Flow
 from lanner.domain.input_values import Encrypt, InputValuesError, coerce_inputs
@@ -40,6 +38,7 @@ from lanner.domain.states import StateType
 from lanner.domain.times import format_instant
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.errors import ConfigError, ConflictError, ErrorDetail, NotFoundError, ValidationError
+from lanner.flows.loader import safe_load
 from lanner.flows.parser import parse_flow
 from lanner.storage import LocalStorage, execution_prefix, input_file_path, uri_of
 from lanner.store import Store, StoredFlow
@@ -168,7 +167,7 @@ class InputRenderer:
             return coerce_inputs(
                 specs,
                 submitted,
-                parse_yaml=yaml.safe_load,
+                parse_yaml=safe_load,
                 encrypt=encrypt,
                 render=self.render,
                 context=context,
