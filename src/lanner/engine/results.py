@@ -135,7 +135,9 @@ class LocalResults:
         self._pending[:0] = events
 
     async def hand_back(self) -> None:
-        """At the loop's stop: the results not decided on go to the store (durable)."""
+        """At the loop's stop: the results not decided on go to the store (durable), and so
+        do those reported from now on."""
+        self.close()
         pending = self.take()
         if pending:
             try:

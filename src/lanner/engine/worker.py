@@ -103,10 +103,12 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._flush()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Then the last results: with those a cancelled flush had taken (a repeated
+        # ``complete_jobs`` adds nothing for a job it ended already).
+        await self._flush()
         await self._store.requeue_jobs(self._clock(), self.worker_id)
 
     @property
