@@ -79,6 +79,7 @@ class Worker:
         self._logs: list[LogEntry] = []
         self._log_writer = log_writer
         self._flush_wake = asyncio.Event()
+        self._flushing = asyncio.Lock()  # one flush at a time (a stop waits for the last)
         self._slot_free = asyncio.Event()
         self._accepting = True
         self._stop_claiming = asyncio.Event()
@@ -103,12 +104,10 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._flush()  # after the one under way, if any: every result is out
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Then the last results: with those a cancelled flush had taken (a repeated
-        # ``complete_jobs`` adds nothing for a job it ended already).
-        await self._flush()
         await self._store.requeue_jobs(self._clock(), self.worker_id)
 
     @property
@@ -243,21 +242,23 @@ class Worker:
                 self._flush_wake.set()
 
     async def _flush(self) -> None:
-        results, self._done = self._done, []
-        logs, self._logs = self._logs, []
-        if not results and not logs:
-            return
-        try:
-            if logs:
-                await self._store.add_logs(logs)
-            if self._log_writer is not None:
-                # A task's lines are committed before its result: one seen ended is complete.
-                await self._log_writer.flush()
-            await self._results.report(results)
-        except BaseException:
-            self._done[:0] = results
-            self._logs[:0] = [] if not logs else logs
-            raise
+        async with self._flushing:
+            results, self._done = self._done, []
+            logs, self._logs = self._logs, []
+            if not results and not logs:
+                return
+            try:
+                if logs:
+                    await self._store.add_logs(logs)
+                if self._log_writer is not None:
+                    # A task's lines are committed before its result: one seen ended is
+                    # complete.
+                    await self._log_writer.flush()
+                await self._results.report(results)
+            except BaseException:
+                self._done[:0] = results
+                self._logs[:0] = [] if not logs else logs
+                raise
         if logs:
             self._feed.publish(*{logs_topic(e.execution_id) for e in logs if e.execution_id})
 
