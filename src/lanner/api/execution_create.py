@@ -18,9 +18,13 @@ import yaml
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
+from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import executions_of, storage_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
+from lanner.api.ids import FlowIdPath, NamespacePath
+from lanner.api.models import ok
+from lanner.api.problems import error_responses
 from lanner.api.queries import parse_labels
 from lanner.api.wire import JsonResponse
 from lanner.config import Settings
@@ -268,10 +272,14 @@ async def _create(
     return {**execution_json(final, runs), "url": execution_url(services.settings, final)}
 
 
-@router.post("/executions/trigger/{namespace}/{id}", summary="Create an execution (deprecated)")
+@router.post(
+    "/executions/trigger/{namespace}/{id}",
+    summary="Create an execution (deprecated)",
+    responses={**ok(models.ExecutionResponse), **error_responses(409)},
+)
 async def trigger_execution(
-    namespace: str,
-    id: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
@@ -284,10 +292,14 @@ async def trigger_execution(
     )  # fmt: skip
 
 
-@router.post("/executions/{namespace}/{id}", summary="Create an execution")
+@router.post(
+    "/executions/{namespace}/{id}",
+    summary="Create an execution",
+    responses={**ok(models.ExecutionResponse), **error_responses(409)},
+)
 async def create_execution(
-    namespace: str,
-    id: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
