@@ -9,7 +9,7 @@ expired entries. Imports the domain, the store protocols and this package.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
@@ -31,14 +31,13 @@ MAX_VALUE_BYTES = 10 * 1024 * 1024
 PREFIX = "/namespaces/{namespace}/kv"
 # Positive ISO-8601 durations (``_ttl`` reads Java's whole ``Duration.parse`` syntax).
 TTL_PATTERN = r"^(?:P(?:[0-9]{1,4}D|(?:[0-9]{1,4}D)?T[0-9]{1,6}[HMS])|\s*)$"
-# A JSON (or Ion) literal; null cannot be stored.
+# A JSON (or Ion) literal; null cannot be stored. A ``text/plain`` body is read the same way,
+# but "JSON text" is no schema a string can be checked against, so only JSON is documented.
 KV_VALUE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": {"not": {"type": "null"}}},
-            "text/plain": {"schema": {"type": "string", "pattern": r"\S"}},
-        },
+        "description": "a JSON literal (also accepted as text/plain)",
+        "content": {"application/json": {"schema": {"not": {"type": "null"}}}},
     }
 }
 
@@ -156,7 +155,7 @@ async def put_value(
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
-    ttl: str | None = Header(default=None, json_schema_extra={"pattern": TTL_PATTERN}),
+    ttl: Annotated[str, Header(json_schema_extra={"pattern": TTL_PATTERN})] = "",
     description: str | None = Header(default=None),
 ) -> Response:
     checked = _key(key)
