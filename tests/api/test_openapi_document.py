@@ -151,3 +151,28 @@ async def test_bulk_ids_must_be_strings(client: httpx.AsyncClient, item: dict[st
     response = await client.post("/api/v1/flows/disable/by-ids", json=[item])
     assert response.status_code == 422
     assert response.json()["message"] == "Invalid json mapping"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/flows/io.x/f?revision=-203328196349731143680",
+        "/api/v1/flows/io.x/f/tasks/t?revision=99999999999999999999",
+        "/api/v1/flows/search?page=99999999999999999999",
+        "/api/v1/logs/abc?attempt=99999999999999999999",
+    ],
+)
+async def test_ints_beyond_kestras_are_refused(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("body", [b"\x03\xff\x00\xfe", b"{not json"])
+async def test_a_body_that_is_not_json_is_422(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.post(
+        "/api/v1/executions/abc/state",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["message"].startswith("Invalid json")

@@ -312,7 +312,12 @@ async def pause_action(
 async def set_task_run_state(
     executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
-    body = await request.json() if await request.body() else {}
+    try:
+        body = await request.json() if await request.body() else {}
+    except ValueError:  # not JSON, or not UTF-8
+        raise IllegalArgumentError(
+            "Invalid json: body is not JSON", [ErrorDetail("body", "invalid JSON")]
+        ) from None
     if not isinstance(body, dict):
         raise IllegalArgumentError("Illegal argument: body must be a JSON object")
     task_run_id, state = body.get("taskRunId"), str(body.get("state", "")).upper()

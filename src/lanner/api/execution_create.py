@@ -25,7 +25,7 @@ from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.ids import FlowIdPath, NamespacePath
 from lanner.api.models import ok
 from lanner.api.problems import error_responses
-from lanner.api.queries import parse_labels
+from lanner.api.queries import RevisionParam, parse_labels
 from lanner.api.wire import JsonResponse
 from lanner.config import Settings
 from lanner.domain.executions import Execution, State, new_id
@@ -284,7 +284,7 @@ async def trigger_execution(
     services: ServicesDep,
     tenant: TenantDep,
     wait: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     return await _create(
         request, namespace, id, services, tenant,
@@ -304,7 +304,7 @@ async def create_execution(
     services: ServicesDep,
     tenant: TenantDep,
     wait: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
     scheduleDate: str | None = None,
     kind: str | None = None,
 ) -> Any:

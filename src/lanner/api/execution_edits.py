@@ -19,6 +19,7 @@ from lanner.api.execution_actions import publish_change
 from lanner.api.execution_wire import execution_json
 from lanner.api.ids import ExecutionIdPath
 from lanner.api.models import json_body, ok
+from lanner.api.queries import RevisionParam
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, State, TaskRun, new_id
 from lanner.domain.labels import Label, label_text
@@ -114,7 +115,7 @@ async def replay(
     services: ServicesDep,
     tenant: TenantDep,
     taskRunId: str | None = None,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
 

@@ -21,6 +21,7 @@ from lanner.api.models import ok
 from lanner.api.problems import error_responses
 from lanner.api.queries import (
     PageParam,
+    RevisionParam,
     SizeParam,
     check_paging,
     parse_filters,
@@ -241,7 +242,7 @@ async def get_task(
     taskId: TaskIdPath,
     services: ServicesDep,
     tenant: TenantDep,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     stored = await _get_or_404(services.store, tenant, namespace, id, revision)
     for key in ("tasks", "errors", "finally", "afterExecution"):
@@ -262,7 +263,7 @@ async def get_flow(
     services: ServicesDep,
     tenant: TenantDep,
     source: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
     allowDeleted: bool = False,
 ) -> Any:
     stored = await _get_or_404(services.store, tenant, namespace, id, revision, allowDeleted)

@@ -23,6 +23,7 @@ from lanner.api.execution_create import parse_instant
 from lanner.api.ids import ExecutionIdPath, FlowIdPath, NamespacePath
 from lanner.api.models import ok
 from lanner.api.queries import (
+    INT_MAX,
     PageParam,
     QueryFilter,
     SizeParam,
@@ -102,6 +103,8 @@ class LineFilters:
         attempt = params.get("attempt")
         try:
             attempt_number = int(attempt) if attempt else None
+            if attempt_number is not None and abs(attempt_number) > INT_MAX:
+                raise ValueError(attempt)
         except ValueError:
             raise IllegalArgumentError(
                 "Illegal argument: attempt must be an integer",
