@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckFunction
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from lanner.api.app import create_app
 from lanner.api.context import Services
@@ -97,10 +97,31 @@ def transport_for(path: str) -> dict[str, Any]:
     return {"timeout": STREAM_READ_S} if path.endswith("/follow") else {}
 
 
-def excluded_for(method: str, path: str) -> list[CheckFunction]:
-    if (method.upper(), path) in SEMANTIC_BODY_OPERATIONS:
-        return [positive_data_acceptance]
-    return []
+def repeats_a_scalar(case: schemathesis.Case) -> bool:
+    """Whether a negative case only sent a scalar query parameter several times.
+
+    On the wire ``?q=a&q=b`` is no "array instead of a string": servers bind one of the values
+    (FastAPI the last, Micronaut the first), so the mutation is not a schema violation the
+    server could see.
+    """
+    operation = schema.raw_schema["paths"].get(case.path, {}).get(case.method.lower(), {})
+    scalars = {
+        p["name"]
+        for p in operation.get("parameters", ())
+        if p["in"] == "query" and p.get("schema", {}).get("type") != "array"
+    }
+    return any(
+        isinstance(value, list) and name in scalars for name, value in (case.query or {}).items()
+    )
+
+
+def excluded_for(case: schemathesis.Case) -> list[CheckFunction]:
+    excluded: list[CheckFunction] = []
+    if (case.method.upper(), case.path) in SEMANTIC_BODY_OPERATIONS:
+        excluded.append(positive_data_acceptance)
+    if repeats_a_scalar(case):
+        excluded.append(negative_data_rejection)
+    return excluded
 
 
 @schema.parametrize()
@@ -114,6 +135,6 @@ def test_answers_match_the_document(case: schemathesis.Case, live_app: StoreLife
     case.call_and_validate(
         app=live_app,
         headers=AUTH,
-        excluded_checks=excluded_for(case.method, case.path),
+        excluded_checks=excluded_for(case),
         **transport_for(case.path),
     )

@@ -19,7 +19,7 @@ from lanner.api import (
     misc,
     namespace_files,
 )
-from lanner.api.auth import Authenticator, AuthMiddleware
+from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
 from lanner.api.problems import document_errors, install_error_handlers
 from lanner.api.wire import JsonResponse
@@ -66,6 +66,7 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX + "/{tenant}", include_in_schema=False)
     install_error_handlers(app)
     document_errors(app)
+    document_auth(app)
     app.add_middleware(
         AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
     )
