@@ -176,3 +176,11 @@ async def test_a_body_that_is_not_json_is_422(client: httpx.AsyncClient, body: b
     )
     assert response.status_code == 422, response.text
     assert response.json()["message"].startswith("Invalid json")
+
+
+async def test_the_document_names_its_auth(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    assert set(document["components"]["securitySchemes"]) == {"basicAuth", "bearerAuth"}
+    assert {"basicAuth": []} in document["security"]
+    assert document["paths"]["/health"]["get"]["security"] == []
+    assert "security" not in document["paths"]["/api/v1/configs"]["get"]
