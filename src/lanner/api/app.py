@@ -21,6 +21,7 @@ from lanner.api import (
 )
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
+from lanner.api.limits import RequestLimitMiddleware
 from lanner.api.problems import document_errors, install_error_handlers
 from lanner.api.wire import JsonResponse
 
@@ -70,4 +71,5 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
     )
+    app.add_middleware(RequestLimitMiddleware, settings=services.settings)  # outermost
     return app

@@ -20,6 +20,7 @@ from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import storage_of
 from lanner.api.ids import NamespacePath
+from lanner.api.limits import read_form
 from lanner.api.models import ok
 from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse, content_disposition
@@ -30,7 +31,6 @@ router = APIRouter(tags=["Files"], default_response_class=JsonResponse)
 
 PREFIX = "/namespaces/{namespace}/files"
 FILE_PART = "fileContent"
-MAX_PART_BYTES = 1024 * 1024 * 1024
 # What ``relative_path`` accepts: ``/``-separated segments, none empty, ``.``, ``..``, with ``\``
 # or NUL (``/_flows`` aside).
 _SEGMENT = r"(?:[^/\\\x00.\s][^/\\\x00]*|\.[^/\\\x00.][^/\\\x00]*|\.\.[^/\\\x00]+)"
@@ -115,7 +115,7 @@ async def upload_file(
     files = files_of(services)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PART_BYTES)
+        form = await read_form(request, services.settings, max_files=1, max_fields=10)
         part = form.get(FILE_PART)
         if not isinstance(part, UploadFile):
             raise IllegalArgumentError(
