@@ -68,3 +68,15 @@ def test_importing_the_store_does_not_import_sqlalchemy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert found == "[]", f"importing lanner.store imported {found}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SRC.rglob("*.py") if "store" not in p.relative_to(SRC).parts[:1]],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_only_the_store_and_bootstrap_reach_the_sql_implementation(path: Path) -> None:
+    if path == SRC / "bootstrap.py":  # PostgreSQL notifications and leadership, wired there
+        return
+    for name in imports_of(path):
+        assert not name.startswith("lanner.store.sqlalchemy"), f"{path} imports {name}"
