@@ -220,8 +220,8 @@ async def run_role(
     ``api`` serves HTTP only, ``executor`` advances executions while it is the leader (a hot
     standby otherwise), ``worker`` runs queued jobs. Every role bridges its change feed to the
     other processes (``LISTEN/NOTIFY``)."""
-    from lanner.store.leadership import AdvisoryLock
-    from lanner.store.notifications import PostgresNotifier, postgres_conninfo
+    from lanner.store.sqlalchemy.leadership import AdvisoryLock
+    from lanner.store.sqlalchemy.notifications import PostgresNotifier, postgres_conninfo
 
     database_url = settings.effective_database_url
     postgres_conninfo(database_url, purpose=f"`lanner server {role}`")  # fail before opening

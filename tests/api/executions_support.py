@@ -12,7 +12,7 @@ from lanner.api.context import Services
 from lanner.domain.executions import Attempt, Execution, State, TaskRun, new_id
 from lanner.domain.states import StateType
 from lanner.engine.feeds import execution_topic
-from lanner.store.executions_protocol import ExecutionStep
+from lanner.store import ExecutionStep
 
 YAML = {"Content-Type": "application/x-yaml"}
 

@@ -22,7 +22,7 @@ from lanner.store import (
     NewJob,
     Store,
 )
-from lanner.store.sql import SqlStore
+from lanner.store.sqlalchemy.store import SqlStore
 
 LATER = datetime.now(UTC) + timedelta(days=1)
 

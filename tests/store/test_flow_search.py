@@ -9,7 +9,7 @@ import pytest
 
 from lanner.errors import IllegalArgumentError
 from lanner.store import DEFAULT_TENANT, FlowQuery, NewFlowRevision, Store
-from lanner.store.sql import SqlStore
+from lanner.store.sqlalchemy.store import SqlStore
 
 NewFlow = Callable[..., NewFlowRevision]
 

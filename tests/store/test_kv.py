@@ -9,7 +9,7 @@ import pytest
 
 from lanner.domain.kv import KVType, KVValue
 from lanner.errors import ConflictError
-from lanner.store.sql import SqlStore
+from lanner.store.sqlalchemy.store import SqlStore
 
 NS = "company.team"
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from lanner.errors import ConcurrentUpdateError, StoreUnavailableError
 from lanner.store import DEFAULT_TENANT, ApiToken, FlowQuery, NewFlowRevision, Store, open_store
-from lanner.store.sql import SqlStore
+from lanner.store.sqlalchemy.store import SqlStore
 
 NewFlow = Callable[..., NewFlowRevision]
 DEADLINE_S = 30.0

@@ -152,7 +152,7 @@ async def test_delete_a_flows_lines(store: Store) -> None:
 
 
 async def test_purge_deletes_older_lines_in_chunks(store: Store, monkeypatch: object) -> None:
-    import lanner.store.logs as sql_logs
+    import lanner.store.sqlalchemy.logs as sql_logs
 
     setattr(sql_logs, "PURGE_CHUNK_ROWS", 3)  # noqa: B010 - force several chunks
     try:

@@ -1,4 +1,4 @@
-"""Contract: Alembic migrations build exactly the schema of ``lanner.store.schema``."""
+"""Contract: Alembic migrations build exactly the schema of ``lanner.store.sqlalchemy.schema``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from lanner.store import open_store
-from lanner.store.engines import check_connection, create_sync_engine, normalize_url
-from lanner.store.migrations import alembic_config, current_revision, upgrade_to_head
-from lanner.store.schema import metadata
+from lanner.store.sqlalchemy.engines import check_connection, create_sync_engine, normalize_url
+from lanner.store.sqlalchemy.migrations import alembic_config, current_revision, upgrade_to_head
+from lanner.store.sqlalchemy.schema import metadata
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from tests.conftest import libpq_url
 
 from lanner.engine.feeds import ChangeFeed
 from lanner.errors import ConfigError
-from lanner.store.leadership import AdvisoryLock
-from lanner.store.notifications import (
+from lanner.store.sqlalchemy.leadership import AdvisoryLock
+from lanner.store.sqlalchemy.notifications import (
     MAX_PAYLOAD_BYTES,
     PostgresNotifier,
     decode_payload,

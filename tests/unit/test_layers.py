@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,10 +45,38 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
         for pkg in ("api", "flows", "tasks", "templating", "domain", "cli", "engine", "storage")
         for p in modules(pkg)
     ]
-    + sorted((SRC / "store").glob("*protocol*.py"))
+    + modules("store/protocols")
     + [SRC / "store" / "__init__.py", SRC / "bootstrap.py"],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_only_store_imports_drivers(path: Path) -> None:
     for name in imports_of(path):
         assert name.split(".")[0] not in DRIVERS, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("store/protocols"), ids=lambda p: p.name)
+def test_store_protocols_import_no_implementation(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("lanner.store.sqlalchemy", "lanner.engine", "lanner.api")), (
+            f"{path.name} imports {name}"
+        )
+
+
+def test_importing_the_store_does_not_import_sqlalchemy() -> None:
+    code = f"import sys, lanner.store; print(sorted(m for m in sys.modules if m in {DRIVERS!r}))"
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == "[]", f"importing lanner.store imported {found}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SRC.rglob("*.py") if "store" not in p.relative_to(SRC).parts[:1]],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_only_the_store_and_bootstrap_reach_the_sql_implementation(path: Path) -> None:
+    if path == SRC / "bootstrap.py":  # PostgreSQL notifications and leadership, wired there
+        return
+    for name in imports_of(path):
+        assert not name.startswith("lanner.store.sqlalchemy"), f"{path} imports {name}"

@@ -8,7 +8,7 @@ import pytest
 
 from lanner.errors import ConfigError, StoreUnavailableError
 from lanner.store import open_store
-from lanner.store.engines import normalize_url
+from lanner.store.sqlalchemy.engines import normalize_url
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from lanner.engine.feeds import Subscription, execution_topic
 from lanner.engine.runs import is_stale
 from lanner.errors import NotFoundError
 from lanner.storage import LocalStorage
-from lanner.store.executions_protocol import ExecutionStore
+from lanner.store import ExecutionStore
 
 WAIT_TIMEOUT_S = 3600.0
 """Kestra 1.x gives up waiting after one idle hour."""

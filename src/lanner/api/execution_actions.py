@@ -32,7 +32,7 @@ from lanner.engine.feeds import WORK_TOPIC, execution_topic
 from lanner.engine.submit import parsed_flow
 from lanner.errors import ConflictError, ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import input_file_path, uri_of
-from lanner.store.executions_protocol import NewEvent
+from lanner.store import NewEvent
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 

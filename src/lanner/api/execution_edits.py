@@ -32,7 +32,7 @@ from lanner.errors import (
     IllegalArgumentError,
     NotFoundError,
 )
-from lanner.store.executions_protocol import ExecutionStep, NewEvent
+from lanner.store import ExecutionStep, NewEvent
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 

@@ -40,7 +40,7 @@ from lanner.api.wire import JsonResponse, paged
 from lanner.domain.states import StateType
 from lanner.errors import BadRequestError, ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import execution_prefix
-from lanner.store.executions_protocol import ExecutionQuery
+from lanner.store import ExecutionQuery
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 outputs_router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)

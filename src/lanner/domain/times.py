@@ -16,6 +16,11 @@ _DURATION_RE = re.compile(
 )
 
 
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC: the default clock wherever one is injectable."""
+    return datetime.now(UTC)
+
+
 def format_instant(value: datetime) -> str:
     """Java ``Instant.toString``: UTC with ``Z``, fraction only when non-zero."""
     value = value.astimezone(UTC) if value.tzinfo is not None else value

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from lanner.domain.flows import Concurrency
 from lanner.domain.states import StateType
-from lanner.store.executions_protocol import LiveExecution
+from lanner.store import LiveExecution
 
 S = StateType
 WAITING = frozenset({S.CREATED, S.QUEUED})

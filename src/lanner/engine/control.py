@@ -18,7 +18,7 @@ from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
 from lanner.engine.runs import STALE, is_stale
 from lanner.engine.work import SUBFLOW, Work, effective_state
-from lanner.store.executions_protocol import NewEvent
+from lanner.store import NewEvent
 
 S = StateType
 _REDO = (S.FAILED, S.KILLED, S.PAUSED, S.CANCELLED)

@@ -29,8 +29,7 @@ from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retries import retry_execution
 from lanner.engine.snapshots import Snapshot
 from lanner.errors import ConflictError
-from lanner.store.executions_protocol import ExecutionStep, ExecutorEvent, NewEvent
-from lanner.store.store_protocol import Store
+from lanner.store import ExecutionStep, ExecutorEvent, NewEvent, Store
 
 S = StateType
 FlowKey = tuple[str, str, str]

@@ -33,7 +33,7 @@ from lanner.engine.work import (
     Work,
     effective_state,
 )
-from lanner.store.executions_protocol import ExecutionStep, ExecutorEvent, NewEvent, NewJob
+from lanner.store import ExecutionStep, ExecutorEvent, NewEvent, NewJob
 
 S = StateType
 

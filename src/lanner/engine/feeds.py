@@ -4,7 +4,7 @@ A topic is a string such as ``execution:<id>`` or ``logs:<id>``. A subscription 
 a queue: it only says "something changed since you last looked", so a slow reader re-reads the
 latest state instead of piling up a backlog, and memory per subscriber stays constant. The
 in-process feed serves embedded mode; in multi-node mode :meth:`ChangeFeed.forward_to` hands
-every local publish to a bridge (``lanner.store.notifications``, PostgreSQL ``LISTEN/NOTIFY``)
+every local publish to a bridge (``lanner.store.sqlalchemy.notifications``, PostgreSQL ``LISTEN/NOTIFY``)
 that sends it to the other processes and publishes theirs here with
 :meth:`ChangeFeed.publish_local`. Without a bridge (embedded mode) forwarding is a no-op.
 """

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 
 from lanner.domain.logs import LogEntry
 from lanner.engine.feeds import ChangeFeed, logs_topic
-from lanner.store.logs_protocol import LogStore
+from lanner.store import LogStore
 
 log = logging.getLogger("lanner.logs")
 

@@ -24,11 +24,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
+from lanner.domain.times import utc_now
 from lanner.engine.decisions import Decisions
 from lanner.engine.events import JOBS_TOPIC, kill_topic
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, execution_topic
@@ -49,10 +50,6 @@ log = logging.getLogger("lanner.engine")
 EVENT_BATCH = 500
 SAFETY_POLL_S = 5.0
 REQUEUE_EVERY_S = 15.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LocalWorker(Protocol):

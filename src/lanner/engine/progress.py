@@ -91,7 +91,7 @@ def flowable_state(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
     elif kind in LOOPS:
         main = lambda: run_loop(w, run, spec)  # noqa: E731
     elif kind == LOOP_UNTIL:
-        main = lambda: repeats.run_until(w, run, spec)  # noqa: E731
+        main = lambda: repeats.run_until(w, run, spec, settle)  # noqa: E731
     else:  # Sequential, AllowFailure, WorkingDirectory: in order
         main = lambda: run_sequence(w, run, "tasks", spec.branch("tasks"))  # noqa: E731
     return run_block(w, run, main, spec.branch("errors"), spec.branch("finally"))

@@ -8,12 +8,13 @@ Truthy: the loop succeeds. Otherwise, once ``checkFrequency.maxIterations`` iter
 ``maxDuration`` elapsed since the loop started, it ends FAILED with ``failOnMaxReached``, else
 SUCCESS; if not, the next iteration starts after ``interval`` (a ``loop`` timer; at once when
 zero). Output ``iterationCount``. A failed child fails the loop (then its ``errors`` run).
-Pure: no I/O, no clock.
+Pure: no I/O, no clock. The walk of the children (``progress.settle``) is handed in, so this
+module sits below ``progress`` and never imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,6 @@ from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
 from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
-from lanner.engine import progress
 from lanner.engine.runs import is_stale, merge_states
 from lanner.engine.work import Work
 
@@ -44,11 +44,14 @@ CONDITION = "condition"
 WAITING = "waiting"
 _STOPPING = (S.FAILED, S.KILLED, S.CANCELLED, S.RETRIED)
 
+Settle = Callable[[Work, TaskRun, TaskSpec], TaskRun]
+"""Advance an open (flowable) child run; returns it as it now stands."""
 
-def run_until(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
+
+def run_until(w: Work, run: TaskRun, spec: TaskSpec, settle: Settle) -> StateType | None:
     """The loop's main part: its terminal state, or None while it goes on."""
     k = int(run.internal.get(ITERATION, 0))
-    state = _iteration(w, run, spec, k)
+    state = _iteration(w, run, spec, k, settle)
     if state is None:
         return None
     if state in _STOPPING:
@@ -74,7 +77,7 @@ def run_until(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
     interval = _seconds_or(frequency.get("interval"), DEFAULT_INTERVAL_S)
     if interval <= 0:
         _update(w, run, {ITERATION: k + 1}, k + 1)
-        return run_until(w, w.runs.get(run.id) or run, spec)
+        return run_until(w, w.runs.get(run.id) or run, spec, settle)
     if run.internal.get(WAITING) != k:
         w.timer(run, ev.TIMER_LOOP, w.now + timedelta(seconds=interval), k)
         _update(w, run, {WAITING: k}, k + 1)
@@ -100,9 +103,9 @@ def next_iteration(w: Work, run: TaskRun, k: int) -> None:
         _update(w, run, {ITERATION: k + 1}, k + 1)
 
 
-def _iteration(w: Work, loop: TaskRun, spec: TaskSpec, k: int) -> StateType | None:
+def _iteration(w: Work, loop: TaskRun, spec: TaskSpec, k: int, settle: Settle) -> StateType | None:
     states: list[StateType] = []
-    for child in progress.enabled(spec.branch("tasks")):
+    for child in (child for child in spec.branch("tasks") if not child.is_disabled):
         run = w.runs.find(loop.id, child.id, k)
         if run is None or is_stale(run):
             if w.is_killing:
@@ -111,7 +114,7 @@ def _iteration(w: Work, loop: TaskRun, spec: TaskSpec, k: int) -> StateType | No
             if w.is_holding:
                 return None
             run = w.create(child, loop, "tasks", value=loop.value, iteration=k)
-        run = progress.settle(w, run, child)
+        run = settle(w, run, child)
         current = run.state.current
         if not current.is_terminated:
             return None

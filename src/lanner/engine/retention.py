@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from lanner.store.logs_protocol import LogStore
+from lanner.domain.times import utc_now
+from lanner.store import LogStore
 
 log = logging.getLogger("lanner.logs")
 
 PURGE_FIRST_AFTER_S = 30.0
 PURGE_EVERY_S = 3600.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LogRetention:

@@ -23,7 +23,7 @@ from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
 from lanner.engine.submit import rerun_of
 from lanner.engine.work import Work
-from lanner.store.executions_protocol import NewEvent
+from lanner.store import NewEvent
 
 S = StateType
 NEW_EXECUTION = "CREATE_NEW_EXECUTION"

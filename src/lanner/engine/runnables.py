@@ -21,7 +21,7 @@ from lanner.domain.times import parse_duration
 from lanner.engine.kv_tasks import KV_RUNNABLES
 from lanner.engine.logging import Masker, TaskLogger, parse_level
 from lanner.engine.logwriter import LogWriter
-from lanner.store.kv_protocol import KVStore
+from lanner.store import KVStore
 from lanner.templating import TemplateEngine
 
 CORE = "io.kestra.plugin.core."

@@ -32,13 +32,14 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from lanner.domain.times import utc_now
 from lanner.engine.context import kestra_envs
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
-from lanner.engine.loop import ExecutorLoop, utc_now
+from lanner.engine.loop import ExecutorLoop
 from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowCache, Snapshots
 from lanner.engine.submit import Submitter
@@ -52,7 +53,7 @@ DEFAULT_WORKER_CONCURRENCY = 32
 
 
 class Leadership(Protocol):
-    """A lock at most one process holds (``lanner.store.leadership.AdvisoryLock``)."""
+    """A lock at most one process holds (``lanner.store.sqlalchemy.leadership.AdvisoryLock``)."""
 
     async def acquire(self) -> None:
         """Return once held (wait as long as another process holds it)."""

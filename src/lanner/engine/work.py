@@ -18,7 +18,7 @@ from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
 from lanner.engine import events as ev
 from lanner.engine.runs import STALE, RunIndex, is_stale
-from lanner.store.executions_protocol import ExecutionStep, NewEvent, NewJob
+from lanner.store import ExecutionStep, NewEvent, NewJob
 
 S = StateType
 

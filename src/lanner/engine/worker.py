@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
+from lanner.domain.times import utc_now
 from lanner.engine import events as ev
 from lanner.engine.feeds import ChangeFeed, Subscription, logs_topic
 from lanner.engine.jobs import JobRunner
@@ -39,10 +40,6 @@ log = logging.getLogger("lanner.worker")
 LEASE_S = 30.0
 HEARTBEAT_S = 10.0
 SAFETY_POLL_S = 5.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Worker:

@@ -1,4 +1,5 @@
-"""Persistence: protocols here, implementations (SQLAlchemy Core on SQLite/PostgreSQL) beside.
+"""Persistence: the contracts in ``protocols/``, their SQLAlchemy Core implementation (SQLite and
+PostgreSQL) in ``sqlalchemy/``. The rest of Lanner imports the names below from here.
 
 Importing this package does not import SQLAlchemy; :func:`open_store` does, lazily.
 """
@@ -6,30 +7,27 @@ Importing this package does not import SQLAlchemy; :func:`open_store` does, lazi
 from __future__ import annotations
 
 from lanner.domain.logs import LogEntry, LogLevel
-from lanner.store.executions_protocol import (
+from lanner.store.protocols.executions import (
     ExecutionQuery,
     ExecutionStep,
     ExecutionStore,
+    LiveExecution,
+)
+from lanner.store.protocols.flows import FlowQuery, FlowStore, NewFlowRevision, StoredFlow
+from lanner.store.protocols.kv import KVStore
+from lanner.store.protocols.logs import LogQuery, LogStore
+from lanner.store.protocols.pages import DEFAULT_TENANT, Page
+from lanner.store.protocols.queue import (
     ExecutorEvent,
     Job,
     JobClaim,
     JobGoneError,
     NewEvent,
     NewJob,
+    QueueStore,
 )
-from lanner.store.kv_protocol import KVStore
-from lanner.store.logs_protocol import LogQuery, LogStore
-from lanner.store.protocols import (
-    DEFAULT_TENANT,
-    ApiToken,
-    FlowQuery,
-    FlowStore,
-    NewFlowRevision,
-    Page,
-    StoredFlow,
-    TokenStore,
-)
-from lanner.store.store_protocol import Store
+from lanner.store.protocols.store import Store
+from lanner.store.protocols.tokens import ApiToken, TokenStore
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -44,6 +42,7 @@ __all__ = [
     "JobClaim",
     "JobGoneError",
     "KVStore",
+    "LiveExecution",
     "LogEntry",
     "LogLevel",
     "LogQuery",
@@ -52,6 +51,7 @@ __all__ = [
     "NewFlowRevision",
     "NewJob",
     "Page",
+    "QueueStore",
     "Store",
     "StoredFlow",
     "TokenStore",
@@ -61,6 +61,6 @@ __all__ = [
 
 def open_store(database_url: str) -> Store:
     """A not-yet-started store for ``database_url`` (``sqlite:///path`` or ``postgresql://…``)."""
-    from lanner.store.sql import SqlStore
+    from lanner.store.sqlalchemy.store import SqlStore
 
     return SqlStore(database_url)

@@ -22,7 +22,8 @@ from .javatime import format_any, parse_iso, parse_named, zone_of
 if TYPE_CHECKING:
     from jinja2.runtime import Context
 
-    from .sandbox import PebbleEnvironment
+    from .settings import RenderSettings
+
 
 _EXACT_UNITS = {
     "NANOS": dt.timedelta(microseconds=0.001),
@@ -36,7 +37,7 @@ _EXACT_UNITS = {
 _MONTHS_PER = {"MONTHS": 1, "YEARS": 12, "DECADES": 120, "CENTURIES": 1200, "MILLENNIA": 12000}
 
 
-def _zone(env: PebbleEnvironment, time_zone: Any) -> dt.tzinfo:
+def _zone(env: RenderSettings, time_zone: Any) -> dt.tzinfo:
     if time_zone is None:
         return env.default_zone
     try:
@@ -72,7 +73,7 @@ def format_datetime(value: dt.datetime, fmt: Any, zone: dt.tzinfo) -> str:
 
 @pass_environment
 def date(
-    env: PebbleEnvironment,
+    env: RenderSettings,
     value: Any,
     format: Any = None,
     timeZone: Any = None,
@@ -101,7 +102,7 @@ def _plus(value: dt.datetime, amount: int, unit: str) -> dt.datetime:
 
 @pass_environment
 def date_add(
-    env: PebbleEnvironment,
+    env: RenderSettings,
     value: Any,
     amount: Any = None,
     unit: Any = None,
@@ -119,7 +120,7 @@ def date_add(
     return format_datetime(moved, format, zone)
 
 
-def _epoch(env: PebbleEnvironment, value: Any, time_zone: Any, existing: Any) -> tuple[int, int]:
+def _epoch(env: RenderSettings, value: Any, time_zone: Any, existing: Any) -> tuple[int, int]:
     moment = to_datetime(value, _zone(env, time_zone), existing)
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return delta.days * 86400 + delta.seconds, delta.microseconds * 1000
@@ -127,14 +128,14 @@ def _epoch(env: PebbleEnvironment, value: Any, time_zone: Any, existing: Any) ->
 
 @pass_environment
 def timestamp(
-    env: PebbleEnvironment, value: Any, timeZone: Any = None, existingFormat: Any = None
+    env: RenderSettings, value: Any, timeZone: Any = None, existingFormat: Any = None
 ) -> int | None:
     return None if value is None else _epoch(env, value, timeZone, existingFormat)[0]
 
 
 @pass_environment
 def timestamp_milli(
-    env: PebbleEnvironment, value: Any, timeZone: Any = None, existingFormat: Any = None
+    env: RenderSettings, value: Any, timeZone: Any = None, existingFormat: Any = None
 ) -> int | None:
     if value is None:
         return None
@@ -144,7 +145,7 @@ def timestamp_milli(
 
 @pass_environment
 def timestamp_micro(
-    env: PebbleEnvironment, value: Any, timeZone: Any = None, existingFormat: Any = None
+    env: RenderSettings, value: Any, timeZone: Any = None, existingFormat: Any = None
 ) -> int | None:
     # Kestra 0.20 computes epochSecond * 10^9 + nano / 1000 (DateFilterTest.instantmicro);
     # reproduced as is so flows get the same number.
@@ -156,7 +157,7 @@ def timestamp_micro(
 
 @pass_environment
 def timestamp_nano(
-    env: PebbleEnvironment, value: Any, timeZone: Any = None, existingFormat: Any = None
+    env: RenderSettings, value: Any, timeZone: Any = None, existingFormat: Any = None
 ) -> int | None:
     if value is None:
         return None
@@ -165,7 +166,7 @@ def timestamp_nano(
 
 
 def now(context: Context, format: Any = None, timeZone: Any = None, locale: Any = None) -> str:
-    env: PebbleEnvironment = context.environment  # type: ignore[assignment]
+    env: RenderSettings = context.environment  # type: ignore[assignment]
     zone = _zone(env, timeZone)
     return format_datetime(env.clock(), format, zone)
 

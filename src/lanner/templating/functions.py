@@ -27,7 +27,8 @@ from .runtime import RuntimeFunctions, RuntimeScope
 if TYPE_CHECKING:
     from jinja2.runtime import Context
 
-    from .sandbox import PebbleEnvironment
+    from .settings import RenderSettings
+
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # functions that reach the server (render() may render a string that does)
@@ -37,7 +38,7 @@ RUNTIME_FUNCTIONS = frozenset(
 )
 
 
-def _env(context: Context) -> PebbleEnvironment:
+def _env(context: Context) -> RenderSettings:
     return context.environment  # type: ignore[return-value]
 
 

@@ -8,7 +8,7 @@ map keys, list items and Pebble's loop/entry fields (never a Python attribute, s
 ``''.__class__`` or ``__globals__`` cannot be reached), there are no globals besides the
 registered functions, templates cannot load other templates, and loops are bounded.
 
-Imports only jinja2 and this package.
+Imports only jinja2, ``lanner.domain.times`` and this package.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from jinja2.environment import Template
 from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
+
+from lanner.domain.times import utc_now
 
 from . import operators
 from .compiler import PebbleCodeGenerator
@@ -86,10 +88,6 @@ class PebbleTemplate(Template):
         return super()._from_namespace(environment, namespace, globals)
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class PebbleEnvironment(SandboxedEnvironment):
     """Jinja's sandboxed environment speaking Pebble."""
 
@@ -102,7 +100,7 @@ class PebbleEnvironment(SandboxedEnvironment):
         *,
         runtime: RuntimeFunctions | None,
         render_value: Callable[[Any, Mapping[str, Any], bool], Any],
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = utc_now,
         default_zone: dt.tzinfo = dt.UTC,
         max_loop_iterations: int = 100_000,
     ) -> None:

@@ -13,7 +13,7 @@ from lanner.engine import events as ev
 from lanner.engine.executor import decide
 from lanner.engine.runs import RunIndex
 from lanner.flows import parse_flow
-from lanner.store.executions_protocol import ExecutionStep, ExecutorEvent, NewJob
+from lanner.store import ExecutionStep, ExecutorEvent, NewJob
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S = StateType

@@ -13,7 +13,7 @@ from lanner.domain.states import StateType
 from lanner.engine import events as ev
 from lanner.engine.concurrency import SlotTally
 from lanner.engine.executor import decide
-from lanner.store.executions_protocol import ExecutorEvent, LiveExecution
+from lanner.store import ExecutorEvent, LiveExecution
 
 S = StateType
 

@@ -1,9 +1,6 @@
-"""The store's contracts: records and async protocols the rest of Lanner programs against.
+"""The store's contract for flows and their revisions.
 
-The engine and the API import this module, never a driver; only the implementation modules of
-``lanner.store`` import SQLAlchemy or a database driver. Imports only the standard library and
-``lanner.errors``. The ``Store`` aggregate lives in ``store_protocol`` (it also gathers the
-protocol modules that import this one).
+Imports only the standard library and the store's ``pages``.
 """
 
 from __future__ import annotations
@@ -11,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
-DEFAULT_TENANT = "main"
-
-T = TypeVar("T")
+from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,26 +66,6 @@ class FlowQuery:
     sort: Sequence[tuple[str, bool]] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of results and the total count over all pages."""
-
-    results: list[T]
-    total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """An API token as stored: only the SHA-256 hex digest of the secret is kept."""
-
-    id: str
-    name: str
-    token_hash: str
-    created: datetime
-    expires: datetime | None = None
-    revoked: bool = False
-
-
 class FlowStore(Protocol):
     """Flows and their revisions.
 
@@ -143,28 +118,4 @@ class FlowStore(Protocol):
 
     async def distinct_namespaces(self, tenant_id: str, q: str | None = None) -> list[str]:
         """Sorted namespaces that hold at least one non-deleted flow, filtered by substring."""
-        ...
-
-
-class TokenStore(Protocol):
-    """API tokens (bearer auth)."""
-
-    async def add_token(self, token: ApiToken) -> ApiToken:
-        """Store a new token; a duplicate name raises :class:`lanner.errors.ConflictError`."""
-        ...
-
-    async def list_tokens(self) -> list[ApiToken]:
-        """Every token, revoked ones included, oldest first."""
-        ...
-
-    async def find_token(self, token_hash: str) -> ApiToken | None:
-        """The token with this hash, whatever its state (callers check expiry/revocation)."""
-        ...
-
-    async def revoke_token(self, name: str) -> bool:
-        """Mark the token named ``name`` revoked; False when no such token exists."""
-        ...
-
-    async def count_active_tokens(self, now: datetime) -> int:
-        """How many tokens are neither revoked nor expired at ``now``."""
         ...

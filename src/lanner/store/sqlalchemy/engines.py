@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
 
 from lanner.errors import ConfigError, StoreUnavailableError
-from lanner.store.bulk import driver_execute
+from lanner.store.sqlalchemy.bulk import driver_execute
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5

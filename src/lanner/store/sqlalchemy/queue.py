@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
-from lanner.store.bulk import BulkStatement
-from lanner.store.executions_protocol import ExecutorEvent, Job, JobClaim, NewEvent, NewJob
-from lanner.store.schema import executions, executor_events, jobs
+from lanner.store.protocols.queue import ExecutorEvent, Job, JobClaim, NewEvent, NewJob
+from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.schema import executions, executor_events, jobs
 
 QUEUED = "QUEUED"
 RUNNING = "RUNNING"
@@ -266,7 +266,7 @@ def heartbeat_jobs(conn: Connection, worker_id: str, now: datetime, lease_s: flo
     )
 
 
-def requeue_jobs(conn: Connection, now: datetime, worker_id: str | None) -> int:
+def requeue_jobs(conn: Connection, now: datetime, worker_id: str | None = None) -> int:
     """Queue again the running jobs of ``worker_id``, or (None) those whose lease expired."""
     if worker_id is not None:
         result = conn.execute(_REQUEUE_WORKER, {"k_worker_id": worker_id})

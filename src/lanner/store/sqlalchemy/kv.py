@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lanner.domain.kv import KVEntry, KVType, KVValue
 from lanner.errors import ConflictError
-from lanner.store.schema import kv_entries
+from lanner.store.sqlalchemy.schema import kv_entries
 
 _KEY = (
     kv_entries.c.tenant_id == bindparam("k_tenant_id"),
@@ -68,15 +68,15 @@ _UPSERT = {
 
 def put_kv(
     conn: Connection,
+    now: datetime,
     tenant_id: str,
     namespace: str,
     key: str,
     value: KVValue,
     *,
-    ttl: timedelta | None,
-    description: str | None,
-    overwrite: bool,
-    now: datetime,
+    ttl: timedelta | None = None,
+    description: str | None = None,
+    overwrite: bool = True,
 ) -> KVEntry:
     """Insert or replace the entry; see :meth:`KVStore.put_kv`."""
     row = conn.execute(
@@ -109,7 +109,7 @@ def get_kv(conn: Connection, tenant_id: str, namespace: str, key: str) -> KVEntr
     return None if row is None else _to_entry(row)
 
 
-def list_kv(conn: Connection, tenant_id: str, namespace: str, now: datetime) -> list[KVEntry]:
+def list_kv(conn: Connection, now: datetime, tenant_id: str, namespace: str) -> list[KVEntry]:
     rows = conn.execute(_LIST, {"k_tenant_id": tenant_id, "k_namespace": namespace, "k_now": now})
     return [_to_entry(row) for row in rows]
 

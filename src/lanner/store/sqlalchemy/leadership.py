@@ -16,8 +16,8 @@ import logging
 
 import psycopg
 
-from lanner.store.engines import first_line
-from lanner.store.notifications import connect, postgres_conninfo
+from lanner.store.sqlalchemy.engines import first_line
+from lanner.store.sqlalchemy.notifications import connect, postgres_conninfo
 
 log = logging.getLogger("lanner.leadership")
 

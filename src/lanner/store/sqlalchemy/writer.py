@@ -19,8 +19,8 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from lanner.errors import StoreUnavailableError
-from lanner.store.calls import Call, Operation, Outcome, new_call, settle
-from lanner.store.engines import unavailable
+from lanner.store.sqlalchemy.calls import Call, Operation, Outcome, new_call, settle
+from lanner.store.sqlalchemy.engines import unavailable
 
 T = TypeVar("T")
 

@@ -1,18 +1,17 @@
 """``Store``: every persistence protocol behind one object with a lifecycle.
 
-Apart from ``protocols`` because it aggregates the protocol modules that import it
-(``executions_protocol``, ``logs_protocol``, ``kv_protocol``). Imports only the standard library and the store's
-protocol modules.
+Imports only the standard library and the store's protocol modules.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from lanner.store.executions_protocol import ExecutionStore
-from lanner.store.kv_protocol import KVStore
-from lanner.store.logs_protocol import LogStore
-from lanner.store.protocols import FlowStore, TokenStore
+from lanner.store.protocols.executions import ExecutionStore
+from lanner.store.protocols.flows import FlowStore
+from lanner.store.protocols.kv import KVStore
+from lanner.store.protocols.logs import LogStore
+from lanner.store.protocols.tokens import TokenStore
 
 
 class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, Protocol):

@@ -13,8 +13,9 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, tr
 from sqlalchemy.exc import IntegrityError
 
 from lanner.errors import ConflictError
-from lanner.store.protocols import DEFAULT_TENANT, ApiToken
-from lanner.store.schema import api_tokens
+from lanner.store.protocols.pages import DEFAULT_TENANT
+from lanner.store.protocols.tokens import ApiToken
+from lanner.store.sqlalchemy.schema import api_tokens
 
 _INSERT = insert(api_tokens)
 _LIST = (

@@ -1,15 +1,15 @@
-"""Alembic environment: runs on the connection :mod:`lanner.store.migrations` hands over."""
+"""Alembic environment: runs on the connection :mod:`lanner.store.sqlalchemy.migrations` hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from lanner.store.schema import metadata
+from lanner.store.sqlalchemy.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
-        "run Lanner's migrations through lanner.store.migrations.upgrade_to_head "
+        "run Lanner's migrations through lanner.store.sqlalchemy.migrations.upgrade_to_head "
         "(or `lanner admin`), not the alembic command line"
     )
 

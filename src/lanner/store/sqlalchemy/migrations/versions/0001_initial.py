@@ -17,7 +17,7 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Types frozen here rather than imported from lanner.store.schema, so this revision never changes.
+# Types frozen here rather than imported from lanner.store.sqlalchemy.schema, so this revision never changes.
 TIMESTAMP = sa.DateTime(timezone=True)
 # JSON documents are orjson text on both dialects (key order kept; nothing queries inside).
 JSON_DOCUMENT = sa.Text()

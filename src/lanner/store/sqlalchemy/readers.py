@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from lanner.errors import StoreUnavailableError
-from lanner.store.calls import Call, Operation, Outcome, new_call, settle
-from lanner.store.engines import SQLITE_BEGIN_OPTION, unavailable
+from lanner.store.sqlalchemy.calls import Call, Operation, Outcome, new_call, settle
+from lanner.store.sqlalchemy.engines import SQLITE_BEGIN_OPTION, unavailable
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 
-from lanner.store.columns import JsonDocument, UtcDateTime
+from lanner.store.sqlalchemy.columns import JsonDocument, UtcDateTime
 
 ID_LEN = 64
 NAME_LEN = 255

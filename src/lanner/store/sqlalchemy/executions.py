@@ -35,21 +35,19 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.labels import Label
 from lanner.domain.states import TERMINATED, StateType
 from lanner.errors import ConflictError, IllegalArgumentError
-from lanner.store import queue
-from lanner.store.bulk import BulkStatement
-from lanner.store.engines import first_line
-from lanner.store.executions_protocol import (
-    ExecutionQuery,
-    ExecutionStep,
-    Job,
-    JobClaim,
-    JobGoneError,
-    LiveExecution,
-    NewEvent,
+from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep, LiveExecution
+from lanner.store.protocols.pages import Page
+from lanner.store.protocols.queue import Job, JobClaim, JobGoneError, NewEvent
+from lanner.store.sqlalchemy import queue
+from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.engines import first_line
+from lanner.store.sqlalchemy.rows import (
+    execution_values,
+    task_run_values,
+    to_execution,
+    to_task_run,
 )
-from lanner.store.protocols import Page
-from lanner.store.rows import execution_values, task_run_values, to_execution, to_task_run
-from lanner.store.schema import (
+from lanner.store.sqlalchemy.schema import (
     execution_labels,
     executions,
     executor_events,
@@ -151,7 +149,7 @@ class _Stored:
     last_position: int | None
 
 
-def create_execution(conn: Connection, execution: Execution, now: datetime) -> None:
+def create_execution(conn: Connection, now: datetime, execution: Execution) -> None:
     """Insert the execution, its labels and its ``created`` event, due at the execution's
     ``schedule_date`` when that is in the future (it stays CREATED until then), else now."""
     try:

@@ -28,8 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from lanner.errors import ConcurrentUpdateError, IllegalArgumentError
-from lanner.store.protocols import FlowQuery, NewFlowRevision, Page, StoredFlow
-from lanner.store.schema import flow_labels, flow_revisions, flows
+from lanner.store.protocols.flows import FlowQuery, NewFlowRevision, StoredFlow
+from lanner.store.protocols.pages import Page
+from lanner.store.sqlalchemy.schema import flow_labels, flow_revisions, flows
 
 MAX_PAGE_SIZE = 10_000
 
@@ -102,8 +103,9 @@ def get_flow(
     tenant_id: str,
     namespace: str,
     flow_id: str,
-    revision: int | None,
-    allow_deleted: bool,
+    *,
+    revision: int | None = None,
+    allow_deleted: bool = False,
 ) -> StoredFlow | None:
     """The current revision, or revision ``revision``; deletions only when ``allow_deleted``."""
     key = _key(tenant_id, namespace, flow_id)
@@ -117,7 +119,7 @@ def get_flow(
 
 
 def add_flow_revision(
-    conn: Connection, flow: NewFlowRevision, expected_revision: int | None, now: datetime
+    conn: Connection, now: datetime, flow: NewFlowRevision, *, expected_revision: int | None
 ) -> StoredFlow:
     """Compare-and-set: append revision ``expected_revision + 1`` or raise ConcurrentUpdateError."""
     key = _key(flow.tenant_id, flow.namespace, flow.id)
@@ -183,7 +185,7 @@ def list_flow_revisions(
     return [_to_flow(row) for row in rows]
 
 
-def list_flows(conn: Connection, tenant_id: str, namespace: str | None) -> list[StoredFlow]:
+def list_flows(conn: Connection, tenant_id: str, namespace: str | None = None) -> list[StoredFlow]:
     """Current non-deleted flows of one namespace (or all), by namespace then id."""
     if namespace is None:
         rows = conn.execute(_LIST_ALL, {"k_tenant_id": tenant_id})
@@ -222,7 +224,7 @@ def search_flows(conn: Connection, query: FlowQuery) -> Page[StoredFlow]:
     return Page(results=[_to_flow(row) for row in rows], total=total)
 
 
-def distinct_namespaces(conn: Connection, tenant_id: str, q: str | None) -> list[str]:
+def distinct_namespaces(conn: Connection, tenant_id: str, q: str | None = None) -> list[str]:
     """Sorted namespaces holding a non-deleted flow, optionally containing ``q``."""
     stmt = select(flows.c.namespace).distinct().where(flows.c.tenant_id == tenant_id, _IS_LIVE)
     if q:

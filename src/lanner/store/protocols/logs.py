@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from lanner.domain.logs import LogEntry, LogLevel
-from lanner.store.protocols import DEFAULT_TENANT, Page
+from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 
 
 @dataclass(frozen=True, slots=True)

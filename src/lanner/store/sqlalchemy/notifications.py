@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 import psycopg
 
 from lanner.errors import ConfigError
-from lanner.store.engines import PG_CONNECT_TIMEOUT_S, first_line, normalize_url
+from lanner.store.sqlalchemy.engines import PG_CONNECT_TIMEOUT_S, first_line, normalize_url
 
 log = logging.getLogger("lanner.notifications")
 

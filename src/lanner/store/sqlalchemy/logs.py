@@ -18,10 +18,10 @@ from sqlalchemy.sql.dml import Insert
 
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import IllegalArgumentError
-from lanner.store.bulk import BulkStatement
-from lanner.store.logs_protocol import LogQuery
-from lanner.store.protocols import Page
-from lanner.store.schema import log_sequences, logs
+from lanner.store.protocols.logs import LogQuery
+from lanner.store.protocols.pages import Page
+from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.schema import log_sequences, logs
 
 MAX_PAGE_SIZE = 10_000
 PURGE_CHUNK_ROWS = 10_000
@@ -112,11 +112,11 @@ def list_logs(
     tenant_id: str,
     execution_id: str,
     *,
-    min_level: LogLevel | None,
-    task_run_id: str | None,
-    task_id: str | None,
-    attempt: int | None,
-    after_seq: int | None,
+    min_level: LogLevel | None = None,
+    task_run_id: str | None = None,
+    task_id: str | None = None,
+    attempt: int | None = None,
+    after_seq: int | None = None,
     limit: int | None = None,
 ) -> list[LogEntry]:
     """The execution's lines matching every given filter, by ``seq``."""
@@ -191,10 +191,10 @@ def delete_logs(
     tenant_id: str,
     execution_id: str,
     *,
-    min_level: LogLevel | None,
-    task_run_id: str | None,
-    task_id: str | None,
-    attempt: int | None,
+    min_level: LogLevel | None = None,
+    task_run_id: str | None = None,
+    task_id: str | None = None,
+    attempt: int | None = None,
 ) -> int:
     """Delete the execution's lines matching the filters; how many."""
     conditions = _execution_conditions(
@@ -204,7 +204,7 @@ def delete_logs(
 
 
 def delete_flow_logs(
-    conn: Connection, tenant_id: str, namespace: str, flow_id: str, trigger_id: str | None
+    conn: Connection, tenant_id: str, namespace: str, flow_id: str, *, trigger_id: str | None = None
 ) -> int:
     conditions = [
         logs.c.tenant_id == tenant_id,
