@@ -29,6 +29,7 @@ class Subflow(Task):
     TYPE: ClassVar[str] = f"{CORE}.Subflow"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Subflow", f"{LEGACY}.Flow")
     IS_EXECUTABLE: ClassVar[bool] = True
+    IS_RUN_BY_ENGINE: ClassVar[bool] = True
 
     namespace: Text
     flowId: Text
