@@ -28,7 +28,7 @@ from lanner.errors import (
     LannerError,
     NotFoundError,
 )
-from lanner.flows import Flow, legacy_type_infos, parse_flow, split_documents
+from lanner.flows import Flow, legacy_type_infos, parse_for_save, split_documents
 from lanner.store import Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
@@ -81,7 +81,7 @@ async def validate_flows(request: Request) -> Any:
         }
         flow_id, namespace = _peek_identity(source)
         try:
-            flow = parse_flow(source)
+            flow = parse_for_save(source)
         except InvalidFlowError as exc:
             entry["constraints"] = "\n".join(f"{d.path}: {d.message}" for d in exc.details) or (
                 exc.message
@@ -104,7 +104,7 @@ def _parse_all(sources: list[str]) -> list[tuple[Flow, str]]:
     seen: set[tuple[str, str]] = set()
     for index, source in enumerate(sources):
         try:
-            flow = parse_flow(source)
+            flow = parse_for_save(source)
         except InvalidFlowError as exc:
             details.extend(ErrorDetail(f"[{index}].{d.path}", d.message) for d in exc.details)
             continue
@@ -196,7 +196,7 @@ async def import_flows(
     failed: list[str] = []
     for name, source in _sources_from_upload(fileUpload.filename or "", content):
         try:
-            flow = parse_flow(source)
+            flow = parse_for_save(source)
             await save_parsed(services.store, tenant, flow, source, SaveMode.UPSERT)
         except LannerError:
             failed.append(name)

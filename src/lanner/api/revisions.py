@@ -14,7 +14,7 @@ from lanner.errors import (
     InvalidFlowError,
     NotFoundError,
 )
-from lanner.flows import Flow, flow_document, parse_flow
+from lanner.flows import Flow, flow_document, parse_flow, parse_for_save
 from lanner.store import NewFlowRevision, Store, StoredFlow
 
 MAX_CAS_ATTEMPTS = 8
@@ -87,7 +87,7 @@ async def save_source(
     flow_id: str | None = None,
 ) -> StoredFlow:
     """Parse ``source`` and store it; raises :class:`InvalidFlowError` with every problem."""
-    flow = parse_flow(source)
+    flow = parse_for_save(source)
     check_identity(flow, namespace, flow_id)
     stored, _ = await save_parsed(store, tenant, flow, source, mode)
     return stored
