@@ -51,3 +51,19 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
 def test_only_store_imports_drivers(path: Path) -> None:
     for name in imports_of(path):
         assert name.split(".")[0] not in DRIVERS, f"{path} imports {name}"
+
+
+GROUND_FLOOR_BANS = (
+    "lanner.engine",
+    "lanner.api",
+    "lanner.flows",
+    "lanner.cli",
+    "lanner.bootstrap",
+)
+
+
+@pytest.mark.parametrize("path", modules("tasks"), ids=lambda p: p.name)
+def test_tasks_do_not_import_the_engine_api_or_parser(path: Path) -> None:
+    """Task classes and ``RunContext`` are the ground floor the engine builds on."""
+    for name in imports_of(path):
+        assert not name.startswith(GROUND_FLOOR_BANS), f"{path.name} imports {name}"
