@@ -23,12 +23,13 @@ import uvicorn
 from lanner.api.app import create_app
 from lanner.api.context import Services
 from lanner.config import Settings
-from lanner.encryption import cipher_of
+from lanner.encryption import cipher_of, secret_encrypter
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retention import start_log_retention
 from lanner.engine.runtime_functions import EngineRuntime
 from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
+from lanner.engine.submit import Submitter
 from lanner.storage import LocalStorage
 from lanner.store import Store, open_store
 from lanner.templating import TemplateEngine
@@ -49,28 +50,65 @@ async def start_store(settings: Settings) -> Store:
     return store
 
 
-def build_runtime(settings: Settings, store: Store) -> EngineRuntime:
+def build_storage(settings: Settings) -> LocalStorage:
+    """The internal storage of ``settings`` (built once, handed to the API and the engine)."""
+    return LocalStorage(settings.storage_dir)
+
+
+def build_runtime(
+    settings: Settings, store: Store, storage: LocalStorage | None = None
+) -> EngineRuntime:
     """The runtime functions (secrets, KV, storage) of ``settings``."""
     return EngineRuntime(
         store,
-        LocalStorage(settings.storage_dir),
+        storage or build_storage(settings),
         settings.secrets,
         cipher=cipher_of(settings.encryption_key),
     )
 
 
-def build_engine(settings: Settings, store: Store, feed: ChangeFeed) -> Engine:
+def build_submitter(
+    settings: Settings,
+    store: Store,
+    feed: ChangeFeed,
+    storage: LocalStorage,
+    templates: TemplateEngine | None = None,
+) -> Submitter:
+    """The engine's one door for new executions (the API, subflows, triggers): SECRET inputs
+    encrypted with the server key, uploads kept in ``storage``, ``templates`` for inputs'
+    ``dependsOn`` and defaults."""
+    return Submitter(
+        store,
+        feed,
+        storage=storage,
+        encrypt=secret_encrypter(settings.encryption_key),
+        templates=templates,
+    )
+
+
+def build_engine(
+    settings: Settings,
+    store: Store,
+    feed: ChangeFeed,
+    *,
+    runtime: EngineRuntime | None = None,
+    submitter: Submitter | None = None,
+) -> Engine:
     """The engine with the runtime functions (secrets, KV, storage) and the template context
     (``envs``, ``globals``) of ``settings``; call on the event loop that will run it."""
-    runtime = build_runtime(settings, store)
+    runtime = runtime or build_runtime(settings, store)
+    templates = TemplateEngine(runtime=runtime)
+    if submitter is None:
+        submitter = build_submitter(settings, store, feed, runtime.storage, templates)
     return Engine(
         store,
         feed,
-        templates=TemplateEngine(runtime=runtime),
+        templates=templates,
         environ=settings.kestra_environ,
         globals_=settings.globals,
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
+        submitter=submitter,
     )
 
 
@@ -78,17 +116,20 @@ def build_worker(
     settings: Settings, store: Store, feed: ChangeFeed, concurrency: int
 ) -> WorkerService:
     """The worker role; its id names this process (a dead one's jobs return by lease expiry)."""
-    runtime = build_runtime(settings, store)
+    storage = build_storage(settings)
+    runtime = build_runtime(settings, store, storage)
+    templates = TemplateEngine(runtime=runtime)
     return WorkerService(
         store,
         feed,
         worker_id=f"{socket.gethostname()}/worker-{os.getpid()}",
-        templates=TemplateEngine(runtime=runtime),
+        templates=templates,
         concurrency=concurrency,
         environ=settings.kestra_environ,
         globals_=settings.globals,
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
+        submitter=build_submitter(settings, store, feed, storage, templates),
     )
 
 
@@ -104,11 +145,15 @@ async def run_local(settings: Settings) -> None:
     """Embedded mode: every role in this process, until SIGINT/SIGTERM."""
     store = await start_store(settings)
     feed = ChangeFeed()
-    engine = build_engine(settings, store, feed)
+    storage = build_storage(settings)
+    runtime = build_runtime(settings, store, storage)
+    # One door for the API and the engine's subflows, with the server functions for inputs.
+    submitter = build_submitter(settings, store, feed, storage, TemplateEngine(runtime=runtime))
+    engine = build_engine(settings, store, feed, runtime=runtime, submitter=submitter)
     retention = start_log_retention(store, settings.log_retention)
     try:
         await engine.start()
-        await serve_http(settings, store, feed)
+        await serve_http(settings, store, feed, storage=storage, submitter=submitter)
     finally:
         if retention is not None:
             await retention.stop()
@@ -116,9 +161,22 @@ async def run_local(settings: Settings) -> None:
         await store.close()
 
 
-async def serve_http(settings: Settings, store: Store, feed: ChangeFeed) -> None:
+async def serve_http(
+    settings: Settings,
+    store: Store,
+    feed: ChangeFeed,
+    *,
+    storage: LocalStorage | None = None,
+    submitter: Submitter | None = None,
+) -> None:
     """The API on ``settings.host:port`` until SIGINT/SIGTERM."""
-    app = create_app(Services(settings=settings, store=store, feed=feed))
+    storage = storage or build_storage(settings)
+    if submitter is None:
+        runtime = build_runtime(settings, store, storage)
+        templates = TemplateEngine(runtime=runtime)
+        submitter = build_submitter(settings, store, feed, storage, templates)
+    services = Services(settings, store, feed, given_storage=storage, given_submitter=submitter)
+    app = create_app(services)
     backend = "PostgreSQL" if settings.database_url else "SQLite"
     log.info(
         "lanner listening on http://%s:%d (store: %s, auth: %s)",
@@ -135,6 +193,7 @@ async def serve_http(settings: Settings, store: Store, feed: ChangeFeed) -> None
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
     await _Server(config).serve()

@@ -60,6 +60,19 @@ class Settings:
     log_retention: timedelta | None = None
     """Log lines older than this are purged by the server (``LANNER_LOG_RETENTION=P30D``,
     ``log-retention:``); None keeps them forever."""
+    # Input limits (README "Limits"): YAML documents, parse time, request sizes.
+    yaml_max_aliases: int = 50
+    yaml_max_depth: int = 100
+    yaml_max_nodes: int = 100_000
+    yaml_max_chars: int = 3 * 1024 * 1024
+    flow_parse_timeout: float = 10.0
+    """Seconds a request may spend parsing and validating flows; then 503."""
+    max_flow_body_bytes: int = 4 * 1024 * 1024
+    max_json_body_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    max_form_part_bytes: int = 10 * 1024 * 1024
+    max_form_fields: int = 1000
+    max_header_bytes: int = 64 * 1024
 
     @property
     def effective_database_url(self) -> str:
@@ -97,7 +110,23 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_URL": "url",
     "LANNER_ENCRYPTION_KEY": "encryption_key",
     "LANNER_LOG_RETENTION": "log_retention",
+    **{f"LANNER_{name.upper()}": name for name in (
+        "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
+        "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
+        "max_form_part_bytes", "max_form_fields", "max_header_bytes",
+    )},
+}  # fmt: skip
+# Limits: positive whole numbers (sizes may say KiB/MiB/GiB); the depth has a ceiling.
+_INT_LIMITS = frozenset(name for name in ENVIRONMENT.values() if name.startswith(("yaml_", "max_")))
+_SIZE_UNITS = {
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
 }
+YAML_DEPTH_CEILING = 200
 # Settings that only come from their own sources (not a file key, not a flag).
 _DERIVED = frozenset({"config_file", "secrets", "kestra_environ"})
 
@@ -154,6 +183,15 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = parse_encryption_key(value, source)
         elif name == "log_retention":
             out[name] = parse_retention(value, source)
+        elif name in _INT_LIMITS:
+            out[name] = parse_limit(name, value, source)
+        elif name == "flow_parse_timeout":
+            try:
+                out[name] = float(value)
+            except (TypeError, ValueError):
+                out[name] = 0.0
+            if not 0 < out[name] < float("inf"):
+                raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")
@@ -161,6 +199,20 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         else:
             out[name] = str(value)
     return out
+
+
+def parse_limit(name: str, value: Any, source: str) -> int:
+    """A positive whole number; sizes may end in KiB, MiB, GiB (or KB, MB, GB)."""
+    text = str(value).strip().lower().replace(" ", "").replace("_", "")
+    factor = next((f for unit, f in _SIZE_UNITS.items() if text.endswith(unit)), 1)
+    digits = text[: -3 if text.endswith("ib") else -2] if factor != 1 else text
+    key = name.replace("_", "-")
+    if not digits.isdigit() or int(digits) < 1:
+        raise ConfigError(f"{source}: {key} must be a positive whole number, got {value!r}")
+    number = int(digits) * factor
+    if name == "yaml_max_depth" and number > YAML_DEPTH_CEILING:
+        raise ConfigError(f"{source}: {key} must be at most {YAML_DEPTH_CEILING}, got {number}")
+    return number
 
 
 def parse_retention(value: Any, source: str) -> timedelta | None:

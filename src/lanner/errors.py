@@ -64,6 +64,14 @@ class StoreUnavailableError(LannerError):
     """The database cannot be reached (HTTP 503)."""
 
 
+class PayloadTooLargeError(LannerError):
+    """The request body (or one of its parts) is over its configured limit (HTTP 413)."""
+
+
+class DeadlineExceededError(LannerError):
+    """Bounded work (parsing a flow) did not finish within its deadline (HTTP 503)."""
+
+
 class ConcurrentUpdateError(ConflictError):
     """A compare-and-set write lost a race; the caller may re-read and retry."""
 

@@ -21,6 +21,7 @@ from lanner.api import (
 )
 from lanner.api.auth import Authenticator, AuthMiddleware
 from lanner.api.context import Services
+from lanner.api.limits import RequestLimitMiddleware
 from lanner.api.problems import install_error_handlers
 from lanner.api.wire import JsonResponse
 
@@ -68,4 +69,5 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
     )
+    app.add_middleware(RequestLimitMiddleware, settings=services.settings)  # outermost
     return app

@@ -30,7 +30,8 @@ def executions_of(services: Services) -> ExecutionStore:
 
 
 def storage_of(services: Services) -> LocalStorage:
-    return LocalStorage(services.settings.storage_dir)
+    """The internal storage (built once, by ``lanner.bootstrap``)."""
+    return services.storage
 
 
 def not_found(execution_id: str) -> NotFoundError:

@@ -18,13 +18,14 @@ from starlette.responses import Response
 
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import executions_of, get_or_404, wait_until, with_task_runs
-from lanner.api.execution_create import coerce, file_uploads, parsed_flow, read_form, store_uploads
+from lanner.api.execution_create import read_form, uploads_of
 from lanner.api.execution_wire import execution_json
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.inputs import InputSpec, InputType
 from lanner.domain.states import StateType
 from lanner.engine.feeds import WORK_TOPIC, execution_topic
+from lanner.engine.submit import parsed_flow
 from lanner.errors import ConflictError, ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import input_file_path, uri_of
 from lanner.store.executions_protocol import NewEvent
@@ -187,17 +188,22 @@ async def _resume(
         )
     specs = await _paused_specs(services, execution, runs)
     form = await read_form(request)
-    uploads = file_uploads(specs, form)
+    uploads = uploads_of(specs, form)
     submitted: dict[str, Any] = dict(form.values)
-    for input_id, upload in uploads.items():
-        submitted[input_id] = uri_of(
+    for upload in uploads:
+        submitted[upload.input_id] = uri_of(
             input_file_path(
-                execution.namespace, execution.flow_id, execution.id, input_id,
-                upload.filename or "",
+                execution.namespace, execution.flow_id, execution.id, upload.input_id,
+                upload.filename,
             )
         )  # fmt: skip
-    inputs = coerce(specs, submitted) if specs else submitted
-    await store_uploads(services, execution, uploads)
+    # Resume inputs become task outputs: typed, not encrypted.
+    submitter = services.submitter
+    if specs:
+        inputs = await submitter.inputs.coerce(specs, submitted, encrypt=None, context=None)
+    else:
+        inputs = submitted
+    await submitter.store_files(execution, uploads)
     await send_event(services, execution_id, "resume", {"inputs": inputs})
     return execution
 

@@ -1,60 +1,41 @@
 """Creating executions: ``POST /executions/{namespace}/{id}`` (and the deprecated ``/trigger/``).
 
-Multipart inputs: text parts by name; FILE inputs are file parts whose *filename* is the input
-id (Kestra), or, leniently, whose part name is. Inputs are coerced before anything is written;
-uploaded files are stored, then the execution row (with its ``created`` event) is committed, and
-if that fails the files go again: nothing is ever half-created.
+HTTP only: the query parameters (labels, ``scheduleDate``, ``kind``, ``revision``), the form
+(multipart inputs: text parts by name; FILE inputs are file parts whose *filename* is the input
+id, as Kestra, or, leniently, whose part name is) and the answer (``wait=true`` waits for the
+end). The execution itself is made, stored and queued by the engine's
+:class:`~lanner.engine.submit.Submitter`, the one door every trigger goes through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from lanner.api.context import Services, ServicesDep, TenantDep
-from lanner.api.execution_access import executions_of, storage_of, visible_runs, wait_until
+from lanner.api.deadlines import off_loop
+from lanner.api.execution_access import executions_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
+from lanner.api.limits import read_form as read_limited_form
 from lanner.api.queries import parse_labels
 from lanner.api.wire import JsonResponse
-from lanner.config import Settings
-from lanner.domain.executions import Execution, State, new_id
-from lanner.domain.flows import Flow
-from lanner.domain.input_values import InputValuesError, coerce_inputs
+from lanner.domain.executions import new_id
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
-from lanner.domain.states import StateType
-from lanner.domain.times import format_instant
-from lanner.encryption import secret_encrypter
-from lanner.engine.feeds import WORK_TOPIC, execution_topic
-from lanner.errors import (
-    ConflictError,
-    ErrorDetail,
-    IllegalArgumentError,
-    NotFoundError,
-    ValidationError,
-)
-from lanner.flows.parser import parse_flow
-from lanner.storage import execution_prefix, input_file_path, uri_of
-from lanner.templating import TemplateEngine, TemplateError
+from lanner.engine.feeds import execution_topic
+from lanner.engine.submit import CORRELATION_LABEL, FileUpload, FlowRef, parsed_flow
+from lanner.errors import ErrorDetail, IllegalArgumentError
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
-CORRELATION_LABEL = "system.correlationId"
 ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL})
 EXECUTION_KINDS = frozenset({"NORMAL", "TEST", "PLAYGROUND"})
 MAX_FORM_FIELDS = 1000
-MAX_FIELD_BYTES = 10 * 1024 * 1024
-
-# Renders ``dependsOn`` conditions and templated defaults. It has no server-backed functions
-# (``secret``, ``kv``...): those block and would need the engine's runtime and a thread.
-INPUT_TEMPLATES = TemplateEngine()
 
 
 @dataclass(slots=True)
@@ -71,8 +52,9 @@ async def read_form(request: Request) -> SubmittedForm:
     form = SubmittedForm()
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return form
-    data = await request.form(
-        max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+    settings = request.app.state.services.settings
+    data = await read_limited_form(
+        request, settings, max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS
     )
     for name, value in data.multi_items():
         if isinstance(value, UploadFile):
@@ -80,62 +62,6 @@ async def read_form(request: Request) -> SubmittedForm:
         else:
             form.values[name] = value
     return form
-
-
-@lru_cache(maxsize=256)
-def parsed_flow(source: str) -> Flow:
-    """A stored revision's source, parsed once (revisions never change)."""
-    return parse_flow(source)
-
-
-def input_error(error: InputValuesError) -> ValidationError:
-    """Kestra's 422: ``Invalid entity: inputs.<id>: <message>``."""
-    details = [ErrorDetail(f"inputs.{p.input_id}", p.message) for p in error.problems]
-    text = ", ".join(f"{d.path}: {d.message}" for d in details)
-    return ValidationError(f"Invalid entity: {text}", details)
-
-
-def render_input(template: str, context: Mapping[str, Any]) -> Any:
-    """A ``dependsOn`` condition or a default, rendered typed; a failure is the input's 422."""
-    try:
-        return INPUT_TEMPLATES.render_typed(template, context)
-    except TemplateError as error:
-        raise ValueError(str(error)) from None
-
-
-def input_context(
-    flow: Flow, execution_id: str, revision: int, tenant: str, now: datetime
-) -> dict[str, Any]:
-    """The ``flow`` and ``execution`` variables inputs see while they are resolved."""
-    flow_vars = {"id": flow.id, "namespace": flow.namespace, "revision": revision}
-    execution_vars = {"id": execution_id, "startDate": format_instant(now)}
-    return {
-        "flow": {**flow_vars, "tenantId": tenant},
-        "execution": {**execution_vars, "originalId": execution_id},
-    }
-
-
-def coerce(
-    specs: tuple[InputSpec, ...],
-    submitted: dict[str, Any],
-    settings: Settings | None = None,
-    *,
-    context: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Typed inputs; with ``settings``, SECRET ones encrypted with the server's key (422
-    without one). Without (resume inputs, which become task outputs) they stay clear.
-    ``dependsOn`` conditions and templated defaults see ``context`` and the inputs so far."""
-    try:
-        return coerce_inputs(
-            specs,
-            submitted,
-            parse_yaml=yaml.safe_load,
-            encrypt=secret_encrypter(settings.encryption_key) if settings else None,
-            render=render_input,
-            context=context,
-        )
-    except InputValuesError as error:
-        raise input_error(error) from None
 
 
 def file_uploads(specs: tuple[InputSpec, ...], form: SubmittedForm) -> dict[str, UploadFile]:
@@ -162,14 +88,6 @@ def request_labels(raw: list[str]) -> dict[str, str]:
     return labels
 
 
-def execution_labels(flow: Flow, requested: dict[str, str], execution_id: str) -> tuple[Label, ...]:
-    """Flow labels (non-system) + request labels + ``system.correlationId`` when absent."""
-    merged = {label.key: label.value for label in flow.labels if not label.is_system}
-    merged.update(requested)
-    merged.setdefault(CORRELATION_LABEL, execution_id)
-    return tuple(Label(key, value) for key, value in merged.items())
-
-
 def execution_kind(raw: str | None) -> str | None:
     """1.x ``kind``: NORMAL (the default, not written), TEST or PLAYGROUND."""
     if raw is None or raw.upper() == "NORMAL":
@@ -193,29 +111,12 @@ def parse_instant(raw: str, name: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-async def store_uploads(
-    services: Services, execution: Execution, uploads: dict[str, UploadFile]
-) -> None:
-    storage = storage_of(services)
-    for input_id, upload in uploads.items():
-        path = input_file_path(
-            execution.namespace, execution.flow_id, execution.id, input_id, upload.filename or ""
-        )
-        await storage.put(execution.tenant_id, path, upload.file)
-
-
-async def submit(services: Services, execution: Execution, uploads: dict[str, UploadFile]) -> None:
-    """Store the uploads, commit the execution and wake the engine; undo files on failure."""
-    storage = storage_of(services)
-    prefix = execution_prefix(execution.namespace, execution.flow_id, execution.id)
-    try:
-        await store_uploads(services, execution, uploads)
-        await executions_of(services).create_execution(execution)
-    except BaseException:
-        if uploads:
-            await storage.delete_tree(execution.tenant_id, prefix)
-        raise
-    services.feed.publish(WORK_TOPIC)
+def uploads_of(specs: tuple[InputSpec, ...], form: SubmittedForm) -> list[FileUpload]:
+    """The form's files for FILE inputs, as the submitter takes them."""
+    return [
+        FileUpload(input_id, upload.filename or "", upload.file)
+        for input_id, upload in file_uploads(specs, form).items()
+    ]
 
 
 async def _create(
@@ -224,43 +125,26 @@ async def _create(
 ) -> Any:  # fmt: skip
     params = request.query_params
     requested = request_labels(params.getlist("labels"))
-    stored = await services.store.get_flow(tenant, namespace, flow_id, revision=revision)
-    if stored is None:
-        raise NotFoundError("Requested Flow is not found.")
-    if stored.disabled:
-        raise ConflictError("Illegal state: Cannot execute a disabled flow")
-    flow = parsed_flow(stored.source)
+    submitter = services.submitter
+    stored = await submitter.flow_of(FlowRef(tenant, namespace, flow_id, revision))
+    flow = await off_loop(services.settings, parsed_flow, stored.source)  # cached for submit
     form = await read_form(request)
-    execution_id = new_id()
-    uploads = file_uploads(flow.inputs, form)
-    submitted: dict[str, Any] = dict(form.values)
-    for input_id, upload in uploads.items():
-        path = input_file_path(namespace, flow_id, execution_id, input_id, upload.filename or "")
-        submitted[input_id] = uri_of(path)
-    now = datetime.now(UTC)
-    context = input_context(flow, execution_id, stored.revision, tenant, now)
-    inputs = coerce(flow.inputs, submitted, services.settings, context=context)
-    execution = Execution(
-        id=execution_id,
-        tenant_id=tenant,
-        namespace=namespace,
-        flow_id=flow_id,
-        flow_revision=stored.revision,
-        state=State.of(StateType.CREATED, now),
-        inputs=inputs,
-        labels=execution_labels(flow, requested, execution_id),
-        variables=dict(flow.variables or {}),
-        original_id=execution_id,
-        original_created_date=now,
+    submission = partial(
+        submitter.submit,
+        stored,
+        form.values,
+        files=uploads_of(flow.inputs, form),
+        labels=[Label(key, value) for key, value in requested.items()],
         schedule_date=parse_instant(schedule_date, "scheduleDate") if schedule_date else None,
         kind=execution_kind(kind),
     )
     if not wait:
-        await submit(services, execution, uploads)
+        execution = await submission()
         return {**execution_json(execution), "url": execution_url(services.settings, execution)}
     # Subscribe before submitting so the end cannot slip between commit and wait.
+    execution_id = new_id()
     with services.feed.subscribe(execution_topic(execution_id)) as subscription:
-        await submit(services, execution, uploads)
+        execution = await submission(execution_id=execution_id)
         final = await wait_until(
             services, tenant, execution_id, subscription=subscription, known=execution
         )

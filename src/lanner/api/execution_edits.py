@@ -17,10 +17,11 @@ from lanner.api.execution_access import executions_of, get_or_404, with_task_run
 from lanner.api.execution_actions import publish_change
 from lanner.api.execution_wire import execution_json
 from lanner.api.wire import JsonResponse
-from lanner.domain.executions import Execution, State, TaskRun, new_id
+from lanner.domain.executions import Execution, TaskRun, new_id
 from lanner.domain.labels import Label, label_text
 from lanner.domain.states import StateType
 from lanner.engine.feeds import WORK_TOPIC
+from lanner.engine.submit import rerun_of
 from lanner.errors import (
     BadRequestError,
     ErrorDetail,
@@ -68,30 +69,15 @@ async def _replay(
         raise NotFoundError("Requested Flow is not found.")
     now = datetime.now(UTC)
     replay_id = new_id()
-    replay = replace(
-        source,
-        id=replay_id,
-        flow_revision=stored.revision,
-        state=State.of(StateType.CREATED, now),
-        outputs={},
-        parent_id=source.id,
-        original_id=source.original_id or source.id,
-        attempt_number=source.attempt_number + 1,
-        original_created_date=source.original_created_date or source.state.start_date,
-        deleted=False,
-    )
-    store = executions_of(services)
+    replay = rerun_of(source, replay_id, now, flow_revision=stored.revision)
     if task_run_id is None:
-        await store.create_execution(replay)
-    else:
-        # From a task run: the copy starts as the original ended, then restarts from there.
-        copies, ids = _copied_runs(runs, replay_id)
-        replay = replace(replay, state=source.state, outputs=source.outputs)
-        restart = NewEvent(replay_id, "restart", {"taskRunId": ids[task_run_id]})
-        step = ExecutionStep(
-            replay_id, execution=replay, task_runs=tuple(copies), events=(restart,)
-        )
-        await store.apply_steps([step])
+        return await services.submitter.resubmit(replay)
+    # From a task run: the copy starts as the original ended, then restarts from there.
+    copies, ids = _copied_runs(runs, replay_id)
+    replay = replace(replay, state=source.state, outputs=source.outputs)
+    restart = NewEvent(replay_id, "restart", {"taskRunId": ids[task_run_id]})
+    step = ExecutionStep(replay_id, execution=replay, task_runs=tuple(copies), events=(restart,))
+    await executions_of(services).apply_steps([step])
     services.feed.publish(WORK_TOPIC)
     return replay
 

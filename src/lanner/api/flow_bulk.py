@@ -12,14 +12,15 @@ import zipfile
 from typing import Annotated, Any
 
 import orjson
-import yaml
 from fastapi import APIRouter, Query, Request, UploadFile
 from starlette.responses import Response
 
 from lanner.api.context import ServicesDep, TenantDep
+from lanner.api.deadlines import off_loop, yaml_limits
 from lanner.api.flows import EXPORT_PAGE_SIZE, all_matching, flow_query_from, read_source
 from lanner.api.revisions import SaveMode, delete_flow, save_parsed, set_disabled
 from lanner.api.wire import JsonResponse, flow_json
+from lanner.config import Settings
 from lanner.errors import (
     BadRequestError,
     ErrorDetail,
@@ -29,9 +30,13 @@ from lanner.errors import (
     NotFoundError,
 )
 from lanner.flows import Flow, legacy_type_infos, parse_for_save, split_documents
+from lanner.flows.loader import YamlLimits, load_document
 from lanner.store import Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
+
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+"""All the YAML an imported zip may unpack to; members past it are reported as failed."""
 
 
 async def read_id_pairs(request: Request) -> list[tuple[str, str]]:
@@ -53,11 +58,8 @@ async def read_id_pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
-def _peek_identity(source: str) -> tuple[str | None, str | None]:
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError:
-        return None, None
+def _peek_identity(source: str, limits: YamlLimits) -> tuple[str | None, str | None]:
+    data = load_document(source, limits).data
     if not isinstance(data, dict):
         return None, None
     flow_id, namespace = data.get("id"), data.get("namespace")
@@ -68,8 +70,13 @@ def _peek_identity(source: str) -> tuple[str | None, str | None]:
 
 
 @router.post("/flows/validate", summary="Validate flows (multi-document YAML)")
-async def validate_flows(request: Request) -> Any:
+async def validate_flows(request: Request, services: ServicesDep) -> Any:
     text = await read_source(request)
+    settings = services.settings
+    return await off_loop(settings, _validate_all, text, yaml_limits(settings))
+
+
+def _validate_all(text: str, limits: YamlLimits) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for index, source in enumerate(split_documents(text)):
         entry: dict[str, Any] = {
@@ -79,9 +86,9 @@ async def validate_flows(request: Request) -> Any:
             "warnings": [],
             "infos": [],
         }
-        flow_id, namespace = _peek_identity(source)
+        flow_id, namespace = _peek_identity(source, limits)
         try:
-            flow = parse_for_save(source)
+            flow = parse_for_save(source, limits=limits)
         except InvalidFlowError as exc:
             entry["constraints"] = "\n".join(f"{d.path}: {d.message}" for d in exc.details) or (
                 exc.message
@@ -97,14 +104,14 @@ async def validate_flows(request: Request) -> Any:
     return results
 
 
-def _parse_all(sources: list[str]) -> list[tuple[Flow, str]]:
+def _parse_all(sources: list[str], limits: YamlLimits) -> list[tuple[Flow, str]]:
     """Parse every document; one error report for all of them, nothing saved on error."""
     parsed: list[tuple[Flow, str]] = []
     details: list[ErrorDetail] = []
     seen: set[tuple[str, str]] = set()
     for index, source in enumerate(sources):
         try:
-            flow = parse_for_save(source)
+            flow = parse_for_save(source, limits=limits)
         except InvalidFlowError as exc:
             details.extend(ErrorDetail(f"[{index}].{d.path}", d.message) for d in exc.details)
             continue
@@ -120,9 +127,10 @@ def _parse_all(sources: list[str]) -> list[tuple[Flow, str]]:
 
 
 async def _bulk_update(
-    store: Store, tenant: str, sources: list[str], namespace: str | None, delete: bool
-) -> list[dict[str, Any]]:
-    parsed = _parse_all(sources)
+    store: Store, settings: Settings, tenant: str, sources: list[str], namespace: str | None,
+    delete: bool,
+) -> list[dict[str, Any]]:  # fmt: skip
+    parsed = await off_loop(settings, _parse_all, sources, yaml_limits(settings))
     if namespace is not None:
         wrong = [
             ErrorDetail(f"[{i}].namespace", f"Flow namespace must be '{namespace}'")
@@ -153,22 +161,31 @@ async def bulk_update_flows(
     request: Request, services: ServicesDep, tenant: TenantDep, delete: bool = True
 ) -> Any:
     sources = split_documents(await read_source(request))
-    return await _bulk_update(services.store, tenant, sources, None, delete)
+    return await _bulk_update(services.store, services.settings, tenant, sources, None, delete)
 
 
-def _sources_from_upload(name: str, content: bytes) -> list[tuple[str, str]]:
+def _sources_from_upload(name: str, content: bytes, max_bytes: int) -> list[tuple[str, str | None]]:
+    """``(name, source)`` of each document; ``None`` for a zip member over ``max_bytes``, or
+    past :data:`MAX_UNZIPPED_BYTES` in all (zip bombs are read no further)."""
     lower = name.lower()
     if lower.endswith((".yml", ".yaml")):
         text = content.decode("utf-8", errors="replace")
         return [(f"{name}[{i}]", s) for i, s in enumerate(split_documents(text))]
     if lower.endswith(".zip"):
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str | None]] = []
+        budget = MAX_UNZIPPED_BYTES
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 for info in archive.infolist():
                     if info.is_dir() or not info.filename.lower().endswith((".yml", ".yaml")):
                         continue
-                    text = archive.read(info).decode("utf-8", errors="replace")
+                    with archive.open(info) as member:  # read bounded: no zip bomb
+                        raw = member.read(min(max_bytes, budget) + 1)
+                    budget -= len(raw)
+                    if len(raw) > max_bytes or budget < 0:
+                        found.append((info.filename, None))
+                        continue
+                    text = raw.decode("utf-8", errors="replace")
                     found.extend(
                         (f"{info.filename}[{i}]" if i else info.filename, s)
                         for i, s in enumerate(split_documents(text))
@@ -193,14 +210,37 @@ async def import_flows(
             "Required part [fileUpload] not specified", [ErrorDetail("fileUpload", "missing")]
         )
     content = await fileUpload.read()
+    settings = services.settings
+    limits = yaml_limits(settings)
+    parsed = await off_loop(settings, _parse_uploaded, fileUpload.filename or "", content, limits)
     failed: list[str] = []
-    for name, source in _sources_from_upload(fileUpload.filename or "", content):
+    for name, flow, source in parsed:
+        if flow is None:
+            failed.append(name)
+            continue
         try:
-            flow = parse_for_save(source)
             await save_parsed(services.store, tenant, flow, source, SaveMode.UPSERT)
         except LannerError:
             failed.append(name)
     return failed
+
+
+def _parse_uploaded(
+    filename: str, content: bytes, limits: YamlLimits
+) -> list[tuple[str, Flow | None, str]]:
+    """Each flow of an uploaded file, ``None`` where it does not parse."""
+    parsed: list[tuple[str, Flow | None, str]] = []
+    for name, source in _sources_from_upload(filename, content, 4 * limits.max_chars):
+        if source is None:
+            parsed.append((name, None, ""))
+            continue
+        try:
+            flow = parse_for_save(source, limits=limits)
+        except InvalidFlowError:
+            parsed.append((name, None, source))
+            continue
+        parsed.append((name, flow, source))
+    return parsed
 
 
 def _zip_of(flows: list[StoredFlow]) -> Response:
@@ -251,11 +291,12 @@ async def _bulk_delete(store: Store, tenant: str, targets: list[tuple[str, str]]
 
 
 async def _bulk_toggle(
-    store: Store, tenant: str, targets: list[tuple[str, str]], disabled: bool
-) -> Any:
+    store: Store, tenant: str, targets: list[tuple[str, str]], disabled: bool,
+    settings: Settings,
+) -> Any:  # fmt: skip
     count = 0
     for namespace, flow_id in targets:
-        if await set_disabled(store, tenant, namespace, flow_id, disabled) is not None:
+        if await set_disabled(store, tenant, namespace, flow_id, disabled, settings) is not None:
             count += 1
     return {"count": count}
 
@@ -273,24 +314,28 @@ async def delete_by_query(request: Request, services: ServicesDep, tenant: Tenan
 
 @router.post("/flows/disable/by-ids", summary="Disable the given flows")
 async def disable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    return await _bulk_toggle(services.store, tenant, await read_id_pairs(request), True)
+    return await _bulk_toggle(
+        services.store, tenant, await read_id_pairs(request), True, services.settings
+    )
 
 
 @router.post("/flows/disable/by-query", summary="Disable the flows matching a query")
 async def disable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     targets = await _targets_by_query(request, services.store, tenant)
-    return await _bulk_toggle(services.store, tenant, targets, True)
+    return await _bulk_toggle(services.store, tenant, targets, True, services.settings)
 
 
 @router.post("/flows/enable/by-ids", summary="Enable the given flows")
 async def enable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
-    return await _bulk_toggle(services.store, tenant, await read_id_pairs(request), False)
+    return await _bulk_toggle(
+        services.store, tenant, await read_id_pairs(request), False, services.settings
+    )
 
 
 @router.post("/flows/enable/by-query", summary="Enable the flows matching a query")
 async def enable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     targets = await _targets_by_query(request, services.store, tenant)
-    return await _bulk_toggle(services.store, tenant, targets, False)
+    return await _bulk_toggle(services.store, tenant, targets, False, services.settings)
 
 
 @router.post("/flows/{namespace}", summary="Update every flow of a namespace at once")
@@ -302,4 +347,4 @@ async def update_namespace(
     delete: Annotated[bool, Query()] = True,
 ) -> Any:
     sources = split_documents(await read_source(request))
-    return await _bulk_update(services.store, tenant, sources, namespace, delete)
+    return await _bulk_update(services.store, services.settings, tenant, sources, namespace, delete)

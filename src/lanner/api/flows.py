@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from lanner.api.context import ServicesDep, TenantDep
+from lanner.api.deadlines import off_loop
 from lanner.api.queries import check_paging, parse_filters, parse_labels, parse_sort
 from lanner.api.revisions import (
     SaveMode,
@@ -32,18 +33,15 @@ from lanner.store import FlowQuery, Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
 
-MAX_FLOW_BODY_BYTES = 10 * 1024 * 1024
 SORTABLE = ("id", "namespace", "revision", "updated")
 EXPORT_PAGE_SIZE = 500
 
 
 async def read_source(request: Request) -> str:
-    """The request body as flow YAML; a JSON flow body is converted to YAML."""
+    """The request body as flow YAML; a JSON flow body is converted to YAML (in a thread).
+
+    Its size is bounded by ``lanner.api.limits`` (``max-flow-body-bytes``) while it is read."""
     body = await request.body()
-    if len(body) > MAX_FLOW_BODY_BYTES:
-        raise IllegalArgumentError(
-            "Illegal argument: flow source too large", [ErrorDetail("body", "too large")]
-        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -56,14 +54,23 @@ async def read_source(request: Request) -> str:
         )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise InvalidFlowError(
-                "Invalid json: body is not JSON", [ErrorDetail("body", "invalid JSON")]
-            ) from None
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        text = await off_loop(request.app.state.services.settings, _json_to_yaml, body)
     return text
+
+
+def _json_to_yaml(body: bytes) -> str:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidFlowError(
+            "Invalid json: body is not JSON", [ErrorDetail("body", "invalid JSON")]
+        ) from None
+    try:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    except RecursionError:
+        raise InvalidFlowError(
+            "Invalid json: body is nested too deeply", [ErrorDetail("body", "nested too deeply")]
+        ) from None
 
 
 def flow_query_from(request: Request, tenant: str, page: int, size: int) -> FlowQuery:
@@ -127,7 +134,9 @@ async def all_matching(store: Store, query: FlowQuery) -> list[StoredFlow]:
 @router.post("/flows", summary="Create a flow from YAML")
 async def create_flow(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     source = await read_source(request)
-    stored = await save_source(services.store, tenant, source, SaveMode.CREATE)
+    stored = await save_source(
+        services.store, tenant, source, SaveMode.CREATE, settings=services.settings
+    )
     return flow_json(stored, with_source=True)
 
 
@@ -230,8 +239,9 @@ async def update_flow(
 ) -> Any:
     source = await read_source(request)
     stored = await save_source(
-        services.store, tenant, source, SaveMode.UPSERT, namespace=namespace, flow_id=id
-    )
+        services.store, tenant, source, SaveMode.UPSERT,
+        settings=services.settings, namespace=namespace, flow_id=id,
+    )  # fmt: skip
     return flow_json(stored, with_source=True)
 
 

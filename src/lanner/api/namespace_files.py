@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import storage_of
+from lanner.api.limits import read_form
 from lanner.api.wire import JsonResponse
 from lanner.errors import ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.storage import NamespaceFiles
@@ -26,7 +27,6 @@ router = APIRouter(tags=["Files"], default_response_class=JsonResponse)
 
 PREFIX = "/namespaces/{namespace}/files"
 FILE_PART = "fileContent"
-MAX_PART_BYTES = 1024 * 1024 * 1024
 
 
 def files_of(services: Services) -> NamespaceFiles:
@@ -74,7 +74,7 @@ async def upload_file(
     files = files_of(services)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PART_BYTES)
+        form = await read_form(request, services.settings, max_files=1, max_fields=10)
         part = form.get(FILE_PART)
         if not isinstance(part, UploadFile):
             raise IllegalArgumentError(

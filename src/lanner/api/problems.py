@@ -20,12 +20,14 @@ from lanner.api.wire import JsonResponse
 from lanner.errors import (
     BadRequestError,
     ConflictError,
+    DeadlineExceededError,
     ErrorDetail,
     GoneError,
     IllegalArgumentError,
     InvalidFlowError,
     LannerError,
     NotFoundError,
+    PayloadTooLargeError,
     StoreUnavailableError,
     UnauthorizedError,
     ValidationError,
@@ -43,7 +45,9 @@ STATUS_BY_ERROR: tuple[tuple[type[LannerError], int], ...] = (
     (BadRequestError, 400),
     (UnauthorizedError, 401),
     (GoneError, 410),
+    (PayloadTooLargeError, 413),
     (StoreUnavailableError, 503),
+    (DeadlineExceededError, 503),
 )
 
 REASONS = {
@@ -55,6 +59,7 @@ REASONS = {
     410: "Resource has expired",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
     422: "Invalid entity",
     500: "Internal server error",
     503: "Service Unavailable",
@@ -99,6 +104,8 @@ KNOWN_PREFIXES = (
     "Bad Request",
     "Unauthorized",
     "Resource has expired",
+    "Payload Too Large",
+    "Service Unavailable",
 )
 
 

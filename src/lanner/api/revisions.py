@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import partial
 
+from lanner.api.deadlines import off_loop, yaml_limits
+from lanner.config import Settings
 from lanner.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -83,11 +86,13 @@ async def save_source(
     source: str,
     mode: SaveMode,
     *,
+    settings: Settings,
     namespace: str | None = None,
     flow_id: str | None = None,
 ) -> StoredFlow:
-    """Parse ``source`` and store it; raises :class:`InvalidFlowError` with every problem."""
-    flow = parse_for_save(source)
+    """Parse ``source`` (in a thread, within the limits) and store it; raises
+    :class:`InvalidFlowError` with every problem."""
+    flow = await off_loop(settings, partial(parse_for_save, source, limits=yaml_limits(settings)))
     check_identity(flow, namespace, flow_id)
     stored, _ = await save_parsed(store, tenant, flow, source, mode)
     return stored
@@ -127,7 +132,7 @@ def with_disabled(source: str, disabled: bool) -> str:
 
 
 async def set_disabled(
-    store: Store, tenant: str, namespace: str, flow_id: str, disabled: bool
+    store: Store, tenant: str, namespace: str, flow_id: str, disabled: bool, settings: Settings
 ) -> StoredFlow | None:
     """Enable or disable a flow as a new revision; ``None`` when the flow does not exist."""
     latest = await store.get_flow(tenant, namespace, flow_id)
@@ -136,6 +141,6 @@ async def set_disabled(
     if latest.disabled == disabled:
         return latest
     source = with_disabled(latest.source, disabled)
-    flow = parse_flow(source)
+    flow = await off_loop(settings, parse_flow, source)
     stored, _ = await save_parsed(store, tenant, flow, source, SaveMode.UPDATE)
     return stored

@@ -3,8 +3,9 @@
 :class:`JobRunner` turns a claimed job and its execution's snapshot into the event the executor
 expects (``task_result``, ``resolved``, ``finalized``) plus the log lines written meanwhile. It
 never raises for a task's own failure: a render error or an exception is a FAILED result with the
-error logged at ERROR. Subflow tasks create their child execution here (idempotently: the child
-id derives from the task run and attempt).
+error logged at ERROR. Subflow tasks submit their child execution (through the engine's one door,
+:class:`~lanner.engine.submit.Submitter`; idempotently: the child id derives from the task run
+and attempt).
 A runnable task is its registered class built from the spec's properties; the engine calls its
 ``run`` with a :class:`TaskContext`. A failure that cannot succeed on retry (unknown type, bad
 properties) is reported ``retryable: false``.
@@ -20,9 +21,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lanner.domain.executions import Execution, ExecutionTrigger, State, TaskRun
+from lanner.domain.executions import ExecutionTrigger, TaskRun
 from lanner.domain.flows import TaskSpec
-from lanner.domain.input_values import InputValuesError, coerce_inputs
+from lanner.domain.input_values import coerce_inputs
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.domain.logs import LogEntry, LogLevel
@@ -33,13 +34,13 @@ from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.snapshots import Snapshot
+from lanner.engine.submit import CORRELATION_LABEL, FlowRef, Submitter
 from lanner.engine.task_context import TaskContext, TaskFailure, is_truthy, render_tree
 from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
-from lanner.errors import ConflictError
-from lanner.flows import parse_flow
+from lanner.errors import ConflictError, NotFoundError, ValidationError
 from lanner.store import Job, NewEvent, Store
 from lanner.tasks.registry import default_registry
-from lanner.templating import TemplateEngine, TemplateError
+from lanner.templating import TemplateEngine
 
 S = StateType
 Result = tuple[NewEvent | None, list[LogEntry]]
@@ -62,8 +63,12 @@ class JobRunner:
         log_writer: LogWriter | None = None,
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
+        submitter: Submitter | None = None,
     ) -> None:
         self._store = store
+        # Subflows' children go through the engine's one door (Engine and WorkerService hand
+        # theirs down; this fallback wakes no one: the loop finds the child on its next read).
+        self._submitter = submitter or Submitter(store, templates=templates)
         self._decrypt = decrypt  # SECRET inputs → clear text (the runtime's decrypt_input)
         self.templates = templates
         self._envs = dict(envs or {})
@@ -139,54 +144,45 @@ class JobRunner:
         namespace = await ctx.text("namespace") or ""
         flow_id = await ctx.text("flowId") or ""
         revision = await ctx.typed("revision")
-        stored = await self._store.get_flow(
-            ctx.execution.tenant_id, namespace, flow_id,
-            revision=int(revision) if revision is not None else None,
+        parent = ctx.execution
+        flow = FlowRef(
+            parent.tenant_id, namespace, flow_id,
+            int(revision) if revision is not None else None,
         )  # fmt: skip
-        if stored is None:
-            raise TaskFailure(f"subflow {namespace}.{flow_id} not found")
-        child_flow = parse_flow(stored.source)
         raw_inputs = await ctx.typed("inputs", {}) or {}
-        try:
-            inputs = coerce_inputs(child_flow.inputs, raw_inputs, render=self._render_input)
-        except InputValuesError as error:
-            raise TaskFailure(f"invalid subflow inputs: {error}") from None
         labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
         if spec.properties.get("inheritLabels") is True:
-            labels = [*ctx.execution.labels, *labels]
-        child_id = _child_id(ctx.run, ctx.attempt)
-        parent = ctx.execution
-        child = Execution(
-            id=child_id,
-            tenant_id=parent.tenant_id,
-            namespace=namespace,
-            flow_id=flow_id,
-            flow_revision=stored.revision,
-            state=State.of(S.CREATED, datetime.now(UTC)),
-            inputs=inputs,
-            labels=tuple(labels),
-            variables=dict(child_flow.variables or {}),
-            parent_id=parent.id,
-            trigger=ExecutionTrigger(
-                id=spec.id,
-                type=spec.type,
-                variables={
-                    "executionId": parent.id,
-                    "namespace": parent.namespace,
-                    "flowId": parent.flow_id,
-                    "flowRevision": parent.flow_revision,
-                    "taskRunId": ctx.run.id if spec.properties.get("wait", True) else None,
-                },
-            ),
+            labels = [*parent.labels, *labels]
+        else:  # one correlation id along the whole tree, as Kestra
+            labels = [*(lb for lb in parent.labels if lb.key == CORRELATION_LABEL), *labels]
+        trigger = ExecutionTrigger(
+            id=spec.id,
+            type=spec.type,
+            variables={
+                "executionId": parent.id,
+                "namespace": parent.namespace,
+                "flowId": parent.flow_id,
+                "flowRevision": parent.flow_revision,
+                "taskRunId": ctx.run.id if spec.properties.get("wait", True) else None,
+            },
         )
         try:
-            await self._store.create_execution(child)
-        except ConflictError:
-            pass  # this job ran before (redelivered): the child already exists
-        outputs = {"executionId": child_id}
+            # The id derives from the task run and attempt: a redelivered job finds its child.
+            child = await self._submitter.submit(
+                flow, raw_inputs, labels=labels, trigger=trigger, parent_id=parent.id,
+                execution_id=_child_id(ctx.run, ctx.attempt),
+            )  # fmt: skip
+        except NotFoundError:
+            raise TaskFailure(f"subflow {namespace}.{flow_id} not found") from None
+        except ValidationError as error:
+            problems = ", ".join(f"{d.path}: {d.message}" for d in error.details)
+            raise TaskFailure(f"invalid subflow inputs: {problems or error.message}") from None
+        except ConflictError as error:
+            raise TaskFailure(f"subflow {namespace}.{flow_id}: {error.message}") from None
+        outputs = {"executionId": child.id}
         if spec.properties.get("wait", True) is False:
             return outputs, {}
-        return outputs, {"childId": child_id}
+        return outputs, {"childId": child.id}
 
     # -- resolve -------------------------------------------------------------------------------
 
@@ -218,14 +214,6 @@ class JobRunner:
         return NewEvent(job.execution_id, ev.RESOLVED, payload)
 
     # -- finalize ------------------------------------------------------------------------------
-
-    def _render_input(self, template: str, scope: Mapping[str, Any]) -> Any:
-        """A child input's ``dependsOn`` condition or templated default (a failure is that
-        input's error)."""
-        try:
-            return self.templates.render_typed(template, scope)
-        except TemplateError as error:
-            raise ValueError(str(error)) from None
 
     async def _finalize(self, job: Job, snapshot: Snapshot) -> Result:
         variables = build_context(

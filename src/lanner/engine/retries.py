@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from lanner.domain.executions import Execution, State, TaskRun
+from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
 from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
+from lanner.engine.submit import rerun_of
 from lanner.engine.work import Work
 from lanner.store.executions_protocol import NewEvent
 
@@ -120,14 +120,4 @@ def retry_execution_id(original: Execution) -> str:
 def retry_execution(original: Execution, execution_id: str, now: datetime) -> Execution:
     """The new execution of a ``CREATE_NEW_EXECUTION`` retry: same flow revision, inputs,
     labels and variables; ``attemptNumber`` + 1; linked to ``original`` like a replay."""
-    return replace(
-        original,
-        id=execution_id,
-        state=State.of(S.CREATED, now),
-        outputs={},
-        parent_id=original.id,
-        original_id=original.original_id or original.id,
-        attempt_number=original.attempt_number + 1,
-        original_created_date=original.original_created_date or original.state.start_date,
-        deleted=False,
-    )
+    return rerun_of(original, execution_id, now)

@@ -100,6 +100,11 @@ class EngineRuntime:
         self._cipher = cipher
         self._loop = loop or asyncio.get_running_loop()
 
+    @property
+    def storage(self) -> LocalStorage:
+        """The internal storage ``read()`` and friends look into."""
+        return self._storage
+
     def decrypt_input(self, value: str) -> str:
         """A SECRET input's clear text, registered for masking.
 

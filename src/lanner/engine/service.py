@@ -37,6 +37,7 @@ from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.loop import ExecutorLoop, utc_now
 from lanner.engine.snapshots import FlowCache, Snapshots
+from lanner.engine.submit import Submitter
 from lanner.engine.worker import Worker
 from lanner.store import Store
 from lanner.templating import TemplateEngine
@@ -71,6 +72,7 @@ def job_runner(
     globals_: Mapping[str, Any] | None = None,
     masker: Masker | None = None,
     decrypt: Callable[[str], str] | None = None,
+    submitter: Submitter | None = None,
 ) -> JobRunner:
     """The runner of a worker's jobs (``envs`` from ``environ``, default the process's)."""
     return JobRunner(
@@ -81,6 +83,7 @@ def job_runner(
         log_writer=log_writer,
         masker=masker,
         decrypt=decrypt,
+        submitter=submitter,
     )
 
 
@@ -99,6 +102,7 @@ class Engine:
         globals_: Mapping[str, Any] | None = None,
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
+        submitter: Submitter | None = None,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -115,6 +119,7 @@ class Engine:
             globals_=globals_,
             masker=self.masker,
             decrypt=decrypt,
+            submitter=submitter or Submitter(store, feed, templates=self.templates),
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -231,6 +236,7 @@ class WorkerService:
         globals_: Mapping[str, Any] | None = None,
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
+        submitter: Submitter | None = None,
     ) -> None:
         self.log_writer = LogWriter(store, feed)
         runner = job_runner(
@@ -241,6 +247,7 @@ class WorkerService:
             globals_=globals_,
             masker=masker,
             decrypt=decrypt,
+            submitter=submitter or Submitter(store, feed, templates=templates),
         )
         # Another process advances the executions: read each job's execution afresh.
         self.worker = Worker(

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from lanner.domain.flows import Concurrency, Flow, Listener, PluginDefault
 from lanner.flows.inputs import parse_inputs, parse_labels, parse_outputs
-from lanner.flows.loader import Path, load_document
+from lanner.flows.loader import STORED_LIMITS, Path, YamlLimits, load_document
 from lanner.flows.problems import Problems
 from lanner.flows.specs import WORKER_GROUP_EE, SpecBuilder
 from lanner.flows.validation import validate_flow
@@ -37,9 +37,15 @@ _FLOW_KEYS = frozenset(
 _RETRY: TypeAdapter[Any] = TypeAdapter(Retry)
 
 
-def parse_flow(source: str, registry: TypeRegistry | None = None) -> Flow:
-    """Parse and validate one flow; raise :class:`InvalidFlowError` listing every problem."""
-    document = load_document(source)
+def parse_flow(
+    source: str, registry: TypeRegistry | None = None, *, limits: YamlLimits | None = None
+) -> Flow:
+    """Parse and validate one flow; raise :class:`InvalidFlowError` listing every problem.
+
+    ``limits`` bound the YAML load (a source from a request: the configured ones); without, the
+    source is one this server stored and is read under :data:`STORED_LIMITS`.
+    """
+    document = load_document(source, limits or STORED_LIMITS)
     problems = Problems(document)
     data = document.data
     if document.problems and data is None:

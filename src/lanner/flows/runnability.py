@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lanner.domain.flows import Flow
 from lanner.errors import ErrorDetail, InvalidFlowError
+from lanner.flows.loader import YamlLimits
 from lanner.flows.parser import parse_flow
 from lanner.tasks.base import TASK
 from lanner.tasks.registry import TypeRegistry, default_registry, has_runtime
@@ -32,10 +33,12 @@ def unsupported_tasks(flow: Flow, registry: TypeRegistry | None = None) -> list[
     return details
 
 
-def parse_for_save(source: str, registry: TypeRegistry | None = None) -> Flow:
+def parse_for_save(
+    source: str, registry: TypeRegistry | None = None, *, limits: YamlLimits | None = None
+) -> Flow:
     """Parse ``source`` like :func:`parse_flow`, then refuse it (:class:`InvalidFlowError`)
     when a task cannot run here, naming each such type and its path."""
-    flow = parse_flow(source, registry)
+    flow = parse_flow(source, registry, limits=limits)
     details = unsupported_tasks(flow, registry)
     if details:
         text = ", ".join(f"{d.path}: {d.message}" for d in details)

@@ -5,7 +5,8 @@ Pebble's (``range``, ``max``, ``min``).
 
 Every function takes the Jinja render context first (the compiler passes it). Server-backed
 ones go through :class:`~lanner.templating.runtime.RuntimeFunctions`. Imports only the
-standard library, yaml, orjson and this package.
+standard library, yaml, orjson and this package (and, at call time, the bounded YAML loader
+of ``lanner.flows.loader``).
 """
 
 from __future__ import annotations
@@ -70,8 +71,14 @@ def from_yaml(context: Context, yaml_: Any = None, **kwargs: Any) -> Any:
     text = kwargs.get("yaml", yaml_)
     if text is None:
         return None
+    # Bounded like every YAML the server reads (aliases, depth, nodes); imported here because
+    # lanner.flows imports this package.
+    from lanner.flows.loader import YamlLimitError, safe_load
+
     try:
-        return yaml.safe_load(str(text))
+        return safe_load(str(text))
+    except YamlLimitError as error:
+        raise TemplateRenderError(error.message) from error
     except yaml.YAMLError as error:
         raise TemplateRenderError(f"Invalid yaml: {error}") from error
 
