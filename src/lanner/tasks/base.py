@@ -154,6 +154,8 @@ class Plugin(Strict):
     """Starts another flow (``namespace``/``flowId`` properties): checked for recursion."""
     IS_RUN_BY_ENGINE: ClassVar[bool] = False
     """Run by the engine itself rather than by a ``run`` method (``Subflow``)."""
+    IS_UNRESOLVED: ClassVar[bool] = False
+    """A flowable type the executor has no resolution for yet (flows using it are refused)."""
 
     type: str
 

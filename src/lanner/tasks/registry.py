@@ -134,6 +134,8 @@ def has_run(model: type[Plugin]) -> bool:
 def has_runtime(model: type[Plugin]) -> bool:
     """Whether a task of this type can run here: resolved by the executor (flowable), run by
     the engine itself (``Subflow``) or by its ``run`` method."""
+    if model.IS_UNRESOLVED:
+        return False
     return model.IS_FLOWABLE or model.IS_RUN_BY_ENGINE or has_run(model)
 
 

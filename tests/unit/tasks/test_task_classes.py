@@ -173,7 +173,8 @@ def test_runtime_is_run_flowable_or_engine_resolved() -> None:
     for name in ("flow.Sequential", "flow.If", "flow.ForEach", "flow.Pause", "flow.Subflow"):
         assert has_runtime(by_type[name]), name
     missing = ("http.Request", "http.Download", "kv.PurgeKV", "log.PurgeLogs")
-    for name in (*missing, "execution.PurgeExecutions", "state.Set"):
+    unresolved = ("flow.ForEachItem", "flow.Template", "flow.Loop")
+    for name in (*missing, *unresolved, "execution.PurgeExecutions", "state.Set"):
         assert not has_runtime(by_type[name]), name
 
 

@@ -200,6 +200,7 @@ class Loop(FlowableTask):
     """Run ``tasks`` once per value (2.0's replacement of ForEach and ForEachItem)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Loop"
+    IS_UNRESOLVED: ClassVar[bool] = True
 
     values: AnyList | Text
     concurrencyLimit: Int = 1
