@@ -19,10 +19,10 @@ from lanner.api import (
     misc,
     namespace_files,
 )
-from lanner.api.auth import Authenticator, AuthMiddleware
+from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
 from lanner.api.limits import RequestLimitMiddleware
-from lanner.api.problems import install_error_handlers
+from lanner.api.problems import document_errors, install_error_handlers
 from lanner.api.wire import JsonResponse
 
 API_PREFIX = "/api/v1"
@@ -66,6 +66,8 @@ def create_app(services: Services) -> FastAPI:
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX + "/{tenant}", include_in_schema=False)
     install_error_handlers(app)
+    document_errors(app)
+    document_auth(app)
     app.add_middleware(
         AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
     )

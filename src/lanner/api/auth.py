@@ -167,3 +167,31 @@ class AuthMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+SECURITY_SCHEMES = {
+    "basicAuth": {"type": "http", "scheme": "basic"},
+    "bearerAuth": {"type": "http", "scheme": "bearer", "description": "an API token (lnr_...)"},
+}
+
+
+def document_auth(app: Any) -> None:
+    """Name Basic and bearer auth in ``app``'s document; the open paths need neither.
+
+    Auth applies once credentials or a token exist (see the module doc); the document says what
+    a secured server asks for.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document: dict[str, Any] = build()
+        if "securitySchemes" not in document.get("components", {}):
+            document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            document["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
+            for path, operations in document.get("paths", {}).items():
+                if is_open_path(path):
+                    for operation in operations.values():
+                        operation["security"] = []
+        return document
+
+    app.openapi = openapi

@@ -16,10 +16,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import executions_of, get_or_404, wait_until, with_task_runs
 from lanner.api.execution_create import read_form, uploads_of
 from lanner.api.execution_wire import execution_json
+from lanner.api.ids import ExecutionIdPath
+from lanner.api.models import json_body, ok
+from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.inputs import InputSpec, InputType
@@ -72,17 +76,33 @@ async def _kill(services: Services, tenant: str, execution_id: str, cascade: boo
     return execution
 
 
-@router.delete("/executions/{executionId}/kill", status_code=202, summary="Kill an execution")
+@router.delete(
+    "/executions/{executionId}/kill",
+    status_code=202,
+    summary="Kill an execution",
+    response_class=Response,
+    responses=error_responses(409),
+)
 async def kill(
-    executionId: str, services: ServicesDep, tenant: TenantDep, isOnKillCascade: bool = True
+    executionId: ExecutionIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    isOnKillCascade: bool = True,
 ) -> Response:
     await _kill(services, tenant, executionId, isOnKillCascade)
     return Response(status_code=202)
 
 
-@router.post("/executions/{executionId}/actions/kill", summary="Kill an execution (2.0)")
+@router.post(
+    "/executions/{executionId}/actions/kill",
+    summary="Kill an execution (2.0)",
+    responses={**ok(models.Execution), **error_responses(409)},
+)
 async def kill_action(
-    executionId: str, services: ServicesDep, tenant: TenantDep, isOnKillCascade: bool = True
+    executionId: ExecutionIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    isOnKillCascade: bool = True,
 ) -> Any:
     before = await _kill(services, tenant, executionId, isOnKillCascade)
     return await answer_after(services, tenant, before, _changed(before))
@@ -115,10 +135,18 @@ def _restarted(before: Execution) -> Callable[[Execution], bool]:
     return lambda now: now.attempt_number > before.attempt_number or _changed(before)(now)
 
 
-@router.post("/executions/{executionId}/restart", summary="Restart an execution")
-@router.post("/executions/{executionId}/actions/restart", summary="Restart an execution (2.0)")
+@router.post(
+    "/executions/{executionId}/restart",
+    summary="Restart an execution",
+    responses={**ok(models.Execution), **error_responses(409)},
+)
+@router.post(
+    "/executions/{executionId}/actions/restart",
+    summary="Restart an execution (2.0)",
+    responses={**ok(models.Execution), **error_responses(409)},
+)
 async def restart(
-    executionId: str,
+    executionId: ExecutionIdPath,
     services: ServicesDep,
     tenant: TenantDep,
     taskRunId: str | None = None,
@@ -208,17 +236,27 @@ async def _resume(
     return execution
 
 
-@router.post("/executions/{executionId}/resume", status_code=204, summary="Resume a paused run")
+@router.post(
+    "/executions/{executionId}/resume",
+    status_code=204,
+    summary="Resume a paused run",
+    response_class=Response,
+    responses=error_responses(409),
+)
 async def resume(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     await _resume(request, services, tenant, executionId)
     return Response(status_code=204)
 
 
-@router.post("/executions/{executionId}/actions/resume", summary="Resume a paused run (2.0)")
+@router.post(
+    "/executions/{executionId}/actions/resume",
+    summary="Resume a paused run (2.0)",
+    responses={**ok(models.Execution), **error_responses(409)},
+)
 async def resume_action(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     before = await _resume(request, services, tenant, executionId)
     return await answer_after(services, tenant, before, _changed(before))
@@ -236,14 +274,25 @@ async def _pause(services: Services, tenant: str, execution_id: str) -> Executio
     return execution
 
 
-@router.post("/executions/{executionId}/pause", summary="Pause a running execution")
-async def pause(executionId: str, services: ServicesDep, tenant: TenantDep) -> Response:
+@router.post(
+    "/executions/{executionId}/pause",
+    summary="Pause a running execution",
+    response_class=Response,
+    responses=error_responses(409),
+)
+async def pause(executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep) -> Response:
     await _pause(services, tenant, executionId)
     return Response(status_code=200)
 
 
-@router.post("/executions/{executionId}/actions/pause", summary="Pause an execution (2.0)")
-async def pause_action(executionId: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.post(
+    "/executions/{executionId}/actions/pause",
+    summary="Pause an execution (2.0)",
+    responses={**ok(models.Execution), **error_responses(409)},
+)
+async def pause_action(
+    executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     before = await _pause(services, tenant, executionId)
     return await answer_after(services, tenant, before, _changed(before))
 
@@ -251,11 +300,30 @@ async def pause_action(executionId: str, services: ServicesDep, tenant: TenantDe
 # --- force a task-run state ---------------------------------------------------------------------------
 
 
-@router.post("/executions/{executionId}/state", summary="Force the state of a task run")
+@router.post(
+    "/executions/{executionId}/state",
+    summary="Force the state of a task run",
+    responses={**ok(models.Execution), **error_responses(409)},
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "properties": {
+                "taskRunId": {"type": "string"},
+                "state": {"enum": [s.value for s in StateType if s.is_terminated]},
+            },
+            "required": ["taskRunId", "state"],
+        }
+    ),
+)
 async def set_task_run_state(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
-    body = await request.json() if await request.body() else {}
+    try:
+        body = await request.json() if await request.body() else {}
+    except ValueError:  # not JSON, or not UTF-8
+        raise IllegalArgumentError(
+            "Invalid json: body is not JSON", [ErrorDetail("body", "invalid JSON")]
+        ) from None
     if not isinstance(body, dict):
         raise IllegalArgumentError("Illegal argument: body must be a JSON object")
     task_run_id, state = body.get("taskRunId"), str(body.get("state", "")).upper()

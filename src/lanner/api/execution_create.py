@@ -17,12 +17,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
+from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.deadlines import off_loop
 from lanner.api.execution_access import executions_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
+from lanner.api.ids import FlowIdPath, NamespacePath
 from lanner.api.limits import read_form as read_limited_form
-from lanner.api.queries import parse_labels
+from lanner.api.models import ok
+from lanner.api.problems import error_responses
+from lanner.api.queries import RevisionParam, parse_labels
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import new_id
 from lanner.domain.inputs import InputSpec
@@ -152,15 +156,19 @@ async def _create(
     return {**execution_json(final, runs), "url": execution_url(services.settings, final)}
 
 
-@router.post("/executions/trigger/{namespace}/{id}", summary="Create an execution (deprecated)")
+@router.post(
+    "/executions/trigger/{namespace}/{id}",
+    summary="Create an execution (deprecated)",
+    responses={**ok(models.ExecutionResponse), **error_responses(409)},
+)
 async def trigger_execution(
-    namespace: str,
-    id: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
     wait: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     return await _create(
         request, namespace, id, services, tenant,
@@ -168,15 +176,19 @@ async def trigger_execution(
     )  # fmt: skip
 
 
-@router.post("/executions/{namespace}/{id}", summary="Create an execution")
+@router.post(
+    "/executions/{namespace}/{id}",
+    summary="Create an execution",
+    responses={**ok(models.ExecutionResponse), **error_responses(409)},
+)
 async def create_execution(
-    namespace: str,
-    id: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
     wait: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
     scheduleDate: str | None = None,
     kind: str | None = None,
 ) -> Any:

@@ -12,10 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import executions_of, get_or_404, with_task_runs
 from lanner.api.execution_actions import publish_change
 from lanner.api.execution_wire import execution_json
+from lanner.api.ids import ExecutionIdPath
+from lanner.api.models import json_body, ok
+from lanner.api.queries import RevisionParam
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, TaskRun, new_id
 from lanner.domain.labels import Label, label_text
@@ -82,16 +86,28 @@ async def _replay(
     return replay
 
 
-@router.post("/executions/{executionId}/replay", summary="Replay an execution (new id)")
-@router.post("/executions/{executionId}/actions/replay", summary="Replay an execution (2.0)")
+@router.post(
+    "/executions/{executionId}/replay",
+    summary="Replay an execution (new id)",
+    responses=ok(models.Execution),
+)
+@router.post(
+    "/executions/{executionId}/actions/replay",
+    summary="Replay an execution (2.0)",
+    responses=ok(models.Execution),
+)
 async def replay(
-    executionId: str,
+    executionId: ExecutionIdPath,
     services: ServicesDep,
     tenant: TenantDep,
     taskRunId: str | None = None,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
+
+
+# Kestra's label key; system labels (``system.``) are Kestra's own.
+LABEL_KEY_PATTERN = r"^[a-rt-z][a-z0-9._-]*$"
 
 
 def _labels_body(body: Any) -> list[Label]:
@@ -118,9 +134,26 @@ async def _write(services: Services, updated: Execution) -> Any:
     return execution_json(updated, runs)
 
 
-@router.post("/executions/{executionId}/labels", summary="Set labels on a finished execution")
+@router.post(
+    "/executions/{executionId}/labels",
+    summary="Set labels on a finished execution",
+    responses=ok(models.Execution),
+    openapi_extra=json_body(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "key": {"type": "string", "pattern": LABEL_KEY_PATTERN},
+                    "value": {"type": "string"},
+                },
+                "required": ["key", "value"],
+            },
+        }
+    ),
+)
 async def set_labels(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     try:
         body = await request.json()
@@ -147,9 +180,13 @@ async def set_labels(
     return await _write(services, updated)
 
 
-@router.post("/executions/{executionId}/change-status", summary="Change a finished run's status")
+@router.post(
+    "/executions/{executionId}/change-status",
+    summary="Change a finished run's status",
+    responses=ok(models.Execution),
+)
 async def change_status(
-    executionId: str, services: ServicesDep, tenant: TenantDep, status: str
+    executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep, status: str
 ) -> Any:
     target = StateType.__members__.get(status.upper())
     execution = await get_or_404(services, tenant, executionId)

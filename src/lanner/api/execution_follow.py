@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
+from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.execution_access import (
     SAFETY_POLL_S,
@@ -37,7 +38,15 @@ from lanner.api.execution_access import (
     visible_runs,
 )
 from lanner.api.execution_wire import execution_json
-from lanner.api.wire import JsonResponse, dumps
+from lanner.api.ids import ExecutionIdPath
+from lanner.api.models import ok
+from lanner.api.wire import (
+    BinaryResponse,
+    EventStreamResponse,
+    JsonResponse,
+    content_disposition,
+    dumps,
+)
 from lanner.domain.executions import Execution
 from lanner.engine.feeds import Subscription, execution_topic
 from lanner.errors import ErrorDetail, IllegalArgumentError
@@ -90,8 +99,14 @@ async def _frames(
         subscription.close()
 
 
-@router.get("/executions/{executionId}/follow", summary="Follow an execution (SSE)")
-async def follow(executionId: str, services: ServicesDep, tenant: TenantDep) -> StreamingResponse:
+@router.get(
+    "/executions/{executionId}/follow",
+    summary="Follow an execution (SSE)",
+    response_class=EventStreamResponse,
+)
+async def follow(
+    executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep
+) -> StreamingResponse:
     # Subscribe before the first read: a change between the read and the wait is never lost.
     subscription = services.feed.subscribe(execution_topic(executionId))
     try:
@@ -122,22 +137,31 @@ async def _execution_file(services: Services, tenant: str, execution_id: str, pa
     return relative
 
 
-@router.get("/executions/{executionId}/file", summary="Download a file of an execution")
+@router.get(
+    "/executions/{executionId}/file",
+    summary="Download a file of an execution",
+    response_class=BinaryResponse,
+)
 async def download_file(
-    executionId: str, path: str, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, path: str, services: ServicesDep, tenant: TenantDep
 ) -> StreamingResponse:
     relative = await _execution_file(services, tenant, executionId, path)
     chunks = await storage_of(services).stream(tenant, relative)
-    name = relative.name.replace('"', "")
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(relative.name)},
     )
 
 
-@router.get("/executions/{executionId}/file/metas", summary="Size of a file of an execution")
-async def file_metas(executionId: str, path: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get(
+    "/executions/{executionId}/file/metas",
+    summary="Size of a file of an execution",
+    responses=ok(models.FileMetas),
+)
+async def file_metas(
+    executionId: ExecutionIdPath, path: str, services: ServicesDep, tenant: TenantDep
+) -> Any:
     relative = await _execution_file(services, tenant, executionId, path)
     return {"size": await storage_of(services).size(tenant, relative)}
 
@@ -151,9 +175,13 @@ _BINARY_TYPES = {"jpg": "IMAGE", "jpeg": "IMAGE", "png": "IMAGE", "pdf": "PDF"}
 _MARKDOWN = frozenset({"md", "markdown"})
 
 
-@router.get("/executions/{executionId}/file/preview", summary="Preview a file of an execution")
+@router.get(
+    "/executions/{executionId}/file/preview",
+    summary="Preview a file of an execution",
+    responses=ok(models.FilePreview),
+)
 async def file_preview(
-    executionId: str,
+    executionId: ExecutionIdPath,
     path: str,
     services: ServicesDep,
     tenant: TenantDep,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.execution_access import (
     executions_of,
@@ -23,8 +24,12 @@ from lanner.api.execution_access import (
 )
 from lanner.api.execution_create import parse_instant
 from lanner.api.execution_wire import execution_json, executions_json
+from lanner.api.ids import ExecutionIdPath, TaskRunIdPath
+from lanner.api.models import ok
 from lanner.api.queries import (
+    PageParam,
     QueryFilter,
+    SizeParam,
     check_paging,
     parse_filters,
     parse_labels,
@@ -131,9 +136,31 @@ def execution_query(request: Request, tenant: str, page: int, size: int) -> Exec
     )
 
 
-@router.get("/executions/search", summary="Search executions")
+# ``GET /executions`` reads these two itself (400 when one is missing, as Kestra).
+FLOW_FILTER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": name,
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        }
+        for name in ("namespace", "flowId")
+    ]
+}
+
+
+@router.get(
+    "/executions/search",
+    summary="Search executions",
+    responses=ok(models.PagedResults[models.Execution]),
+)
 async def search_executions(
-    request: Request, services: ServicesDep, tenant: TenantDep, page: int = 1, size: int = 10
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: PageParam = 1,
+    size: SizeParam = 10,
 ) -> Any:
     check_paging(page, size)
     query = execution_query(request, tenant, page, size)
@@ -141,9 +168,18 @@ async def search_executions(
     return paged(result, executions_json(result.results))
 
 
-@router.get("/executions", summary="Executions of one flow (optionally in some states)")
+@router.get(
+    "/executions",
+    summary="Executions of one flow (optionally in some states)",
+    responses=ok(models.PagedResults[models.Execution]),
+    openapi_extra=FLOW_FILTER,
+)
 async def list_flow_executions(
-    request: Request, services: ServicesDep, tenant: TenantDep, page: int = 1, size: int = 10
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: PageParam = 1,
+    size: SizeParam = 10,
 ) -> Any:
     params = request.query_params
     missing = [name for name in ("namespace", "flowId") if not params.get(name)]
@@ -160,15 +196,25 @@ async def list_flow_executions(
     return paged(result, executions_json(result.results))
 
 
-@router.get("/executions/{executionId}", summary="Get an execution")
-async def get_execution(executionId: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get("/executions/{executionId}", summary="Get an execution", responses=ok(models.Execution))
+async def get_execution(
+    executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     execution, runs = await with_task_runs(services, tenant, executionId)
     return execution_json(execution, runs)
 
 
-@router.delete("/executions/{executionId}", status_code=204, summary="Delete an execution")
+@router.delete(
+    "/executions/{executionId}",
+    status_code=204,
+    summary="Delete an execution",
+    response_class=Response,
+)
 async def delete_execution(
-    executionId: str, services: ServicesDep, tenant: TenantDep, deleteStorage: bool = True
+    executionId: ExecutionIdPath,
+    services: ServicesDep,
+    tenant: TenantDep,
+    deleteStorage: bool = True,
 ) -> Response:
     execution = await get_or_404(services, tenant, executionId)
     if not await executions_of(services).delete_execution(tenant, executionId):
@@ -193,23 +239,35 @@ async def _task_run_outputs(
 
 
 @router.get(
-    "/executions/{executionId}/taskruns/{taskRunId}/outputs", summary="Outputs of a task run"
+    "/executions/{executionId}/taskruns/{taskRunId}/outputs",
+    summary="Outputs of a task run",
+    responses=ok(dict[str, Any]),
 )
 async def task_run_outputs(
-    executionId: str, taskRunId: str, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, taskRunId: TaskRunIdPath, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     return await _task_run_outputs(services, tenant, executionId, taskRunId)
 
 
-@outputs_router.get("/outputs/{executionId}/{taskRunId}", summary="Outputs of a task run (2.0)")
+@outputs_router.get(
+    "/outputs/{executionId}/{taskRunId}",
+    summary="Outputs of a task run (2.0)",
+    responses=ok(dict[str, Any]),
+)
 async def outputs_of_task_run(
-    executionId: str, taskRunId: str, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, taskRunId: TaskRunIdPath, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     return await _task_run_outputs(services, tenant, executionId, taskRunId)
 
 
-@outputs_router.get("/outputs/{executionId}", summary="Outputs of every task run (2.0)")
-async def outputs_of_execution(executionId: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@outputs_router.get(
+    "/outputs/{executionId}",
+    summary="Outputs of every task run (2.0)",
+    responses=ok(list[models.TaskRunOutputs]),
+)
+async def outputs_of_execution(
+    executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     _, runs = await with_task_runs(services, tenant, executionId)
     results = []
     for run in runs:

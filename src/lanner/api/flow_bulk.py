@@ -15,11 +15,21 @@ import orjson
 from fastapi import APIRouter, Query, Request, UploadFile
 from starlette.responses import Response
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.deadlines import off_loop, yaml_limits
-from lanner.api.flows import EXPORT_PAGE_SIZE, all_matching, flow_query_from, read_source
+from lanner.api.flows import (
+    EXPORT_PAGE_SIZE,
+    YAML_BODY,
+    all_matching,
+    flow_query_from,
+    read_source,
+)
+from lanner.api.ids import NamespacePath
+from lanner.api.models import ok
+from lanner.api.problems import error_responses
 from lanner.api.revisions import SaveMode, delete_flow, save_parsed, set_disabled
-from lanner.api.wire import JsonResponse, flow_json
+from lanner.api.wire import BinaryResponse, JsonResponse, content_disposition, flow_json
 from lanner.config import Settings
 from lanner.errors import (
     BadRequestError,
@@ -35,6 +45,26 @@ from lanner.store import Store, StoredFlow
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
 
+# ``read_id_pairs``'s body; an absent body is an empty list.
+ID_PAIRS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "namespace": {"type": "string", "minLength": 1},
+                            "id": {"type": "string", "minLength": 1},
+                        },
+                        "required": ["namespace", "id"],
+                    },
+                }
+            }
+        }
+    }
+}
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
 """All the YAML an imported zip may unpack to; members past it are reported as failed."""
 
@@ -49,7 +79,9 @@ async def read_id_pairs(request: Request) -> list[tuple[str, str]]:
         raise IllegalArgumentError("Invalid json mapping", [ErrorDetail("body", "expected a list")])
     pairs: list[tuple[str, str]] = []
     for index, item in enumerate(data):
-        if not isinstance(item, dict) or not item.get("namespace") or not item.get("id"):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(key), str) and item[key] for key in ("namespace", "id")
+        ):
             raise IllegalArgumentError(
                 "Invalid json mapping",
                 [ErrorDetail(f"body[{index}]", "expected {namespace, id}")],
@@ -69,7 +101,12 @@ def _peek_identity(source: str, limits: YamlLimits) -> tuple[str | None, str | N
     )
 
 
-@router.post("/flows/validate", summary="Validate flows (multi-document YAML)")
+@router.post(
+    "/flows/validate",
+    summary="Validate flows (multi-document YAML)",
+    responses=ok(list[models.ValidateConstraintViolation]),
+    openapi_extra=YAML_BODY,
+)
 async def validate_flows(request: Request, services: ServicesDep) -> Any:
     text = await read_source(request)
     settings = services.settings
@@ -156,7 +193,12 @@ async def _bulk_update(
     return answer
 
 
-@router.post("/flows/bulk", summary="Create or update many flows (multi-document YAML)")
+@router.post(
+    "/flows/bulk",
+    summary="Create or update many flows (multi-document YAML)",
+    responses={**ok(list[models.FlowWithSource]), **error_responses(409)},
+    openapi_extra=YAML_BODY,
+)
 async def bulk_update_flows(
     request: Request, services: ServicesDep, tenant: TenantDep, delete: bool = True
 ) -> Any:
@@ -201,7 +243,14 @@ def _sources_from_upload(name: str, content: bytes, max_bytes: int) -> list[tupl
     )
 
 
-@router.post("/flows/import", summary="Import flows from a YAML or zip file")
+@router.post(
+    "/flows/import",
+    summary="Import flows from a YAML or zip file",
+    responses={
+        **ok(list[str], "the names of the documents that failed"),
+        **error_responses(400),
+    },
+)
 async def import_flows(
     services: ServicesDep, tenant: TenantDep, fileUpload: UploadFile | None = None
 ) -> Any:
@@ -251,17 +300,26 @@ def _zip_of(flows: list[StoredFlow]) -> Response:
     return Response(
         buffer.getvalue(),
         media_type="application/octet-stream",
-        headers={"Content-Disposition": "attachment; filename=flows.zip"},
+        headers={"Content-Disposition": content_disposition("flows.zip")},
     )
 
 
-@router.get("/flows/export/by-query", summary="Export the flows matching a query as a zip")
+@router.get(
+    "/flows/export/by-query",
+    summary="Export the flows matching a query as a zip",
+    response_class=BinaryResponse,
+)
 async def export_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
     query = flow_query_from(request, tenant, 1, EXPORT_PAGE_SIZE)
     return _zip_of(await all_matching(services.store, query))
 
 
-@router.post("/flows/export/by-ids", summary="Export the given flows as a zip")
+@router.post(
+    "/flows/export/by-ids",
+    summary="Export the given flows as a zip",
+    response_class=BinaryResponse,
+    openapi_extra=ID_PAIRS_BODY,
+)
 async def export_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
     flows = []
     for namespace, flow_id in await read_id_pairs(request):
@@ -301,46 +359,78 @@ async def _bulk_toggle(
     return {"count": count}
 
 
-@router.delete("/flows/delete/by-ids", summary="Delete the given flows")
+@router.delete(
+    "/flows/delete/by-ids",
+    summary="Delete the given flows",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+    openapi_extra=ID_PAIRS_BODY,
+)
 async def delete_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _bulk_delete(services.store, tenant, await read_id_pairs(request))
 
 
-@router.delete("/flows/delete/by-query", summary="Delete the flows matching a query")
+@router.delete(
+    "/flows/delete/by-query",
+    summary="Delete the flows matching a query",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+)
 async def delete_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     targets = await _targets_by_query(request, services.store, tenant)
     return await _bulk_delete(services.store, tenant, targets)
 
 
-@router.post("/flows/disable/by-ids", summary="Disable the given flows")
+@router.post(
+    "/flows/disable/by-ids",
+    summary="Disable the given flows",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+    openapi_extra=ID_PAIRS_BODY,
+)
 async def disable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _bulk_toggle(
         services.store, tenant, await read_id_pairs(request), True, services.settings
     )
 
 
-@router.post("/flows/disable/by-query", summary="Disable the flows matching a query")
+@router.post(
+    "/flows/disable/by-query",
+    summary="Disable the flows matching a query",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+)
 async def disable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     targets = await _targets_by_query(request, services.store, tenant)
     return await _bulk_toggle(services.store, tenant, targets, True, services.settings)
 
 
-@router.post("/flows/enable/by-ids", summary="Enable the given flows")
+@router.post(
+    "/flows/enable/by-ids",
+    summary="Enable the given flows",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+    openapi_extra=ID_PAIRS_BODY,
+)
 async def enable_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _bulk_toggle(
         services.store, tenant, await read_id_pairs(request), False, services.settings
     )
 
 
-@router.post("/flows/enable/by-query", summary="Enable the flows matching a query")
+@router.post(
+    "/flows/enable/by-query",
+    summary="Enable the flows matching a query",
+    responses={**ok(models.BulkResponse), **error_responses(409)},
+)
 async def enable_by_query(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     targets = await _targets_by_query(request, services.store, tenant)
     return await _bulk_toggle(services.store, tenant, targets, False, services.settings)
 
 
-@router.post("/flows/{namespace}", summary="Update every flow of a namespace at once")
+@router.post(
+    "/flows/{namespace}",
+    summary="Update every flow of a namespace at once",
+    responses={**ok(list[models.FlowWithSource]), **error_responses(409)},
+    openapi_extra=YAML_BODY,
+)
 async def update_namespace(
-    namespace: str,
+    namespace: NamespacePath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,

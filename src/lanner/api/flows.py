@@ -14,9 +14,21 @@ import yaml
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.deadlines import off_loop
-from lanner.api.queries import check_paging, parse_filters, parse_labels, parse_sort
+from lanner.api.ids import FlowIdPath, NamespacePath, TaskIdPath
+from lanner.api.models import ok
+from lanner.api.problems import error_responses
+from lanner.api.queries import (
+    PageParam,
+    RevisionParam,
+    SizeParam,
+    check_paging,
+    parse_filters,
+    parse_labels,
+    parse_sort,
+)
 from lanner.api.revisions import (
     SaveMode,
     delete_flow,
@@ -35,6 +47,17 @@ router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
 
 SORTABLE = ("id", "namespace", "revision", "updated")
 EXPORT_PAGE_SIZE = 500
+
+# The body of the routes that read flow YAML (``read_source``); a JSON flow is accepted too.
+YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-yaml": {"schema": {}},
+            "application/json": {"schema": {}},
+        },
+    }
+}
 
 
 async def read_source(request: Request) -> str:
@@ -131,7 +154,12 @@ async def all_matching(store: Store, query: FlowQuery) -> list[StoredFlow]:
 # --- create, validate, import, export, bulk -------------------------------------------------
 
 
-@router.post("/flows", summary="Create a flow from YAML")
+@router.post(
+    "/flows",
+    summary="Create a flow from YAML",
+    responses={**ok(models.FlowWithSource), **error_responses(409)},
+    openapi_extra=YAML_BODY,
+)
 async def create_flow(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     source = await read_source(request)
     stored = await save_source(
@@ -143,20 +171,24 @@ async def create_flow(request: Request, services: ServicesDep, tenant: TenantDep
 # --- search -----------------------------------------------------------------------------------
 
 
-@router.get("/flows/search", summary="Search flows")
+@router.get("/flows/search", summary="Search flows", responses=ok(models.PagedResults[models.Flow]))
 async def search_flows(
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
-    page: int = 1,
-    size: int = 10,
+    page: PageParam = 1,
+    size: SizeParam = 10,
 ) -> Any:
     check_paging(page, size)
     result = await services.store.search_flows(flow_query_from(request, tenant, page, size))
     return paged(result, flows_json(result.results))
 
 
-@router.get("/flows/distinct-namespaces", summary="Namespaces that hold flows")
+@router.get(
+    "/flows/distinct-namespaces",
+    summary="Namespaces that hold flows",
+    responses=ok(list[str]),
+)
 async def distinct_namespaces(
     services: ServicesDep, tenant: TenantDep, q: str | None = None
 ) -> Any:
@@ -182,8 +214,14 @@ async def _get_or_404(
     return stored
 
 
-@router.get("/flows/{namespace}/{id}/revisions", summary="Every revision of a flow")
-async def list_revisions(namespace: str, id: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get(
+    "/flows/{namespace}/{id}/revisions",
+    summary="Every revision of a flow",
+    responses=ok(list[models.FlowWithSource]),
+)
+async def list_revisions(
+    namespace: NamespacePath, id: FlowIdPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     revisions = await services.store.list_flow_revisions(tenant, namespace, id)
     if not revisions:
         raise NotFoundError(f"Flow '{namespace}.{id}' not found")
@@ -202,14 +240,18 @@ def _walk_tasks(node: Any) -> Iterator[dict[str, Any]]:
                 yield from _walk_tasks(value)
 
 
-@router.get("/flows/{namespace}/{id}/tasks/{taskId}", summary="One task of a flow")
+@router.get(
+    "/flows/{namespace}/{id}/tasks/{taskId}",
+    summary="One task of a flow",
+    responses=ok(dict[str, Any]),
+)
 async def get_task(
-    namespace: str,
-    id: str,
-    taskId: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
+    taskId: TaskIdPath,
     services: ServicesDep,
     tenant: TenantDep,
-    revision: int | None = None,
+    revision: RevisionParam = None,
 ) -> Any:
     stored = await _get_or_404(services.store, tenant, namespace, id, revision)
     for key in ("tasks", "errors", "finally", "afterExecution"):
@@ -219,23 +261,36 @@ async def get_task(
     raise NotFoundError(f"Task '{taskId}' not found in flow '{namespace}.{id}'")
 
 
-@router.get("/flows/{namespace}/{id}", summary="Get a flow")
+@router.get(
+    "/flows/{namespace}/{id}",
+    summary="Get a flow",
+    responses=ok(models.Flow, "a Flow, with its source when source=true"),
+)
 async def get_flow(
-    namespace: str,
-    id: str,
+    namespace: NamespacePath,
+    id: FlowIdPath,
     services: ServicesDep,
     tenant: TenantDep,
     source: bool = False,
-    revision: int | None = None,
+    revision: RevisionParam = None,
     allowDeleted: bool = False,
 ) -> Any:
     stored = await _get_or_404(services.store, tenant, namespace, id, revision, allowDeleted)
     return flow_json(stored, with_source=source)
 
 
-@router.put("/flows/{namespace}/{id}", summary="Update a flow (creates it when absent)")
+@router.put(
+    "/flows/{namespace}/{id}",
+    summary="Update a flow (creates it when absent)",
+    responses={**ok(models.FlowWithSource), **error_responses(409)},
+    openapi_extra=YAML_BODY,
+)
 async def update_flow(
-    namespace: str, id: str, request: Request, services: ServicesDep, tenant: TenantDep
+    namespace: NamespacePath,
+    id: FlowIdPath,
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
 ) -> Any:
     source = await read_source(request)
     stored = await save_source(
@@ -245,14 +300,20 @@ async def update_flow(
     return flow_json(stored, with_source=True)
 
 
-@router.delete("/flows/{namespace}/{id}", status_code=204, summary="Delete a flow")
+@router.delete(
+    "/flows/{namespace}/{id}",
+    status_code=204,
+    summary="Delete a flow",
+    response_class=Response,
+    responses=error_responses(409),
+)
 async def remove_flow(
-    namespace: str, id: str, services: ServicesDep, tenant: TenantDep
+    namespace: NamespacePath, id: FlowIdPath, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     await delete_flow(services.store, tenant, namespace, id)
     return Response(status_code=204)
 
 
-@router.get("/flows/{namespace}", summary="Flows of a namespace")
-async def list_flows(namespace: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get("/flows/{namespace}", summary="Flows of a namespace", responses=ok(list[models.Flow]))
+async def list_flows(namespace: NamespacePath, services: ServicesDep, tenant: TenantDep) -> Any:
     return flows_json(await services.store.list_flows(tenant, namespace))

@@ -9,14 +9,18 @@ expired entries. Imports the domain, the store protocols and this package.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
+from lanner.api.ids import KVKeyPath, NamespacePath
+from lanner.api.models import json_body, ok
+from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
-from lanner.domain.kv import InvalidKVValue, KVEntry, check_key, parse_literal
+from lanner.domain.kv import KEY_PATTERN, InvalidKVValue, KVEntry, check_key, parse_literal
 from lanner.domain.times import format_instant, parse_duration
 from lanner.errors import ErrorDetail, GoneError, IllegalArgumentError, NotFoundError
 from lanner.store import KVStore
@@ -25,6 +29,17 @@ router = APIRouter(tags=["KV"], default_response_class=JsonResponse)
 
 MAX_VALUE_BYTES = 10 * 1024 * 1024
 PREFIX = "/namespaces/{namespace}/kv"
+# Positive ISO-8601 durations (``_ttl`` reads Java's whole ``Duration.parse`` syntax).
+TTL_PATTERN = r"^(?:P(?:[0-9]{1,4}D|(?:[0-9]{1,4}D)?T[0-9]{1,6}[HMS])|\s*)$"
+# A JSON (or Ion) literal; null cannot be stored. A ``text/plain`` body is read the same way,
+# but "JSON text" is no schema a string can be checked against, so only JSON is documented.
+KV_VALUE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "a JSON literal (also accepted as text/plain)",
+        "content": {"application/json": {"schema": {"not": {"type": "null"}}}},
+    }
+}
 
 
 def _key(key: str) -> str:
@@ -71,14 +86,30 @@ async def _live_entry(kv: KVStore, tenant: str, namespace: str, key: str) -> KVE
     return entry
 
 
-@router.get(PREFIX, summary="List the keys of a namespace")
-async def list_keys(namespace: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get(PREFIX, summary="List the keys of a namespace", responses=ok(list[models.KVEntry]))
+async def list_keys(namespace: NamespacePath, services: ServicesDep, tenant: TenantDep) -> Any:
     return [entry_json(entry) for entry in await services.store.list_kv(tenant, namespace)]
 
 
-@router.delete(PREFIX, summary="Delete several keys")
+@router.delete(
+    PREFIX,
+    summary="Delete several keys",
+    responses=ok(models.KVKeys),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "properties": {
+                "keys": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": KEY_PATTERN.pattern},
+                }
+            },
+            "required": ["keys"],
+        }
+    ),
+)
 async def delete_keys(
-    namespace: str, request: Request, services: ServicesDep, tenant: TenantDep
+    namespace: NamespacePath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     try:
         body = await request.json()
@@ -94,8 +125,14 @@ async def delete_keys(
     return {"keys": deleted}
 
 
-@router.get(PREFIX + "/{key}", summary="Get a value")
-async def get_value(namespace: str, key: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.get(
+    PREFIX + "/{key}",
+    summary="Get a value",
+    responses={**ok(models.KVDetail), **error_responses(410)},
+)
+async def get_value(
+    namespace: NamespacePath, key: KVKeyPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     entry = await _live_entry(services.store, tenant, namespace, _key(key))
     return {
         "type": entry.type.value,
@@ -105,14 +142,20 @@ async def get_value(namespace: str, key: str, services: ServicesDep, tenant: Ten
     }
 
 
-@router.put(PREFIX + "/{key}", summary="Set a value")
+@router.put(
+    PREFIX + "/{key}",
+    summary="Set a value",
+    response_class=Response,
+    responses=error_responses(409),
+    openapi_extra=KV_VALUE_BODY,
+)
 async def put_value(
-    namespace: str,
-    key: str,
+    namespace: NamespacePath,
+    key: KVKeyPath,
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
-    ttl: str | None = Header(default=None),
+    ttl: Annotated[str, Header(json_schema_extra={"pattern": TTL_PATTERN})] = "",
     description: str | None = Header(default=None),
 ) -> Response:
     checked = _key(key)
@@ -135,6 +178,8 @@ async def put_value(
     return Response(status_code=200)
 
 
-@router.delete(PREFIX + "/{key}", summary="Delete a value")
-async def delete_value(namespace: str, key: str, services: ServicesDep, tenant: TenantDep) -> Any:
+@router.delete(PREFIX + "/{key}", summary="Delete a value", responses=ok(bool))
+async def delete_value(
+    namespace: NamespacePath, key: KVKeyPath, services: ServicesDep, tenant: TenantDep
+) -> Any:
     return bool(await services.store.delete_kv(tenant, namespace, [_key(key)]))

@@ -26,9 +26,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
+from lanner.api.ids import ExecutionIdPath
 from lanner.api.logs import LineFilters, log_json
-from lanner.api.wire import JsonResponse, dumps
+from lanner.api.models import ok
+from lanner.api.wire import EventStreamResponse, JsonResponse, dumps
 from lanner.engine.feeds import ChangeFeed, logs_topic
 from lanner.store import Store
 
@@ -166,16 +169,24 @@ async def _wait_disconnect(receive: Receive) -> None:
             return
 
 
-@router.get("/logs/{executionId}/follow", summary="Follow an execution's logs (SSE)")
+@router.get(
+    "/logs/{executionId}/follow",
+    summary="Follow an execution's logs (SSE)",
+    response_class=EventStreamResponse,
+)
 async def follow_logs(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     filters = LineFilters.of(request)  # validates the parameters before the stream starts
     follow = LogFollow(services.store, services.feed, tenant, executionId, filters)
     return FollowResponse(follow, follow_stats(request))
 
 
-@health_router.get("/health/streams", summary="Live log followers and feed subscriptions")
+@health_router.get(
+    "/health/streams",
+    summary="Live log followers and feed subscriptions",
+    responses=ok(models.StreamStats),
+)
 async def streams(request: Request, services: ServicesDep) -> Any:
     stats = follow_stats(request)
     return {

@@ -15,18 +15,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from lanner.api import models
 from lanner.api.context import ServicesDep, TenantDep
 from lanner.api.execution_create import parse_instant
+from lanner.api.ids import ExecutionIdPath, FlowIdPath, NamespacePath
+from lanner.api.models import ok
 from lanner.api.queries import (
+    INT_MAX,
+    PageParam,
     QueryFilter,
+    SizeParam,
     check_paging,
     parse_filters,
     parse_sort,
     parse_time_range,
 )
-from lanner.api.wire import JsonResponse, paged
+from lanner.api.wire import JsonResponse, content_disposition, paged
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import ErrorDetail, IllegalArgumentError
 from lanner.store import LogQuery, Store
@@ -97,6 +103,8 @@ class LineFilters:
         attempt = params.get("attempt")
         try:
             attempt_number = int(attempt) if attempt else None
+            if attempt_number is not None and abs(attempt_number) > INT_MAX:
+                raise ValueError(attempt)
         except ValueError:
             raise IllegalArgumentError(
                 "Illegal argument: attempt must be an integer",
@@ -192,18 +200,28 @@ def log_query(request: Request, tenant: str, page: int, size: int) -> LogQuery:
     )
 
 
-@router.get("/logs/search", summary="Search log lines")
+@router.get(
+    "/logs/search", summary="Search log lines", responses=ok(models.PagedResults[models.LogEntry])
+)
 async def search_logs(
-    request: Request, services: ServicesDep, tenant: TenantDep, page: int = 1, size: int = 10
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
+    page: PageParam = 1,
+    size: SizeParam = 10,
 ) -> Any:
     check_paging(page, size)
     found = await services.store.search_logs(log_query(request, tenant, page, size))
     return paged(found, [log_json(entry) for entry in found.results])
 
 
-@router.get("/logs/{executionId}/download", summary="An execution's logs as text")
+@router.get(
+    "/logs/{executionId}/download",
+    summary="An execution's logs as text",
+    response_class=PlainTextResponse,
+)
 async def download_logs(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     filters = LineFilters.of(request)
     first = await filters.read(services.store, tenant, executionId, limit=DOWNLOAD_PAGE_LINES)
@@ -225,21 +243,23 @@ async def download_logs(
     return StreamingResponse(
         pages(),
         media_type="text/plain",
-        headers={"Content-Disposition": f'attachment; filename="{executionId}.log"'},
+        headers={"Content-Disposition": content_disposition(f"{executionId}.log")},
     )
 
 
-@router.get("/logs/{executionId}", summary="An execution's logs")
+@router.get(
+    "/logs/{executionId}", summary="An execution's logs", responses=ok(list[models.LogEntry])
+)
 async def list_logs(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Any:
     entries = await LineFilters.of(request).read(services.store, tenant, executionId)
     return [log_json(entry) for entry in entries]
 
 
-@router.delete("/logs/{executionId}", summary="Delete an execution's logs")
+@router.delete("/logs/{executionId}", summary="Delete an execution's logs", response_class=Response)
 async def delete_logs(
-    executionId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     filters = LineFilters.of(request)
     await services.store.delete_logs(
@@ -253,9 +273,15 @@ async def delete_logs(
     return Response(status_code=200)
 
 
-@router.delete("/logs/{namespace}/{flowId}", summary="Delete a flow's logs")
+@router.delete(
+    "/logs/{namespace}/{flowId}", summary="Delete a flow's logs", response_class=Response
+)
 async def delete_flow_logs(
-    namespace: str, flowId: str, request: Request, services: ServicesDep, tenant: TenantDep
+    namespace: NamespacePath,
+    flowId: FlowIdPath,
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
 ) -> Response:
     trigger_id = request.query_params.get("triggerId") or None
     await services.store.delete_flow_logs(tenant, namespace, flowId, trigger_id=trigger_id)

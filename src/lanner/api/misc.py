@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from starlette.responses import PlainTextResponse
 
 from lanner import __version__
+from lanner.api import models
 from lanner.api.context import ServicesDep
+from lanner.api.models import ok
 from lanner.api.wire import JsonResponse
 
 # The Kestra API version whose shapes Lanner serves; clients read it from /configs.
@@ -18,7 +20,7 @@ health_router = APIRouter(tags=["Health"], default_response_class=JsonResponse)
 router = APIRouter(tags=["Misc"], default_response_class=JsonResponse)
 
 
-@health_router.get("/health", summary="Liveness and readiness")
+@health_router.get("/health", summary="Liveness and readiness", responses=ok(models.Health))
 async def health() -> Any:
     return {"status": "UP", "version": __version__}
 
@@ -28,7 +30,7 @@ async def ping() -> PlainTextResponse:
     return PlainTextResponse("pong")
 
 
-@router.get("/configs", summary="Server configuration")
+@router.get("/configs", summary="Server configuration", responses=ok(models.Configs))
 async def configs(services: ServicesDep) -> Any:
     return {
         "uuid": "lanner",

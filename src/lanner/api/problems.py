@@ -3,19 +3,29 @@
 Kestra (Micronaut) answers ``{"message", "_links": {"self": {...}}, "_embedded": {"errors": [...]}}``
 where ``_embedded`` appears for validation errors. An unexpected exception is logged with its
 traceback and answered 500 without internals.
+
+The same body is documented once, as the ``JsonError`` schema (:class:`ErrorBody`), and
+:func:`document_errors` gives every operation of the document the error statuses it can answer
+(401 behind auth, 400 and 422 for its parameters, 404 for the ids in its path, 413 for a body,
+503 when the store is down), beside the ones a route names itself with :func:`error_responses`.
+A 405 names in ``Allow`` every method the path has, across routers.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from lanner.api.auth import is_open_path
 from lanner.api.wire import JsonResponse
 from lanner.errors import (
     BadRequestError,
@@ -64,6 +74,102 @@ REASONS = {
     500: "Internal server error",
     503: "Service Unavailable",
 }
+
+
+ERROR_SCHEMA = "JsonError"
+_ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ErrorLink(BaseModel):
+    href: str
+    templated: bool
+
+
+class ErrorLinks(BaseModel):
+    self_: ErrorLink = Field(alias="self")
+
+
+class ErrorItem(BaseModel):
+    message: str
+    path: str
+
+
+class ErrorEmbedded(BaseModel):
+    errors: list[ErrorItem]
+
+
+class ErrorBody(BaseModel):
+    """Kestra's (Micronaut's) error body; ``_embedded`` only for validation errors."""
+
+    model_config = ConfigDict(title=ERROR_SCHEMA)
+
+    message: str
+    links: ErrorLinks = Field(alias="_links")
+    embedded: ErrorEmbedded | None = Field(default=None, alias="_embedded")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries answering Kestra's error body with each of ``statuses``."""
+    return {
+        status: {
+            "description": REASONS.get(status, "Error"),
+            "content": {"application/json": {"schema": dict(_ERROR_REF)}},
+        }
+        for status in statuses
+    }
+
+
+def _statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[int]:
+    """The error statuses an operation can answer whatever its handler does."""
+    places = {param.get("in") for param in operation.get("parameters", ())}
+    in_path = "path" in places
+    in_query = bool(places & {"query", "header", "cookie"})
+    has_body = method.upper() in _BODY_METHODS
+    statuses: list[int] = []
+    if not is_open_path(path):
+        statuses.append(401)
+    if in_query:
+        statuses.append(400)
+    if in_path:
+        statuses.append(404)
+    if has_body:
+        statuses.append(413)
+    if in_path or in_query or has_body:
+        statuses.append(422)
+    if not is_open_path(path):
+        statuses.append(503)
+    return statuses
+
+
+def _with_errors(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    body = ErrorBody.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schemas.update(body.pop("$defs", {}))
+    schemas[ERROR_SCHEMA] = body
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            validation = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if "HTTPValidationError" in str(validation.get("schema", "")):
+                del responses["422"]  # FastAPI's own shape; Lanner answers Kestra's
+            for status, response in error_responses(*_statuses_of(path, method, operation)).items():
+                responses.setdefault(str(status), response)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
+
+
+def document_errors(app: FastAPI) -> None:
+    """Give every operation of ``app``'s document its error statuses and ``JsonError``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def status_of(error: LannerError) -> int:
@@ -159,12 +265,41 @@ async def _on_request_validation(request: Request, exc: Exception) -> Response:
     return error_response(request, 422, f"Invalid entity: {text}", details)
 
 
+@functools.lru_cache(maxsize=512)
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+
+
+def _allowed_methods(request: Request, fallback: str | None) -> str | None:
+    """The methods the document gives this path (the most specific template that matches it).
+
+    One route only knows its own methods; a path such as ``/api/v1/executions/{id}`` is served
+    by several routers. Tenant-prefixed paths are looked up without their tenant segment.
+    """
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    path = request.scope["path"]
+    parts = path.split("/")
+    candidates = [path]
+    if len(parts) > 4 and parts[1:3] == ["api", "v1"]:
+        candidates.append("/".join(parts[:3] + parts[4:]))
+    for candidate in candidates:
+        found = [(t.count("{"), t) for t in paths if _template_regex(t).fullmatch(candidate)]
+        if found:
+            template = min(found)[1]
+            return ", ".join(sorted(method.upper() for method in paths[template]))
+    return fallback
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     reason = REASONS.get(exc.status_code, "Error")
     detail = exc.detail if isinstance(exc.detail, str) else reason
     message = reason if detail == reason or not detail else f"{reason}: {detail}"
-    return error_response(request, exc.status_code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    allowed = _allowed_methods(request, headers.get("Allow")) if exc.status_code == 405 else None
+    if allowed:
+        headers["Allow"] = allowed
+    return error_response(request, exc.status_code, message, headers=headers or None)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Query
 
 from lanner.domain.times import parse_duration
 from lanner.errors import ErrorDetail, IllegalArgumentError
@@ -90,6 +93,16 @@ def parse_sort(values: Sequence[str], allowed: Iterable[str]) -> list[tuple[str,
                 )
             pairs.append((field, direction.lower() == "desc"))
     return pairs
+
+
+MAX_PAGE_SIZE = 10_000  # the store's limit
+INT_MAX = 2**31 - 1  # Kestra's ints are Java ints; larger ones would overflow the database
+# Paging as documented (``check_paging`` refuses the rest with 422, as Kestra does).
+PageParam = Annotated[int, Query(le=INT_MAX, json_schema_extra={"minimum": 1})]
+SizeParam = Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE})]
+
+
+RevisionParam = Annotated[int | None, Query(ge=-INT_MAX - 1, le=INT_MAX)]
 
 
 def check_paging(page: int, size: int) -> None:

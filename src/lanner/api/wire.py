@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from lanner.store import Page, StoredFlow
 
@@ -22,13 +23,24 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=_ORJSON_OPTIONS)
 
 
-class JsonResponse(Response):
-    """A JSON response encoded with orjson."""
+class JsonResponse(JSONResponse):
+    """A JSON response encoded with orjson (a ``JSONResponse``, so the document shows its model)."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` naming ``filename`` per RFC 6266: an ASCII fallback and ``filename*``.
+
+    Header values travel as Latin-1; any name (quotes, control or non-Latin-1 characters) is
+    safe here, the exact name going in ``filename*=UTF-8''<percent-encoded>``.
+    """
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in filename)
+    encoded = quote(filename, safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def flow_json(flow: StoredFlow, *, with_source: bool = False) -> dict[str, Any]:
@@ -55,3 +67,15 @@ def flows_json(flows: Iterable[StoredFlow], *, with_source: bool = False) -> lis
 def paged(page: Page[Any], results: Sequence[Any]) -> dict[str, Any]:
     """Kestra's ``PagedResults``: ``{"results": [...], "total": n}``."""
     return {"results": list(results), "total": page.total}
+
+
+class BinaryResponse(Response):
+    """Bytes to download; named as a route's ``response_class`` so the document says so."""
+
+    media_type = "application/octet-stream"
+
+
+class EventStreamResponse(Response):
+    """Server-sent events; named as a route's ``response_class`` so the document says so."""
+
+    media_type = "text/event-stream"

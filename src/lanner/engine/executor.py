@@ -71,12 +71,21 @@ def decide(
     """
     index = task_runs if isinstance(task_runs, RunIndex) else RunIndex(task_runs)
     w = Work(flow, execution, index, now, specs=task_specs(flow), slots_taken=slots_taken)
-    for event in sorted(events, key=lambda e: e.id):
-        w.consumed.append(event.id)
+    for event in sorted(events, key=decision_order):
+        if event.id is not None:
+            w.consumed.append(event.id)
+        if event.job_id is not None:
+            w.finished.append(event.job_id)
         apply_event(w, event)
     w.mark_touched()
     advance(w)
     return w.step()
+
+
+def decision_order(event: ExecutorEvent) -> int:
+    """Sort key: results handed over in process first (in their order), then stored events
+    oldest first."""
+    return -1 if event.id is None else event.id
 
 
 def apply_event(w: Work, event: ExecutorEvent) -> None:

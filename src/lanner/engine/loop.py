@@ -7,12 +7,14 @@ executions entering KILLING (workers interrupt their tasks) and ``WORK_TOPIC`` w
 events were added. Events persist until a step consumes them, so after a crash the next start
 simply picks them up again.
 
-In one process the loop and the worker skip the queue tables' round trips (the job stays the
-durable record): the worker hands its results over with :meth:`ExecutorLoop.offer` (no event
-row, no ``due_events`` read; the step that handles a result deletes its job, so a crash before
-that commit runs the job again), and ``apply_steps`` inserts the new jobs already claimed for
-the worker's free slots, which it starts at once (no ``claim_jobs``). The store is only read
-for events when ``WORK_TOPIC`` was published, a timer is due or the safety poll runs.
+The loop decides on events only: the store's due events, and the task results a worker in
+this process handed over (:class:`lanner.engine.results.LocalResults`: events with no row that
+name the job they end; a step's ``consumed_events`` and ``finished_jobs`` come from its
+events). In one process the loop and the worker skip the queue tables' round trips (the job
+stays the durable record): results come through ``LocalResults``, and ``apply_steps`` inserts
+the new jobs already claimed for the worker's free slots, which it starts at once (no
+``claim_jobs``). The store is only read for events when ``WORK_TOPIC`` was published, a timer
+is due or the safety poll runs.
 Imports the store protocols, the feed and this package.
 """
 
@@ -20,12 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
-
-import orjson
 
 from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
@@ -34,14 +34,13 @@ from lanner.engine.events import JOBS_TOPIC, kill_topic
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, execution_topic
 from lanner.engine.logging import execution_lines
 from lanner.engine.logwriter import LogWriter
+from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowMissingError, Snapshot, Snapshots
 from lanner.store import (
     ExecutionStep,
     ExecutorEvent,
     Job,
     JobClaim,
-    JobGoneError,
-    NewEvent,
     Store,
 )
 
@@ -83,6 +82,7 @@ class ExecutorLoop:
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = EVENT_BATCH,
         log_writer: LogWriter | None = None,
+        results: LocalResults | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -97,39 +97,13 @@ class ExecutorLoop:
         self._log_writer = log_writer
         self._lines: list[LogEntry] = []  # engine log lines of the batch being decided
         self._worker: LocalWorker | None = None
-        # Results handed over in process: events with negative ids, and the job each ends.
-        self._inbox: list[ExecutorEvent] = []
-        self._inbox_jobs: dict[int, str] = {}
-        self._inbox_wake = asyncio.Event()
-        self._last_local_id = 0
+        # Task results handed over by a worker in this process (none without one).
+        self.results = results or LocalResults(StoredResults(store, feed), clock=clock)
         self._is_store_dirty = True  # events may wait in the store: read them
 
     def attach(self, worker: LocalWorker) -> None:
         """Hand new jobs straight to ``worker`` (in this process) when it has free slots."""
         self._worker = worker
-
-    def offer(self, results: Sequence[tuple[Job, NewEvent]]) -> None:
-        """Results of jobs a worker in this process finished: decided on in the next batch.
-
-        The job stays in the queue (running) until the step handling its result deletes it
-        in the same transaction, so a crash before that commit runs the job again."""
-        now = self._clock()
-        for job, event in results:
-            self._last_local_id -= 1
-            # The round trip through JSON a stored event makes (tuples become lists...).
-            payload = orjson.loads(orjson.dumps(event.payload, default=_json_default))
-            self._inbox.append(
-                ExecutorEvent(
-                    id=self._last_local_id,
-                    execution_id=event.execution_id,
-                    kind=event.kind,
-                    payload=payload,
-                    available_at=event.available_at or now,
-                    tenant_id=job.tenant_id,
-                )
-            )
-            self._inbox_jobs[self._last_local_id] = job.id
-        self._inbox_wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -151,10 +125,9 @@ class ExecutorLoop:
                         events = await self._store.due_events(now, self._batch_size)
                         # A full batch: more are waiting; otherwise a publish wakes us.
                         self._is_store_dirty = len(events) >= self._batch_size
-                    local, self._inbox = self._inbox, []
-                    self._inbox_wake.clear()
-                    if events or local:
-                        await self.process(events + local)
+                    events.extend(self.results.take())
+                    if events:
+                        await self.process(events)
                         continue
                     if self._timers_dirty:
                         self._timers_dirty = False
@@ -178,16 +151,16 @@ class ExecutorLoop:
                         await asyncio.wait_for(self._stopping.wait(), 1.0)
                     except TimeoutError:
                         pass
-        await self._return_inbox()
+        await self.results.hand_back()
 
     async def _wait(self, wake: Subscription, delay_s: float) -> bool | None:
         """True when woken by a publish (or a stop), False by a result handed over, None
         when ``delay_s`` elapsed. Returns at once when a publish or a result is pending."""
-        if self._inbox:
+        if self.results.has_pending:
             return False
         stop = asyncio.ensure_future(self._stopping.wait())
         woken = asyncio.ensure_future(wake.wait(delay_s))
-        offered = asyncio.ensure_future(self._inbox_wake.wait())
+        offered = asyncio.ensure_future(self.results.wait())
         try:
             await asyncio.wait({stop, woken, offered}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -197,25 +170,6 @@ class ExecutorLoop:
         if stop.done() or (woken.done() and not woken.cancelled() and woken.result()):
             return True
         return False if offered.done() else None
-
-    async def _return_inbox(self) -> None:
-        """At stop: results not decided on go to the store as events (durable)."""
-        local, self._inbox = self._inbox, []
-        if local:
-            try:
-                await self._store.complete_jobs(self._as_results(local))
-            except Exception:  # their jobs run again at the next start
-                log.exception("could not store %d task results at stop", len(local))
-        self._inbox_jobs.clear()
-
-    def _as_results(self, local: Sequence[ExecutorEvent]) -> list[tuple[str, NewEvent]]:
-        return [
-            (
-                self._inbox_jobs[event.id],
-                NewEvent(event.execution_id, event.kind, event.payload),
-            )
-            for event in local
-        ]
 
     async def process(self, events: list[ExecutorEvent]) -> list[ExecutionStep]:
         """Decide for every execution with due events and apply all steps at once."""
@@ -235,7 +189,7 @@ class ExecutorLoop:
         for execution_id, batch in by_execution.items():
             step = await self._decide(execution_id, batch, now)
             if step is not None:
-                steps.append(self._with_finished_jobs(step))
+                steps.append(step)
         worker = self._worker
         reserved = worker.reserve_slots() if worker is not None else 0
         claim = (
@@ -247,69 +201,34 @@ class ExecutorLoop:
         except Exception as error:
             for step in steps:  # the in-memory snapshots ran ahead of the store
                 self._snapshots.drop(step.execution_id)
-            await self._give_back([e for e in events if e.id < 0], error)
+            await self.results.give_back([e for e in events if e.job_id is not None], error)
             raise
         finally:
             if worker is not None:
                 worker.hand_over(reserved, claimed)
-        for event in events:
-            if event.id < 0:
-                del self._inbox_jobs[event.id]
         self.steps_applied += len(steps)
         if self._log_writer is not None:
             self._log_writer.write(self._lines)
         self._announce(steps, len(claimed))
         return steps
 
-    def _with_finished_jobs(self, step: ExecutionStep) -> ExecutionStep:
-        """Results handed over in process end their jobs instead of consuming event rows."""
-        if all(event_id > 0 for event_id in step.consumed_events):
-            return step
-        return replace(
-            step,
-            consumed_events=tuple(i for i in step.consumed_events if i > 0),
-            finished_jobs=(
-                *step.finished_jobs,
-                *(self._inbox_jobs[i] for i in step.consumed_events if i < 0),
-            ),
-        )
-
-    async def _give_back(self, local: list[ExecutorEvent], error: Exception) -> None:
-        """After a failed write: results handed over are decided on again — from the store
-        when a job was gone (``complete_jobs`` drops the results of jobs that are gone), or
-        from the inbox (a transient failure: the next batch retries them)."""
-        if not local:
-            return
-        if isinstance(error, JobGoneError):
-            try:
-                await self._store.complete_jobs(self._as_results(local))
-            except Exception:
-                log.exception("could not store %d task results", len(local))
-            else:
-                for event in local:
-                    del self._inbox_jobs[event.id]
-                self._is_store_dirty = True
-                return
-        self._inbox[:0] = local
-
     async def _decide(
         self, execution_id: str, events: list[ExecutorEvent], now: datetime
     ) -> ExecutionStep | None:
-        consumed = tuple(event.id for event in events)
         try:
             snapshot = await self._snapshots.get(execution_id, events[0].tenant_id)
         except FlowMissingError as error:
             log.error("execution %s cannot run: %s", execution_id, error)
-            return await self._fail(execution_id, events[0].tenant_id, consumed, now)
+            return await self._fail(execution_id, events, now)
         if snapshot is None:  # deleted: drop its events
-            return ExecutionStep(execution_id, consumed_events=consumed)
+            return ended_by(execution_id, events)
         before = snapshot.execution
         try:
             step = await self._decisions.decide(snapshot, events, now)
         except Exception:
             log.exception("decision failed for execution %s", execution_id)
             self._snapshots.drop(execution_id)
-            return await self._fail(execution_id, events[0].tenant_id, consumed, now)
+            return await self._fail(execution_id, events, now)
         if step.execution is not None:
             snapshot.execution = step.execution
         self._lines.extend(execution_lines(before, step.execution, step.task_runs, now))
@@ -318,20 +237,23 @@ class ExecutorLoop:
         return step
 
     async def _fail(
-        self, execution_id: str, tenant_id: str, consumed: tuple[int, ...], now: datetime
+        self, execution_id: str, events: list[ExecutorEvent], now: datetime
     ) -> ExecutionStep:
+        """Ends ``events`` and fails the execution (unless it ended already)."""
+        ending = ended_by(execution_id, events)
+        tenant_id = events[0].tenant_id
         snapshot: Snapshot | None = self._snapshots.cached(execution_id)
         execution = snapshot.execution if snapshot is not None else None
         if execution is None:
             execution = await self._store.get_execution(tenant_id, execution_id)
         self._snapshots.drop(execution_id)
         if execution is None or execution.state.is_terminated:
-            return ExecutionStep(execution_id, consumed_events=consumed)
+            return ending
         if execution.state.current is StateType.PAUSED:
             execution = execution.with_state(StateType.RUNNING, now)
         failed = replace(execution, state=execution.state.to(StateType.FAILED, now))
         self._lines.extend(execution_lines(execution, failed, (), now))
-        return ExecutionStep(execution_id, execution=failed, consumed_events=consumed)
+        return replace(ending, execution=failed)
 
     def _announce(self, steps: list[ExecutionStep], claimed: int = 0) -> None:
         topics: list[str] = []
@@ -355,9 +277,10 @@ class ExecutorLoop:
         self._feed.publish(*topics)
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, set | frozenset):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in a JSON document")
+def ended_by(execution_id: str, events: Sequence[ExecutorEvent]) -> ExecutionStep:
+    """A step that only ends ``events``: deletes the stored ones, ends the jobs of results."""
+    return ExecutionStep(
+        execution_id,
+        consumed_events=tuple(event.id for event in events if event.id is not None),
+        finished_jobs=tuple(event.job_id for event in events if event.job_id is not None),
+    )

@@ -8,14 +8,17 @@ API nodes against one database; the change feed is bridged across processes by
 over, with fresh snapshots, when the leader dies or loses its session. The leader's loop
 periodically re-queues the jobs whose lease expired (a dead worker's). ``WorkerService``
 claims queued jobs with ``claim_jobs`` (``SKIP LOCKED``), heartbeats their leases and reports
-through ``complete_jobs``; it reads each job's execution from the store (no shared snapshots).
+through the store (``StoredResults``: ``complete_jobs``); it reads each job's execution from
+the store (no shared snapshots).
 
 Embedded ``Engine``:
 ``start()`` hands back this worker's jobs left by a previous run (and any job whose lease
 expired), then runs the loop — which picks up every persisted event, so executions accepted
-before a crash go on — and the worker. ``stop(grace_s)`` is the SIGTERM path: stop claiming,
-let running tasks finish within the grace period, hand the rest back, stop the loop, then
-commit the log lines still buffered. ``masker`` hides secret values from task log lines (the
+before a crash go on — and the worker, which reports its results to the loop in memory
+(``LocalResults``). ``stop(grace_s)`` is the SIGTERM path: results go through the store from
+then on; stop claiming, let running tasks finish within the grace period, hand the rest back,
+stop the loop (which stores the results it had not decided on), then commit the log lines
+still buffered. ``masker`` hides secret values from task log lines (the
 runtime functions' registry of the secrets they handed out).
 Imports the store protocols, templating and this package.
 """
@@ -36,6 +39,7 @@ from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.loop import ExecutorLoop, utc_now
+from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowCache, Snapshots
 from lanner.engine.submit import Submitter
 from lanner.engine.worker import Worker
@@ -110,7 +114,11 @@ class Engine:
         self.snapshots = Snapshots(store, FlowCache(store))
         self.masker = masker
         self.log_writer = LogWriter(store, feed)
-        self.loop = ExecutorLoop(store, feed, self.snapshots, log_writer=self.log_writer)
+        # One process: results and new jobs pass between the loop and the worker directly.
+        self.results = LocalResults(StoredResults(store, feed), clock=utc_now)
+        self.loop = ExecutorLoop(
+            store, feed, self.snapshots, log_writer=self.log_writer, results=self.results
+        )
         runner = job_runner(
             store,
             self.templates,
@@ -130,10 +138,9 @@ class Engine:
             worker_id=worker_id or f"{socket.gethostname()}/embedded",
             concurrency=worker_concurrency,
             log_writer=self.log_writer,
+            results=self.results,
         )
-        # One process: results and new jobs pass between the loop and the worker directly.
         self.loop.attach(self.worker)
-        self.worker.deliver_to(self.loop.offer)
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -145,6 +152,7 @@ class Engine:
         log.info("engine started (worker %s)", self.worker.worker_id)
 
     async def stop(self, grace_s: float = 10.0) -> None:
+        self.results.close()  # the last results are durable before their jobs are handed back
         await self.worker.stop(grace_s)
         self.loop.stop()
         if self._loop_task is not None:
@@ -249,7 +257,8 @@ class WorkerService:
             decrypt=decrypt,
             submitter=submitter or Submitter(store, feed, templates=templates),
         )
-        # Another process advances the executions: read each job's execution afresh.
+        # Another process advances the executions: read each job's execution afresh, and
+        # report through the store.
         self.worker = Worker(
             store,
             feed,
@@ -259,6 +268,7 @@ class WorkerService:
             concurrency=concurrency,
             share_snapshots=False,
             log_writer=self.log_writer,
+            results=StoredResults(store, feed),
         )
 
     async def start(self) -> None:

@@ -74,6 +74,7 @@ class Work:
     jobs: list[NewJob] = field(default_factory=list)
     events: list[NewEvent] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
     execution_changed: bool = False
     specs: Mapping[str, TaskSpec] = field(default_factory=dict)
     slots_taken: int | None = None
@@ -137,6 +138,7 @@ class Work:
             jobs=tuple(self.jobs),
             events=tuple(self.events),
             consumed_events=tuple(self.consumed),
+            finished_jobs=tuple(self.finished),
         )
 
     # -- task runs -----------------------------------------------------------------------------

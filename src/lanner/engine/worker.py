@@ -6,13 +6,14 @@ an If condition, a Switch value, ForEach values, Pause durations); a ``finalize`
 flow outputs. A failure — an exception, a render error — is data: the task ends FAILED with the
 error logged. Tasks' log lines stream through the engine's log writer while they run (without
 one, they go out with the results: ``add_logs``); results of many jobs go out together once
-their lines are committed: ``complete_jobs`` (each job's end and its result event in one
-transaction), then ``WORK_TOPIC``. A kill (``kill:<id>`` topic) cancels the execution's running
-tasks, which report KILLED; a shutdown cancels them without reporting, and hands their jobs
-back. With an executor loop in the same process (``deliver_to``), results go to it directly
-instead of ``complete_jobs`` (the loop ends each job in the transaction that applies its
-result), and the loop hands over the jobs it wrote already claimed for this worker's free
-slots (``hand_over``): no queue round trip per task.
+their lines are committed, as :class:`TaskResult` values to the worker's ``results``
+(:mod:`lanner.engine.results`: through the store by default — each job's end and its result
+event in one transaction, then ``WORK_TOPIC`` — or, with an executor loop in the same process,
+to that loop, which ends each job in the transaction applying its result). A kill
+(``kill:<id>`` topic) cancels the execution's running tasks, which report KILLED; a shutdown
+cancels them without reporting, and hands their jobs back. A loop in the same process also
+hands over the jobs it wrote already claimed for this worker's free slots (``hand_over``): no
+queue round trip per task.
 Imports the domain, templating, the store protocols and this package.
 """
 
@@ -26,9 +27,10 @@ from datetime import UTC, datetime
 from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
 from lanner.engine import events as ev
-from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, logs_topic
+from lanner.engine.feeds import ChangeFeed, Subscription, logs_topic
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logwriter import LogWriter
+from lanner.engine.results import Results, StoredResults, TaskResult
 from lanner.engine.snapshots import Snapshot, Snapshots
 from lanner.store import Job, NewEvent, Store
 
@@ -58,6 +60,7 @@ class Worker:
         clock: Callable[[], datetime] = utc_now,
         share_snapshots: bool = True,
         log_writer: LogWriter | None = None,
+        results: Results | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -69,13 +72,14 @@ class Worker:
         self._share = share_snapshots
         self._running: dict[str, asyncio.Task[None]] = {}
         self._killed: set[str] = set()
-        self._results: list[tuple[Job, NewEvent]] = []
-        self._deliver: Callable[[Sequence[tuple[Job, NewEvent]]], None] | None = None
+        self._done: list[TaskResult] = []  # not reported yet
+        self._results = results or StoredResults(store, feed)
         self._reserved = 0  # slots set aside for jobs the executor loop is writing
         self.lease_s = LEASE_S
         self._logs: list[LogEntry] = []
         self._log_writer = log_writer
         self._flush_wake = asyncio.Event()
+        self._flushing = asyncio.Lock()  # one flush at a time (a stop waits for the last)
         self._slot_free = asyncio.Event()
         self._accepting = True
         self._stop_claiming = asyncio.Event()
@@ -100,7 +104,7 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._flush()
+        await self._flush()  # after the one under way, if any: every result is out
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -109,10 +113,6 @@ class Worker:
     @property
     def running_count(self) -> int:
         return len(self._running)
-
-    def deliver_to(self, deliver: Callable[[Sequence[tuple[Job, NewEvent]]], None]) -> None:
-        """Hand results to ``deliver`` (the executor loop in this process) while running."""
-        self._deliver = deliver
 
     def reserve_slots(self) -> int:
         """Set aside the free slots for jobs about to be written claimed for this worker."""
@@ -219,7 +219,7 @@ class Worker:
     def _report(self, job: Job, event: NewEvent | None, logs: list[LogEntry]) -> None:
         if event is None:  # nothing to say (execution gone): end the job with a no-op event
             event = NewEvent(job.execution_id, ev.TASK_RESULT, {"taskRunId": job.task_run_id})
-        self._results.append((job, event))
+        self._done.append(TaskResult(job.id, job.tenant_id, event))
         if self._log_writer is not None:
             self._log_writer.write(logs)
         else:
@@ -242,28 +242,25 @@ class Worker:
                 self._flush_wake.set()
 
     async def _flush(self) -> None:
-        results, self._results = self._results, []
-        logs, self._logs = self._logs, []
-        if not results and not logs:
-            return
-        try:
-            if logs:
-                await self._store.add_logs(logs)
-            if self._log_writer is not None:
-                # A task's lines are committed before its result: one seen ended is complete.
-                await self._log_writer.flush()
-            if self._deliver is None or not self._accepting:
-                await self._store.complete_jobs([(job.id, event) for job, event in results])
-        except BaseException:
-            self._results[:0] = results
-            self._logs[:0] = [] if not logs else logs
-            raise
-        topics = {logs_topic(entry.execution_id) for entry in logs if entry.execution_id}
-        if self._deliver is not None and self._accepting:
-            self._deliver(results)
-        else:
-            topics.add(WORK_TOPIC)
-        self._feed.publish(*topics)
+        async with self._flushing:
+            results, self._done = self._done, []
+            logs, self._logs = self._logs, []
+            if not results and not logs:
+                return
+            try:
+                if logs:
+                    await self._store.add_logs(logs)
+                if self._log_writer is not None:
+                    # A task's lines are committed before its result: one seen ended is
+                    # complete.
+                    await self._log_writer.flush()
+                await self._results.report(results)
+            except BaseException:
+                self._done[:0] = results
+                self._logs[:0] = [] if not logs else logs
+                raise
+        if logs:
+            self._feed.publish(*{logs_topic(e.execution_id) for e in logs if e.execution_id})
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -29,14 +29,19 @@ class ExecutorEvent:
     ``kind`` is one of the engine's event kinds (``created``, ``task_result``, ``kill``,
     ``resume``, ``timer``, ``restart``, ``child_ended``...); ``payload`` is JSON-able. Events are
     handed out once they are due (``available_at`` ≤ now), oldest id first.
+
+    A stored event has its row ``id`` (a step lists it in ``consumed_events``). A worker's
+    result handed to an executor in the same process has no row (``id`` None) and names the
+    job it ends (``job_id``: the step lists it in ``finished_jobs``).
     """
 
-    id: int
+    id: int | None
     execution_id: str
     kind: str
     payload: Mapping[str, Any]
     available_at: datetime
     tenant_id: str = DEFAULT_TENANT
+    job_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
