@@ -263,14 +263,14 @@ async def test_a_parse_past_its_deadline_is_503_and_the_loop_keeps_answering(
     settings: Settings, api_store: Store, ns: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
-    real_parse = revisions.parse_flow
+    real_parse = revisions.parse_for_save
 
     def slow_parse(source: str, *args: Any, **kwargs: Any) -> Any:
         entered.set()
         release.wait(30)
         return real_parse(source, *args, **kwargs)
 
-    monkeypatch.setattr(revisions, "parse_flow", slow_parse)
+    monkeypatch.setattr(revisions, "parse_for_save", slow_parse)
     quick = replace(settings, flow_parse_timeout=0.5)
     async with client_for(quick, api_store, auth=(USER, PASSWORD)) as http:
         posting = asyncio.create_task(

@@ -19,12 +19,6 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "lanner"
 
-# TEMPORARY, removed at merge: engine/kv_tasks and engine/runnables are being deleted by the
-# task-classes work (issue 17); until then their circle is the only one allowed.
-ALLOWED_CYCLES: set[frozenset[str]] = {
-    frozenset({"lanner.engine.kv_tasks", "lanner.engine.runnables"}),
-}
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(SRC).with_suffix("").parts
@@ -121,7 +115,7 @@ GRAPH = {name: dependencies(name, path) for name, path in MODULES.items()}
 
 
 def test_no_import_cycle_inside_lanner() -> None:
-    found = [sorted(c) for c in cycles(GRAPH) if frozenset(c) not in ALLOWED_CYCLES]
+    found = [sorted(c) for c in cycles(GRAPH)]
     assert found == [], f"import cycles: {found}"
 
 

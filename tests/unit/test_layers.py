@@ -80,3 +80,19 @@ def test_only_the_store_and_bootstrap_reach_the_sql_implementation(path: Path) -
         return
     for name in imports_of(path):
         assert not name.startswith("lanner.store.sqlalchemy"), f"{path} imports {name}"
+
+
+GROUND_FLOOR_BANS = (
+    "lanner.engine",
+    "lanner.api",
+    "lanner.flows",
+    "lanner.cli",
+    "lanner.bootstrap",
+)
+
+
+@pytest.mark.parametrize("path", modules("tasks"), ids=lambda p: p.name)
+def test_tasks_do_not_import_the_engine_api_or_parser(path: Path) -> None:
+    """Task classes and ``RunContext`` are the ground floor the engine builds on."""
+    for name in imports_of(path):
+        assert not name.startswith(GROUND_FLOOR_BANS), f"{path.name} imports {name}"

@@ -39,7 +39,7 @@ from lanner.errors import (
     LannerError,
     NotFoundError,
 )
-from lanner.flows import Flow, legacy_type_infos, parse_flow, split_documents
+from lanner.flows import Flow, legacy_type_infos, parse_for_save, split_documents
 from lanner.flows.loader import YamlLimits, load_document
 from lanner.store import Store, StoredFlow
 
@@ -125,7 +125,7 @@ def _validate_all(text: str, limits: YamlLimits) -> list[dict[str, Any]]:
         }
         flow_id, namespace = _peek_identity(source, limits)
         try:
-            flow = parse_flow(source, limits=limits)
+            flow = parse_for_save(source, limits=limits)
         except InvalidFlowError as exc:
             entry["constraints"] = "\n".join(f"{d.path}: {d.message}" for d in exc.details) or (
                 exc.message
@@ -148,7 +148,7 @@ def _parse_all(sources: list[str], limits: YamlLimits) -> list[tuple[Flow, str]]
     seen: set[tuple[str, str]] = set()
     for index, source in enumerate(sources):
         try:
-            flow = parse_flow(source, limits=limits)
+            flow = parse_for_save(source, limits=limits)
         except InvalidFlowError as exc:
             details.extend(ErrorDetail(f"[{index}].{d.path}", d.message) for d in exc.details)
             continue
@@ -284,7 +284,7 @@ def _parse_uploaded(
             parsed.append((name, None, ""))
             continue
         try:
-            flow = parse_flow(source, limits=limits)
+            flow = parse_for_save(source, limits=limits)
         except InvalidFlowError:
             parsed.append((name, None, source))
             continue

@@ -17,7 +17,7 @@ from lanner.errors import (
     InvalidFlowError,
     NotFoundError,
 )
-from lanner.flows import Flow, flow_document, parse_flow
+from lanner.flows import Flow, flow_document, parse_flow, parse_for_save
 from lanner.store import NewFlowRevision, Store, StoredFlow
 
 MAX_CAS_ATTEMPTS = 8
@@ -92,7 +92,7 @@ async def save_source(
 ) -> StoredFlow:
     """Parse ``source`` (in a thread, within the limits) and store it; raises
     :class:`InvalidFlowError` with every problem."""
-    flow = await off_loop(settings, partial(parse_flow, source, limits=yaml_limits(settings)))
+    flow = await off_loop(settings, partial(parse_for_save, source, limits=yaml_limits(settings)))
     check_identity(flow, namespace, flow_id)
     stored, _ = await save_parsed(store, tenant, flow, source, mode)
     return stored

@@ -39,6 +39,16 @@ class LogLevel(StrEnum):
 _SEVERITY: dict[LogLevel, int] = {level: rank for rank, level in enumerate(LogLevel)}
 
 
+def parse_level(value: LogLevel | str | None, default: LogLevel = LogLevel.INFO) -> LogLevel:
+    """A level from a task property (``info``, ``WARNING`` and ``WARN`` alike)."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip().upper()
+    if text == "WARNING":
+        return LogLevel.WARN
+    return LogLevel(text)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogEntry:
     """One log line. ``seq`` is the store's per-execution order, set when read back.

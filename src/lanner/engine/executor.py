@@ -158,7 +158,7 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
     if w.is_killing and not state.is_terminated:
         state = S.KILLED
     if state is S.FAILED and spec is not None and not w.is_killing:
-        if retries.retry_failed(w, run, spec):
+        if retries.retry_failed(w, run, spec, is_retryable=payload.get("retryable") is not False):
             return
     if state is S.SUCCESS and len(run.attempts) > 1 and spec is not None:
         policy = spec.retry or w.flow.retry or {}

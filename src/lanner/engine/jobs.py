@@ -6,7 +6,10 @@ never raises for a task's own failure: a render error or an exception is a FAILE
 error logged at ERROR. Subflow tasks submit their child execution (through the engine's one door,
 :class:`~lanner.engine.submit.Submitter`; idempotently: the child id derives from the task run
 and attempt).
-Imports the domain, templating, the store protocols and this package.
+A runnable task is its registered class built from the spec's properties; the engine calls its
+``run`` with a :class:`TaskContext`. A failure that cannot succeed on retry (unknown type, bad
+properties) is reported ``retryable: false``.
+Imports the domain, templating, the store protocols, ``lanner.tasks`` and this package.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from lanner.engine import events as ev
 from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
-from lanner.engine.runnables import RUNNABLES, TaskContext, TaskFailure, is_truthy, render_tree
 from lanner.engine.snapshots import Snapshot
 from lanner.engine.submit import CORRELATION_LABEL, FlowRef, Submitter
+from lanner.engine.task_context import TaskContext, TaskFailure, is_truthy, render_tree
 from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
 from lanner.errors import ConflictError, NotFoundError, ValidationError
 from lanner.store import Job, NewEvent, Store
+from lanner.tasks.registry import default_registry
 from lanner.templating import TemplateEngine
 
 S = StateType
@@ -113,17 +117,17 @@ class JobRunner:
                 outputs, extra = await self._subflow(spec, ctx)
                 state = S.RUNNING if extra else S.SUCCESS
             else:
-                runnable = RUNNABLES.get(spec.type)
-                if runnable is None:
-                    raise TaskFailure(f"task type {spec.type} cannot run on this server yet")
+                task = default_registry.runnable(spec.type, spec.properties)
                 task_started(ctx.logger, spec.type)
                 has_started = True
-                outputs = await _with_timeout(spec, runnable(ctx))
+                outputs = await _with_timeout(spec, task.run(ctx))
         except asyncio.CancelledError:
             raise
         except Exception as error:
             state = S.FAILED
             ctx.log(LogLevel.ERROR, _describe(error))
+            if isinstance(error, TaskFailure) and not error.retryable:
+                extra["retryable"] = False  # the retry policy does not apply (retries.py)
         if has_started:
             elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
             task_completed(ctx.logger, spec.type, state.value, elapsed)

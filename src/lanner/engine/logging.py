@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from lanner.domain.executions import Execution, TaskRun
-from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.logs import LogEntry, LogLevel, parse_level
 from lanner.domain.states import StateType
 from lanner.engine.logwriter import LogWriter
 
@@ -33,16 +33,6 @@ class Masker(Protocol):
     def mask(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``******``."""
         ...
-
-
-def parse_level(value: LogLevel | str | None, default: LogLevel = LogLevel.INFO) -> LogLevel:
-    """A level from a task property (``info``, ``WARNING`` and ``WARN`` alike)."""
-    if value is None or value == "":
-        return default
-    text = str(value).strip().upper()
-    if text == "WARNING":
-        return LogLevel.WARN
-    return LogLevel(text)
 
 
 def human_duration(duration: timedelta | None) -> str:

@@ -6,7 +6,9 @@ ends FAILED) and, after the delay, a new execution of the same flow revision sta
 inputs and labels and ``attemptNumber`` + 1. A decision cannot write another execution, so it
 asks the executor loop to (a ``retry_execution`` event in its step, see ``decisions.py``); the
 new id derives from the original's, so doing it twice creates it once.
-The policy is the task's ``retry``, else the flow's. Pure: no I/O, no clock.
+The policy is the task's ``retry``, else the flow's; a failure the worker reports as not
+retryable (``retryable: false``: an unknown type, invalid properties) is never retried.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ def retry_delay(w: Work, run: TaskRun, spec: TaskSpec) -> float | None:
     return delay
 
 
-def retry_failed(w: Work, run: TaskRun, spec: TaskSpec) -> bool:
+def retry_failed(w: Work, run: TaskRun, spec: TaskSpec, *, is_retryable: bool = True) -> bool:
     """Plan the retry of a run that just failed (``run`` carries its failed attempt);
-    False when no retry is left."""
+    False when no retry is left or the failure is not retryable."""
+    if not is_retryable:
+        return False
     delay = retry_delay(w, run, spec)
     if delay is None:
         return False

@@ -18,7 +18,7 @@ from lanner.domain.flows import CASES_PREFIX, ConditionSpec, PluginDefault, Task
 from lanner.flows.loader import Path, format_path
 from lanner.flows.problems import Problems
 from lanner.tasks.base import CONDITION, TASK, TRIGGER, Plugin
-from lanner.tasks.flowable import Dag
+from lanner.tasks.core.flow import Dag
 from lanner.tasks.registry import TypeRegistry
 
 TASK_ID_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.flows.loader import parse_path
 from lanner.flows.problems import Problems
-from lanner.tasks.flowable import Dag, Switch, WorkingDirectory
+from lanner.tasks.core.flow import Dag, Switch, WorkingDirectory
 
 
 def validate_flow(flow: Flow, problems: Problems) -> None:

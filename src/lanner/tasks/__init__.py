@@ -1,6 +1,9 @@
-"""Task, trigger and condition types: one pydantic property model per type, grouped by family.
+"""Task, trigger and condition types: one class per type, grouped by family under ``core/``.
 
-A model declares every property of its Kestra type (the union of 0.20 and 1.3 names), which ones
-are required, and whether the type is flowable (its child branches) or runnable. Child task lists
-are validated by the flow parser, not here. ``registry`` maps type names and aliases to models.
+A class declares every property of its Kestra type (the union of 0.20 and 1.3 names), which ones
+are required, and whether the type is flowable (its child branches, resolved by the executor) or
+runnable (``async def run(self, ctx)``, see ``context``). Child task lists are validated by the
+flow parser, not here. ``registry`` maps type names and aliases to classes; third-party types
+come from the ``lanner.tasks`` entry-point group. Must not import the engine, the store (except
+for type checking), the API or the flow parser.
 """

@@ -152,12 +152,21 @@ class Plugin(Strict):
     DEPRECATED: ClassVar[bool] = False
     IS_EXECUTABLE: ClassVar[bool] = False
     """Starts another flow (``namespace``/``flowId`` properties): checked for recursion."""
+    IS_RUN_BY_ENGINE: ClassVar[bool] = False
+    """Run by the engine itself rather than by a ``run`` method (``Subflow``)."""
+    IS_UNRESOLVED: ClassVar[bool] = False
+    """A flowable type the executor has no resolution for yet (flows using it are refused)."""
 
     type: str
 
 
 class Task(Plugin):
-    """Base properties of every task (runnable unless ``IS_FLOWABLE``)."""
+    """Base properties of every task.
+
+    A runnable task type adds ``async def run(self, ctx: RunContext) -> Outputs`` (see
+    :mod:`lanner.tasks.context`); a type without it (and not flowable) has no runtime here:
+    flows using it are refused when saved. Flowable types are resolved by the executor.
+    """
 
     id: str = Field(min_length=1)
     description: Text | None = None

@@ -1,20 +1,39 @@
-"""The plugin registry: type names and legacy aliases → property model classes.
+"""The plugin registry: type names and legacy aliases → task, trigger and condition classes.
 
 Names resolve case-insensitively, as Kestra's plugin registry does. The core types are
 registered up front; third-party ones come from the ``lanner.tasks`` entry-point group, loaded
-the first time a name is not found. Imports pydantic (through the models) and the stdlib only.
+the first time a name is not found. :meth:`TypeRegistry.runnable` gives the engine a task's
+class instance (its spec's properties validated) to call ``run`` on; :func:`has_runtime` says
+whether a type can run here at all. Imports pydantic, ``lanner.tasks`` and the stdlib only.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from threading import Lock
+from typing import Any, cast
 
-from lanner.tasks import conditions, executions, flowable, http, kv, logs, storage, subflows
-from lanner.tasks import triggers as trigger_models
+from pydantic import ValidationError
+
 from lanner.tasks.base import CONDITION, TASK, TRIGGER, Plugin
+from lanner.tasks.context import Runnable
+from lanner.tasks.core import (
+    condition,
+    debug,
+    execution,
+    flow,
+    http,
+    kv,
+    log,
+    output,
+    storage,
+    subflow,
+    trigger,
+)
+from lanner.tasks.failures import TaskFailure
 
 ENTRY_POINT_GROUP = "lanner.tasks"
 
@@ -62,6 +81,27 @@ class TypeRegistry:
             return None
         return Resolved(model, name, name.lower() != model.TYPE.lower())
 
+    def runnable(self, type_name: str, properties: Mapping[str, Any]) -> Runnable:
+        """The task ``type_name`` built from ``properties`` (a spec's, ``id`` and ``type``
+        included), ready for ``run``; a non-retryable :class:`TaskFailure` when the type is
+        unknown, has no ``run`` or the properties do not validate."""
+        resolved = self.resolve(type_name, TASK)
+        if resolved is None or not has_run(resolved.model):
+            raise TaskFailure(
+                f"task type {type_name} cannot run on this server yet", retryable=False
+            )
+        try:
+            task = resolved.model.model_validate(dict(properties))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(task)'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise TaskFailure(
+                f"invalid properties for {type_name}: {problems}", retryable=False
+            ) from None
+        return cast(Runnable, task)  # has_run checked it (isinstance on a protocol is slow)
+
     def models(self, kind: str | None = None) -> list[type[Plugin]]:
         """Every registered model (of ``kind`` when given), each once."""
         unique = {id(m): m for m in self._by_name.values()}
@@ -86,17 +126,32 @@ class TypeRegistry:
                         _log.warning("entry point %s is not a plugin model", entry.value)
 
 
+def has_run(model: type[Plugin]) -> bool:
+    """Whether the class carries a ``run`` method (the engine calls it on a worker)."""
+    return callable(getattr(model, "run", None))
+
+
+def has_runtime(model: type[Plugin]) -> bool:
+    """Whether a task of this type can run here: resolved by the executor (flowable), run by
+    the engine itself (``Subflow``) or by its ``run`` method."""
+    if model.IS_UNRESOLVED:
+        return False
+    return model.IS_FLOWABLE or model.IS_RUN_BY_ENGINE or has_run(model)
+
+
 CORE_MODELS: tuple[type[Plugin], ...] = (
-    *logs.MODELS,
-    *executions.MODELS,
-    *flowable.MODELS,
-    *subflows.MODELS,
+    *log.MODELS,
+    *debug.MODELS,
+    *output.MODELS,
+    *execution.MODELS,
+    *flow.MODELS,
+    *subflow.MODELS,
     *kv.MODELS,
     *http.MODELS,
     *storage.MODELS,
-    *trigger_models.TASK_MODELS,
-    *trigger_models.TRIGGER_MODELS,
-    *conditions.MODELS,
+    *trigger.TASK_MODELS,
+    *trigger.TRIGGER_MODELS,
+    *condition.MODELS,
 )
 
 KINDS = (TASK, TRIGGER, CONDITION)

@@ -87,3 +87,43 @@ def test_flow_level_policy_applies_to_every_task() -> None:
     assert sim.drain().state.current is S.FAILED
     sim.advance_clock(1)
     assert len(requests(sim)) == 1
+
+
+RETRIED_IN_PLACE = flow(
+    f"""
+  - id: a
+    type: {LOG}
+    message: x
+    retry:
+      type: constant
+      interval: PT1S
+      maxAttempt: 3
+"""
+)
+
+
+def _fail(sim: Sim, **extra: object) -> None:
+    job = sim.held.pop()
+    run = sim.runs[job.task_run_id]
+    payload = {"taskRunId": run.id, "attempt": job.payload["attempt"], "state": "FAILED"}
+    sim.send(ev.TASK_RESULT, {**payload, "outputs": None, **extra})
+
+
+def test_a_retryable_failure_is_retried() -> None:
+    sim = Sim(RETRIED_IN_PLACE, hold={"a"})
+    sim.drain()
+    _fail(sim)
+    sim.drain()
+    assert sim.state("a") is S.RETRYING
+
+
+def test_a_failure_that_cannot_succeed_on_retry_is_not_retried() -> None:
+    for source in (RETRIED_IN_PLACE, NEW_EXECUTION):
+        sim = Sim(source, hold={"a"})
+        sim.drain()
+        _fail(sim, retryable=False)
+        sim.advance_clock(60)
+        assert sim.state("a") is S.FAILED
+        assert len(sim.run_of("a").attempts) == 1
+        assert sim.execution.state.current is S.FAILED
+        assert requests(sim) == []

@@ -1,4 +1,7 @@
-"""Core ``http.*`` tasks (``Request``, ``Download``); the HTTP trigger lives in ``triggers``."""
+"""Core ``http.*`` tasks (``Request``, ``Download``): properties only, no runtime yet.
+
+The HTTP trigger lives in ``trigger``. Imports ``lanner.tasks`` only.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Core ``execution.*`` task properties (0.20 and the 1.x additions)."""
+"""Core ``execution.*`` tasks (0.20 and the 1.x additions); ``Fail`` runs, the others have no
+runtime yet.
+
+Imports ``lanner.tasks`` only.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from lanner.tasks.base import (
     Task,
     Text,
 )
+from lanner.tasks.context import Outputs, RunContext
+from lanner.tasks.failures import TaskFailure
+from lanner.tasks.values import is_truthy
 
 CORE = "io.kestra.plugin.core.execution"
 LEGACY = "io.kestra.core.tasks.executions"
@@ -28,6 +35,14 @@ class Fail(Task):
 
     condition: Text | None = None
     errorMessage: Text = "Task failure"
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        message = await ctx.render(self.errorMessage) or "Task failure"
+        if "condition" not in self.model_fields_set:
+            raise TaskFailure(message)
+        if is_truthy(await ctx.render_typed(self.condition)):
+            raise TaskFailure(message)
+        return None
 
 
 class Labels(Task):

@@ -1,4 +1,5 @@
-"""Core ``storage.*`` tasks (internal storage files), ``namespace.*`` files and templating."""
+"""Core ``storage.*`` tasks (internal storage files), ``namespace.*`` files and templating:
+properties only, no runtime yet. Imports ``lanner.tasks`` only."""
 
 from __future__ import annotations
 

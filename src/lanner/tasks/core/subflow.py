@@ -29,6 +29,7 @@ class Subflow(Task):
     TYPE: ClassVar[str] = f"{CORE}.Subflow"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Subflow", f"{LEGACY}.Flow")
     IS_EXECUTABLE: ClassVar[bool] = True
+    IS_RUN_BY_ENGINE: ClassVar[bool] = True
 
     namespace: Text
     flowId: Text
@@ -54,6 +55,7 @@ class ForEachItem(Task):
     """Split ``items`` into batches and start one subflow execution per batch."""
 
     TYPE: ClassVar[str] = f"{CORE}.ForEachItem"
+    IS_UNRESOLVED: ClassVar[bool] = True
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.ForEachItem",)
     IS_FLOWABLE: ClassVar[bool] = True
     IS_EXECUTABLE: ClassVar[bool] = True
@@ -79,6 +81,7 @@ class Template(FlowableTask):
     """Deprecated: include the tasks of a template."""
 
     TYPE: ClassVar[str] = f"{CORE}.Template"
+    IS_UNRESOLVED: ClassVar[bool] = True
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Template",)
     BRANCHES: ClassVar[tuple[str, ...]] = ("errors", "finally")
     DEPRECATED: ClassVar[bool] = True

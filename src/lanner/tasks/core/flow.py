@@ -2,14 +2,17 @@
 
 Child task lists are declared (so unknown keys are caught and the JSON schema shows them) but
 their items are validated as tasks by the flow parser; here only their presence is checked.
+``Sleep`` is the one runnable task of the family. Imports the domain and ``lanner.tasks`` only.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from lanner.domain.times import parse_duration
 from lanner.tasks.base import (
     DYNAMIC,
     AnyList,
@@ -23,6 +26,8 @@ from lanner.tasks.base import (
     TaskList,
     Text,
 )
+from lanner.tasks.context import Outputs, RunContext
+from lanner.tasks.failures import TaskFailure
 
 CORE = "io.kestra.plugin.core.flow"
 LEGACY = "io.kestra.core.tasks.flows"
@@ -195,6 +200,7 @@ class Loop(FlowableTask):
     """Run ``tasks`` once per value (2.0's replacement of ForEach and ForEachItem)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Loop"
+    IS_UNRESOLVED: ClassVar[bool] = True
 
     values: AnyList | Text
     concurrencyLimit: Int = 1
@@ -214,6 +220,14 @@ class Sleep(Task):
     TYPE: ClassVar[str] = f"{CORE}.Sleep"
 
     duration: Duration
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        text = await ctx.render(self.duration) or ""
+        duration = parse_duration(text)
+        if duration is None:
+            raise TaskFailure(f"invalid duration: {text!r}")
+        await asyncio.sleep(max(duration.total_seconds(), 0.0))
+        return None
 
 
 MODELS: tuple[type[Task], ...] = (

@@ -1,35 +1,44 @@
-"""Runtime of the runnable core tasks: ``log.Log``, ``debug.Return``, ``debug.Echo``,
-``output.OutputValues``, ``execution.Fail``, ``flow.Sleep``.
+"""The engine's :class:`~lanner.tasks.context.RunContext`: :class:`TaskContext`.
 
-A runnable is ``async def run(task: TaskRun context) -> outputs | None``; it renders the
-properties it needs through :class:`TaskContext` (text or typed), logs through it, and fails by
-raising :class:`TaskFailure` (any other exception fails the task too). Blocking work goes to a
-thread. Imports the domain, templating and this package.
+A task class's ``run(ctx)`` renders its properties through it (text or typed, in a thread when
+they call server functions), logs through its :class:`TaskLogger`, reaches the KV store and
+secrets. The job runner also reads properties by name through it (``text``/``typed``) for the
+tasks it resolves itself (flowable values, Subflow). Imports the domain, templating, the store
+protocols, ``lanner.tasks`` and this package.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.flows import TaskSpec
-from lanner.domain.logs import LogEntry, LogLevel
-from lanner.domain.times import parse_duration
-from lanner.engine.kv_tasks import KV_RUNNABLES
-from lanner.engine.logging import Masker, TaskLogger, parse_level
+from lanner.domain.logs import LogEntry, LogLevel, parse_level
+from lanner.engine.logging import Masker, TaskLogger
 from lanner.engine.logwriter import LogWriter
 from lanner.store import KVStore
+from lanner.tasks.failures import TaskFailure
+from lanner.tasks.values import is_truthy
 from lanner.templating import TemplateEngine
 
-CORE = "io.kestra.plugin.core."
 TRACE = LogLevel.TRACE
 
+__all__ = ["Metric", "TaskContext", "TaskFailure", "is_truthy", "render_tree"]
 
-class TaskFailure(Exception):
-    """A task failed on purpose (``Fail``, a bad property): its message is logged at ERROR."""
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric a task recorded (kept with the context; not stored yet)."""
+
+    name: str
+    value: float
+    kind: str
+    tags: Mapping[str, str]
 
 
 @dataclass(slots=True)
@@ -50,6 +59,8 @@ class TaskContext:
     writer: LogWriter | None = None
     masker: Masker | None = None
     kv: KVStore | None = None
+    metrics: list[Metric] = field(default_factory=list)
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     logger: TaskLogger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +78,48 @@ class TaskContext:
             min_level=min_level,
             lines=self.logs,
         )
+
+    # -- RunContext ----------------------------------------------------------------------------
+
+    @property
+    def task_run(self) -> TaskRun:
+        return self.run
+
+    async def render(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return str(await self.render_value(_as_text(value), typed=False))
+
+    async def render_typed(self, value: Any) -> Any:
+        return None if value is None else await self.render_value(value, typed=True)
+
+    async def secret(self, key: str) -> str:
+        # Through the template engine's ``secret()``: one lookup, and the value gets masked.
+        return str(await self.render_value("{{ secret(" + json.dumps(key) + ") }}", typed=False))
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        *,
+        kind: str = "counter",
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.metrics.append(Metric(name, float(value), kind, dict(tags or {})))
+
+    async def put_file(self, name: str, content: bytes) -> str:
+        raise _not_served("internal storage")
+
+    async def read_file(self, uri: str) -> bytes:
+        raise _not_served("internal storage")
+
+    def working_directory(self) -> Path:
+        raise _not_served("a working directory")
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled.is_set()
+
+    # -- the job runner's own reads --------------------------------------------------------------
 
     async def render_value(self, value: Any, *, typed: bool) -> Any:
         """Render a property value (strings inside maps and lists too)."""
@@ -122,67 +175,5 @@ def _as_text(value: Any) -> Any:
     return value
 
 
-def is_truthy(value: Any) -> bool:
-    """Pebble truthiness of a rendered condition (``"true"``, ``True``, non-zero...)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        return text not in ("", "false", "0", "null", "none")
-    return bool(value)
-
-
-Runnable = Callable[[TaskContext], Awaitable[Mapping[str, Any] | None]]
-
-
-async def run_log(ctx: TaskContext) -> None:
-    level = parse_level(await ctx.text("level", "INFO"))
-    if not ctx.logger.is_enabled(level):
-        return None
-    message = ctx.spec.properties.get("message")
-    messages = message if isinstance(message, list) else [message]
-    for item in messages:
-        await ctx.alog(level, str(await ctx.render_value(_as_text(item), typed=False)))
-    return None
-
-
-async def run_echo(ctx: TaskContext) -> None:
-    ctx.log(await ctx.text("level", "INFO") or "INFO", await ctx.text("format") or "")
-    return None
-
-
-async def run_return(ctx: TaskContext) -> Mapping[str, Any]:
-    return {"value": await ctx.text("format")}
-
-
-async def run_output_values(ctx: TaskContext) -> Mapping[str, Any]:
-    values = await ctx.typed("values", {})
-    return {"values": values or {}}
-
-
-async def run_fail(ctx: TaskContext) -> None:
-    message = await ctx.text("errorMessage", "Task failure") or "Task failure"
-    if "condition" not in ctx.spec.properties:
-        raise TaskFailure(message)
-    if is_truthy(await ctx.typed("condition")):
-        raise TaskFailure(message)
-    return None
-
-
-async def run_sleep(ctx: TaskContext) -> None:
-    text = await ctx.text("duration") or ""
-    duration = parse_duration(text)
-    if duration is None:
-        raise TaskFailure(f"invalid duration: {text!r}")
-    await asyncio.sleep(max(duration.total_seconds(), 0.0))
-    return None
-
-
-RUNNABLES: dict[str, Runnable] = {
-    CORE + "log.Log": run_log,
-    CORE + "debug.Echo": run_echo,
-    CORE + "debug.Return": run_return,
-    CORE + "output.OutputValues": run_output_values,
-    CORE + "execution.Fail": run_fail,
-    CORE + "flow.Sleep": run_sleep,
-    **KV_RUNNABLES,
-}
-"""Runnable implementations by canonical task type."""
+def _not_served(what: str) -> TaskFailure:
+    return TaskFailure(f"{what} is not available to tasks on this server yet", retryable=False)

@@ -16,7 +16,7 @@ from lanner.tasks.base import (
     Text,
     Trigger,
 )
-from lanner.tasks.http import HttpProperties
+from lanner.tasks.core.http import HttpProperties
 
 CORE = "io.kestra.plugin.core"
 LEGACY = "io.kestra.core.models.triggers.types"

@@ -1,10 +1,15 @@
-"""Core ``log.*``, ``debug.*`` and ``output.*`` task properties."""
+"""Core ``log.*`` tasks: ``Log`` (runs), ``Fetch`` and ``PurgeLogs`` (no runtime yet).
+
+Imports the domain and ``lanner.tasks`` only.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from lanner.tasks.base import DYNAMIC, AnyMap, LogLevel, StrList, Task, Text
+from lanner.domain.logs import parse_level
+from lanner.tasks.base import DYNAMIC, LogLevel, StrList, Task, Text
+from lanner.tasks.context import Outputs, RunContext
 
 CORE = "io.kestra.plugin.core"
 LEGACY = "io.kestra.core.tasks"
@@ -18,6 +23,15 @@ class Log(Task):
 
     message: Text | list[Text]
     level: LogLevel = "INFO"
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        level = parse_level(await ctx.render(self.level))
+        if not ctx.logger.is_enabled(level):
+            return None
+        messages = self.message if isinstance(self.message, list) else [self.message]
+        for item in messages:
+            await ctx.logger.alog(level, await ctx.render(item) or "")
+        return None
 
 
 class Fetch(Task):
@@ -45,32 +59,4 @@ class PurgeLogs(Task):
     endDate: Text
 
 
-class Return(Task):
-    """Render ``format`` and return it as the ``value`` output."""
-
-    TYPE: ClassVar[str] = f"{CORE}.debug.Return"
-    ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.debugs.Return",)
-
-    format: Text | None = None
-
-
-class Echo(Task):
-    """Log ``format`` (deprecated, use Log)."""
-
-    TYPE: ClassVar[str] = f"{CORE}.debug.Echo"
-    ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.debugs.Echo",)
-    DEPRECATED: ClassVar[bool] = True
-
-    format: Text
-    level: LogLevel = "INFO"
-
-
-class OutputValues(Task):
-    """Expose rendered ``values`` as outputs."""
-
-    TYPE: ClassVar[str] = f"{CORE}.output.OutputValues"
-
-    values: AnyMap | None = None
-
-
-MODELS: tuple[type[Task], ...] = (Log, Fetch, PurgeLogs, Return, Echo, OutputValues)
+MODELS: tuple[type[Task], ...] = (Log, Fetch, PurgeLogs)

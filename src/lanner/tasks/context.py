@@ -1,0 +1,127 @@
+"""What a running task sees: the :class:`RunContext` protocol (and :class:`Runnable`).
+
+A task's ``run(ctx)`` renders its properties through the context (they may be Pebble
+expressions, validated after rendering), logs through ``ctx.logger``, reaches the KV store,
+secrets, metrics, internal storage and a working directory through it, and returns its outputs
+(or ``None``). It fails by raising :class:`~lanner.tasks.failures.TaskFailure` (any other
+exception fails the task too). The engine implements the protocol
+(``lanner.engine.task_context.TaskContext``); tests may implement it with a fake.
+Slots marked "not served yet" raise a non-retryable ``TaskFailure`` on this server today.
+Imports the domain and the standard library only (the store only for type checking); never the
+engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from lanner.domain.executions import Execution, TaskRun
+from lanner.domain.logs import LogLevel
+
+if TYPE_CHECKING:
+    from lanner.store import KVStore
+
+Outputs = Mapping[str, Any] | None
+"""What ``run`` returns: the task run's outputs, or ``None`` for none."""
+
+
+class TaskLog(Protocol):
+    """The logger of one task run attempt (filtered by the task's ``logLevel``, masked)."""
+
+    def is_enabled(self, level: LogLevel) -> bool:
+        """Whether a line at ``level`` would be written (skip expensive messages otherwise)."""
+        ...
+
+    def log(self, level: LogLevel | str, message: str) -> None:
+        """Write one line now (never waits)."""
+        ...
+
+    async def alog(self, level: LogLevel | str, message: str) -> None:
+        """Write one line, first waiting for room in the log writer (long loops, streams)."""
+        ...
+
+
+class RunContext(Protocol):
+    """The engine's services to one attempt of one task run."""
+
+    @property
+    def execution(self) -> Execution:
+        """The execution the task runs in (tenant, namespace, flow, labels...)."""
+        ...
+
+    @property
+    def task_run(self) -> TaskRun:
+        """The task run (id, task id, value of the enclosing loop iteration)."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """The attempt number, from 1."""
+        ...
+
+    @property
+    def logger(self) -> TaskLog:
+        """The task run's logger."""
+        ...
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    async def render(self, value: Any) -> str | None:
+        """Render a property as text (``None`` stays ``None``; numbers and booleans as text)."""
+        ...
+
+    async def render_typed(self, value: Any) -> Any:
+        """Render a property keeping types: an expression alone gives its value (a number, a
+        list...); maps and lists are rendered item by item."""
+        ...
+
+    # -- services ------------------------------------------------------------------------------
+
+    @property
+    def kv(self) -> KVStore | None:
+        """The namespace key-value store (``None`` when this worker has none)."""
+        ...
+
+    async def secret(self, key: str) -> str:
+        """A secret's value (masked in every log line from then on)."""
+        ...
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        *,
+        kind: str = "counter",
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record a metric of the task run (``counter`` or ``timer`` in seconds)."""
+        ...
+
+    async def put_file(self, name: str, content: bytes) -> str:
+        """Store a file in the execution's internal storage; returns its ``kestra://`` URI.
+        Not served yet."""
+        ...
+
+    async def read_file(self, uri: str) -> bytes:
+        """Read a ``kestra://`` file of internal storage. Not served yet."""
+        ...
+
+    def working_directory(self) -> Path:
+        """A private directory for this attempt, removed after it. Not served yet."""
+        ...
+
+    def is_cancelled(self) -> bool:
+        """Whether the run is being killed: long loops stop early when it is (the engine also
+        cancels the ``run`` coroutine)."""
+        ...
+
+
+@runtime_checkable
+class Runnable(Protocol):
+    """A task type with a runtime: its validated properties and ``run`` together."""
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        """Do the task's work; return its outputs."""
+        ...

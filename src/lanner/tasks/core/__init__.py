@@ -1,0 +1,3 @@
+"""Kestra's core task, trigger and condition types, one module per family (``log``, ``debug``,
+``output``, ``execution``, ``flow``, ``subflow``, ``kv``, ``http``, ``storage``, ``trigger``,
+``condition``); each module's ``MODELS`` lists its types for the registry."""

@@ -1,0 +1,50 @@
+"""The engine runs a task through its class: a registered class's ``run``, and a type with no
+runtime here (a flow saved before such flows were refused) fails once, without retries, on the
+real store (both backends)."""
+
+from __future__ import annotations
+
+from tests.engine.conftest import Harness
+
+from lanner.domain.logs import LogLevel
+from lanner.domain.states import StateType
+
+S = StateType
+
+
+async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
+    harness: Harness,
+) -> None:
+    source = (
+        "id: unrunnable\nnamespace: company.team\n"
+        "tasks:\n"
+        "  - id: fetch\n    type: io.kestra.plugin.core.http.Request\n"
+        "    uri: https://example.com\n"
+        "    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempt: 5\n"
+    )
+    execution = await harness.run_flow(source)  # the harness stores it as parse_flow accepts it
+    assert execution.state.current is S.FAILED
+    run = (await harness.runs(execution.id))["fetch"]
+    assert run.state.current is S.FAILED
+    assert len(run.attempts) == 1
+    errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
+    assert [e.message for e in errors] == [
+        "task type io.kestra.plugin.core.http.Request cannot run on this server yet"
+    ]
+
+
+async def test_core_classes_run_with_rendered_properties(harness: Harness) -> None:
+    source = (
+        "id: classes\nnamespace: company.team\n"
+        "tasks:\n"
+        "  - id: put\n    type: io.kestra.plugin.core.kv.Set\n    key: k\n    value: 42\n"
+        "  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: \"{{ 'k' }}\"\n"
+        "  - id: out\n    type: io.kestra.plugin.core.output.OutputValues\n"
+        "    values:\n      doubled: '{{ outputs.get.value * 2 }}'\n"
+    )
+    execution = await harness.run_flow(source)
+    errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
+    assert execution.state.current is S.SUCCESS, [e.message for e in errors]
+    runs = await harness.runs(execution.id)
+    assert runs["get"].outputs == {"value": 42}
+    assert runs["out"].outputs == {"values": {"doubled": 84}}
