@@ -348,8 +348,13 @@ async def set_task_run_state(
         while True:
             execution, runs = await with_task_runs(services, tenant, executionId)
             run = next((r for r in runs if r.id == task_run_id), None)
+            # The execution is read before its task runs: a run already in ``target`` beside
+            # a still-ended execution is a commit that fell between the two reads (an ended
+            # execution is always reopened by the change), so read again.
             is_taken = _changed(before)(execution) or (
-                run is not None and run.state.current is target
+                run is not None
+                and run.state.current is target
+                and not before.state.is_terminated
             )
             remaining = deadline - time.monotonic()
             if is_taken or remaining <= 0:
