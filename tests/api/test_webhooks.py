@@ -253,3 +253,67 @@ async def test_request_body_parsing() -> None:
     assert request_body(b"[1, 2]") == [1, 2]
     assert request_body(b"42") == "42"
     assert request_body(b"\xff\xfe") == "//4="
+
+
+CONDITIONAL = """\
+id: conditional
+namespace: {ns}
+tasks:
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.body.hello }}}}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: webhookKey
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExpressionCondition
+        expression: "{{{{ trigger.body.hello == 'world' }}}}"
+"""
+
+FAILING = """\
+id: {flow_id}
+namespace: {ns}
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: boom
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: fail-key
+    wait: true
+{extra}"""
+
+
+async def test_false_condition_answers_204_and_starts_nothing(
+    api: httpx.AsyncClient, anonymous_api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, CONDITIONAL.format(ns=ns))
+    url = f"/api/v1/executions/webhook/{ns}/conditional/webhookKey"
+    skipped = await anonymous_api.post(url, json={"hello": "moon"})
+    assert skipped.status_code == 204
+    assert skipped.content == b""
+    no_body = await anonymous_api.post(url)  # the expression fails to render: no execution
+    assert no_body.status_code == 204
+    searched = await api.get("/api/v1/executions/search", params={"namespace": ns})
+    assert searched.json()["total"] == 0
+    started = await anonymous_api.post(url, json={"hello": "world"})
+    assert started.status_code == 200, started.text
+    assert started.json()["flowId"] == "conditional"
+
+
+@pytest.mark.usefixtures("engine")
+async def test_wait_on_a_failed_execution_answers_500_or_response_code(
+    api: httpx.AsyncClient, anonymous_api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, FAILING.format(ns=ns, flow_id="failing", extra=""))
+    url = f"/api/v1/executions/webhook/{ns}/failing/fail-key"
+    failed = await asyncio.wait_for(anonymous_api.post(url), DEADLINE_S)
+    assert failed.status_code == 500
+    assert failed.json()["state"]["current"] == "FAILED"
+    await deploy(api, FAILING.format(ns=ns, flow_id="coded", extra="    responseCode: 202\n"))
+    url = f"/api/v1/executions/webhook/{ns}/coded/fail-key"
+    coded = await asyncio.wait_for(anonymous_api.post(url), DEADLINE_S)
+    assert coded.status_code == 202
+    assert coded.json()["state"]["current"] == "FAILED"
