@@ -18,6 +18,7 @@ from lanner.api import (
     logs,
     misc,
     namespace_files,
+    webhooks,
 )
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
@@ -28,13 +29,14 @@ from lanner.api.wire import JsonResponse
 API_PREFIX = "/api/v1"
 
 # Order matters: fixed paths (/flows/validate) before templated ones (/flows/{namespace}).
-# Executions: /executions/search and the /{id}/<action> routes before /{namespace}/{id}.
+# Executions: /executions/webhook/... and /executions/search and the /{id}/<action> routes before /{namespace}/{id}.
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     misc.router,
     logs.router,
     log_follow.router,
     flow_bulk.router,
     flows.router,
+    webhooks.router,
     executions.router,
     execution_actions.router,
     execution_edits.router,

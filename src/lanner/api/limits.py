@@ -7,7 +7,7 @@ limit. Both answer 413 with Kestra's error body naming the setting; headers over
 ``max-header-bytes`` answer 431. The limit depends on what the body is:
 
 - flow endpoints (``/api/v1[/{tenant}]/flows...``) and YAML bodies: ``max-flow-body-bytes``;
-- JSON and urlencoded bodies: ``max-json-body-bytes``;
+- JSON and urlencoded bodies, and any webhook body (read whole): ``max-json-body-bytes``;
 - multipart bodies and anything else (raw namespace-file uploads): ``max-upload-bytes``.
 
 :func:`read_form` reads a form with ``max-form-part-bytes`` per text part and ``max-form-fields``
@@ -29,6 +29,7 @@ from lanner.config import Settings
 from lanner.errors import PayloadTooLargeError
 
 _FLOW_PATH = re.compile(r"^/api/v1/(?:[^/]+/)?flows(?:/|$)")
+_WEBHOOK_PATH = re.compile(r"^/api/v1/(?:[^/]+/)?executions/webhook/")
 _YAML_TYPES = frozenset({"application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"})
 _JSON_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
@@ -46,7 +47,7 @@ def body_limit(settings: Settings, path: str, content_type: str) -> BodyLimit:
     kind = content_type.split(";")[0].strip().lower()
     if _FLOW_PATH.match(path) or kind in _YAML_TYPES:
         return BodyLimit(settings.max_flow_body_bytes, "max-flow-body-bytes")
-    if kind in _JSON_TYPES or kind.endswith("+json"):
+    if kind in _JSON_TYPES or kind.endswith("+json") or _WEBHOOK_PATH.match(path):
         return BodyLimit(settings.max_json_body_bytes, "max-json-body-bytes")
     return BodyLimit(settings.max_upload_bytes, "max-upload-bytes")
 
