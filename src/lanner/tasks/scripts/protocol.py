@@ -34,7 +34,7 @@ class OutputConsumer:
             self.stderr_lines += 1
         else:
             self.stdout_lines += 1
-        match = _COMMAND.match(line.rstrip())
+        match = _COMMAND.match(line.rstrip()) if line.startswith("::") else None
         if match is None:
             await self.ctx.logger.alog(LogLevel.ERROR if is_stderr else LogLevel.INFO, line)
             return
