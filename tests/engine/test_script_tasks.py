@@ -15,6 +15,9 @@ from tests.engine.conftest import Harness
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.states import StateType
 from lanner.engine import events as ev
+from lanner.engine.feeds import ChangeFeed
+from lanner.engine.service import Engine
+from lanner.store import Store
 
 S = StateType
 SCRIPTS = "io.kestra.plugin.scripts"
@@ -207,3 +210,20 @@ async def test_docker_runner_fails_the_task(harness: Harness) -> None:
     messages = [e.message for e in await logs_of(harness, execution.id, "d")]
     assert any("Docker task runner is not available" in m for m in messages)
     assert "hi" not in messages
+
+
+async def test_engine_stop_kills_running_scripts(store: Store) -> None:
+    feed = ChangeFeed()
+    engine = Engine(store, feed, worker_concurrency=2)
+    await engine.start()
+    harness = Harness(store, feed, engine)
+    marker = f"lanner-stop-{uuid.uuid4().hex}"
+    source = flow(
+        f"  - id: slow\n    type: {SCRIPTS}.shell.Commands\n    commands:\n{sleepers(marker)}"
+    )
+    try:
+        await harness.start(source)
+        await wait_until(lambda: len(marked(marker)) >= 2, "the script never started")
+    finally:
+        await engine.stop(grace_s=0.1)
+    await wait_until(lambda: not marked(marker), f"processes left behind: {marked(marker)}")
