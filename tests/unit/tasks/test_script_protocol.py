@@ -38,6 +38,7 @@ async def test_protocol_lines_become_outputs_logs_and_metrics() -> None:
         '::{"outputs": {"a": 1, "b": {"c": [2]}}}::',
         '::{"outputs": {"a": 3}}::  ',
         '::{"logs": [{"level": "DEBUG", "message": "dbg"}, {"message": "plain"}]}::',
+        '::{"logs": [{"level": "WARNING", "message": "w"}, {"level": "CRITICAL", "message": "c"}]}::',
         '::{"metrics": [{"name": "rows", "type": "counter", "value": 5, "tags": {"t": 1}}]}::',
         "::{not json}::",
         "hello ::{}::",
@@ -48,11 +49,11 @@ async def test_protocol_lines_become_outputs_logs_and_metrics() -> None:
     assert consumer.vars == {"a": 3, "b": {"c": [2]}}
     assert ctx.metrics == [("rows", 5.0, "counter", {"t": "1"})]
     levels = ctx.logger.lines
-    assert levels[:2] == [("DEBUG", "dbg"), ("INFO", "plain")]
-    assert levels[2][0] == "WARN"
-    assert levels[2][1].startswith("Invalid outputs")
-    assert levels[3:] == [("INFO", "hello ::{}::"), ("ERROR", "boom")]
-    assert (consumer.stdout_lines, consumer.stderr_lines) == (6, 1)
+    assert levels[:4] == [("DEBUG", "dbg"), ("INFO", "plain"), ("WARN", "w"), ("ERROR", "c")]
+    assert levels[4][0] == "WARN"
+    assert levels[4][1].startswith("Invalid outputs")
+    assert levels[5:] == [("INFO", "hello ::{}::"), ("ERROR", "boom")]
+    assert (consumer.stdout_lines, consumer.stderr_lines) == (7, 1)
 
 
 def script(**properties: Any) -> dict[str, Any]:

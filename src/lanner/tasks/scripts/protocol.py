@@ -19,6 +19,20 @@ from lanner.tasks.context import RunContext
 _COMMAND = re.compile(r"^::(\{.*\})::$")
 
 
+_ALIASES = {"CRITICAL": LogLevel.ERROR, "FATAL": LogLevel.ERROR, "SEVERE": LogLevel.ERROR}
+
+
+def _level(value: Any) -> LogLevel:
+    """A log entry's level: Python's ``WARNING``/``CRITICAL`` too; INFO when unknown."""
+    text = str(value or "INFO").strip().upper()
+    if text in _ALIASES:
+        return _ALIASES[text]
+    try:
+        return parse_level(text)
+    except ValueError:
+        return LogLevel.INFO
+
+
 class OutputConsumer:
     """Takes a script's lines as they come: logs them or applies the protocol."""
 
@@ -51,7 +65,7 @@ class OutputConsumer:
         if isinstance(outputs, dict):
             self.vars.update(outputs)
         for entry in command.get("logs") or ():
-            level = parse_level(str(entry.get("level") or "INFO"))
+            level = _level(entry.get("level"))
             await self.ctx.logger.alog(level, str(entry.get("message", "")))
         for metric in command.get("metrics") or ():
             tags = metric.get("tags") or {}
