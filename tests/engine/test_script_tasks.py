@@ -227,3 +227,14 @@ async def test_engine_stop_kills_running_scripts(store: Store) -> None:
     finally:
         await engine.stop(grace_s=0.1)
     await wait_until(lambda: not marked(marker), f"processes left behind: {marked(marker)}")
+
+
+async def test_shell_script_runs_inline(harness: Harness) -> None:
+    source = flow(
+        f"  - id: s\n    type: {SCRIPTS}.shell.Script\n"
+        "    beforeCommands: [X=41]\n"
+        '    script: |\n      Y=$((X + 1))\n      echo "::{\\"outputs\\": {\\"y\\": $Y}}::"\n'
+    )
+    execution = await harness.run_flow(source)
+    assert execution.state.current is S.SUCCESS
+    assert (await harness.runs(execution.id))["s"].outputs == {"vars": {"y": 42}, "exitCode": 0}

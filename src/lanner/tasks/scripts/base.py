@@ -190,8 +190,8 @@ class CommandsTask(ScriptTask):
 class FileScriptTask(ScriptTask):
     """A ``Script`` task: ``script`` is written to a file that :attr:`RUN_WITH` runs."""
 
-    RUN_WITH: ClassVar[tuple[str, ...]] = ("sh",)
-    SUFFIX: ClassVar[str] = ".sh"
+    RUN_WITH: ClassVar[tuple[str, ...]] = ()
+    SUFFIX: ClassVar[str] = ""
 
     script: Text
 
