@@ -22,6 +22,7 @@ from lanner.store import Store
 S = StateType
 SCRIPTS = "io.kestra.plugin.scripts"
 RET = "io.kestra.plugin.core.debug.Return"
+SAMPLE = Path(__file__).resolve().parents[1] / "flows" / "scripts.yaml"
 PROCESS = "    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n"
 
 
@@ -238,3 +239,16 @@ async def test_shell_script_runs_inline(harness: Harness) -> None:
     execution = await harness.run_flow(source)
     assert execution.state.current is S.SUCCESS
     assert (await harness.runs(execution.id))["s"].outputs == {"vars": {"y": 42}, "exitCode": 0}
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None and os.environ.get("CI") != "true", reason="node is missing"
+)
+async def test_sample_script_flow_runs(harness: Harness) -> None:
+    source = SAMPLE.read_text()
+    execution = await harness.run_flow(source)
+    assert execution.state.current is S.SUCCESS
+    runs = await harness.runs(execution.id)
+    assert runs["python"].outputs == {"vars": {"answer": 42}, "exitCode": 0}
+    assert "42" in [e.message for e in await logs_of(harness, execution.id, "node")]
+    assert "42 / 0" in [e.message for e in await logs_of(harness, execution.id, "done")]
