@@ -34,6 +34,7 @@ from lanner.tasks.core import (
     trigger,
 )
 from lanner.tasks.failures import TaskFailure
+from lanner.tasks.scripts import node, python, shell
 
 ENTRY_POINT_GROUP = "lanner.tasks"
 
@@ -152,6 +153,9 @@ CORE_MODELS: tuple[type[Plugin], ...] = (
     *trigger.TASK_MODELS,
     *trigger.TRIGGER_MODELS,
     *condition.MODELS,
+    *shell.MODELS,
+    *python.MODELS,
+    *node.MODELS,
 )
 
 KINDS = (TASK, TRIGGER, CONDITION)
