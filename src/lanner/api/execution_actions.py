@@ -352,9 +352,7 @@ async def set_task_run_state(
             # a still-ended execution is a commit that fell between the two reads (an ended
             # execution is always reopened by the change), so read again.
             is_taken = _changed(before)(execution) or (
-                run is not None
-                and run.state.current is target
-                and not before.state.is_terminated
+                run is not None and run.state.current is target and not before.state.is_terminated
             )
             remaining = deadline - time.monotonic()
             if is_taken or remaining <= 0:
