@@ -4,7 +4,7 @@ A route hands CPU-bound work whose cost depends on the request (parsing and vali
 converting a JSON flow to YAML) to :func:`off_loop`: the event loop keeps answering other
 requests meanwhile, and a request past ``flow-parse-timeout`` is answered 503 at once while the
 thread is abandoned (the YAML limits carry the same deadline, so the loader stops on its own).
-Imports the settings, the errors and the flow loader.
+Imports the settings, the errors, the flow loader and the submitter's parse cache.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import anyio
 import anyio.to_thread
 
 from lanner.config import Settings
+from lanner.domain.flows import Flow
+from lanner.engine.submit import cached_flow, parsed_flow
 from lanner.errors import DeadlineExceededError
 from lanner.flows.loader import YamlLimits
 
@@ -41,3 +43,9 @@ async def off_loop(settings: Settings, func: Callable[..., T], *args: Any) -> T:
         "Service Unavailable: reading the flow did not finish within "
         f"{settings.flow_parse_timeout:g} s (flow-parse-timeout)"
     )
+
+
+async def stored_flow(settings: Settings, source: str) -> Flow:
+    """A stored revision's flow: from the cache at once, else parsed by :func:`off_loop`."""
+    flow = cached_flow(source)
+    return flow if flow is not None else await off_loop(settings, parsed_flow, source)

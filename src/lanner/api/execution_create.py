@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
-from lanner.api.deadlines import off_loop
+from lanner.api.deadlines import stored_flow
 from lanner.api.execution_access import executions_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.ids import FlowIdPath, NamespacePath
@@ -32,7 +32,7 @@ from lanner.domain.executions import new_id
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.engine.feeds import execution_topic
-from lanner.engine.submit import CORRELATION_LABEL, FileUpload, FlowRef, parsed_flow
+from lanner.engine.submit import CORRELATION_LABEL, FileUpload, FlowRef
 from lanner.errors import ErrorDetail, IllegalArgumentError
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
@@ -131,7 +131,7 @@ async def _create(
     requested = request_labels(params.getlist("labels"))
     submitter = services.submitter
     stored = await submitter.flow_of(FlowRef(tenant, namespace, flow_id, revision))
-    flow = await off_loop(services.settings, parsed_flow, stored.source)  # cached for submit
+    flow = await stored_flow(services.settings, stored.source)  # cached for submit
     form = await read_form(request)
     submission = partial(
         submitter.submit,

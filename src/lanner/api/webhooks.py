@@ -36,7 +36,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
-from lanner.api.deadlines import off_loop
+from lanner.api.deadlines import stored_flow
 from lanner.api.execution_access import executions_of, visible_runs, wait_until
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.ids import FlowIdPath, NamespacePath
@@ -46,7 +46,7 @@ from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, ExecutionTrigger, new_id
 from lanner.domain.flows import Flow, TriggerSpec
 from lanner.engine.feeds import execution_topic
-from lanner.engine.submit import FLOW_DISABLED, InputRenderer, parsed_flow
+from lanner.engine.submit import FLOW_DISABLED, InputRenderer
 from lanner.errors import ConflictError, ErrorDetail, NotFoundError, ValidationError
 from lanner.store import StoredFlow
 
@@ -220,7 +220,7 @@ async def _webhook(
     stored = await services.store.get_flow(tenant, namespace, flow_id)
     if stored is None:
         raise NotFoundError(WEBHOOK_NOT_FOUND)
-    flow = await off_loop(services.settings, parsed_flow, stored.source)
+    flow = await stored_flow(services.settings, stored.source)
     trigger = await matching_webhook(renderer, flow, stored, key)
     if trigger is None:
         raise NotFoundError(WEBHOOK_NOT_FOUND)

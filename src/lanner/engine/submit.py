@@ -26,7 +26,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from threading import Lock
 from typing import Any, BinaryIO
 
 from lanner.domain.executions import Execution, ExecutionTrigger, State, new_id
@@ -68,10 +68,26 @@ class FileUpload:
     content: BinaryIO | bytes
 
 
-@lru_cache(maxsize=256)
+PARSED_FLOWS_MAX = 256
+_parsed: dict[str, Flow] = {}  # insertion order: the oldest goes first when full
+_parsed_lock = Lock()
+
+
+def cached_flow(source: str) -> Flow | None:
+    """A stored revision's parsed flow when it was parsed before (no parse: safe on the loop)."""
+    return _parsed.get(source)
+
+
 def parsed_flow(source: str) -> Flow:
-    """A stored revision's source, parsed once (revisions never change)."""
-    return parse_flow(source)
+    """A stored revision's source, parsed once (revisions never change); thread-safe."""
+    flow = _parsed.get(source)
+    if flow is None:
+        flow = parse_flow(source)
+        with _parsed_lock:
+            if len(_parsed) >= PARSED_FLOWS_MAX:
+                del _parsed[next(iter(_parsed))]
+            _parsed[source] = flow
+    return flow
 
 
 def input_error(error: InputValuesError) -> ValidationError:
