@@ -1,0 +1,419 @@
+"""The web UI's pages at Kestra's addresses (``/ui/{tenant}/...``), rendered on the server.
+
+Pages are Jinja2 templates (autoescaped) over the same store reads and the same Kestra JSON as
+the API, so a page never says something the API would not. Live parts are small islands of
+``static/ui.js``: the execution page follows the API's own SSE streams (logs and execution
+changes) and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
+the Gantt bars and states are rendered in one place only. Actions (execute, kill, restart,
+replay) call the REST API from the browser with the page's credentials. Same auth as the API:
+the middleware covers ``/ui`` like any other path.
+
+Written by hand rather than with htmx: the few live regions need ~100 lines of JavaScript, and
+shipping htmx would need a front-end build step for the wheel; the issue that plans the full UI
+(#13) brings that build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from lanner.api.context import RESERVED_TENANTS, TENANT_PATTERN, Services, ServicesDep
+from lanner.api.execution_access import visible_runs
+from lanner.api.execution_wire import execution_json
+from lanner.domain.executions import Execution, TaskRun
+from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.states import StateType
+from lanner.errors import NotFoundError
+from lanner.store import ExecutionQuery, FlowQuery, StoredFlow
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+LOG_LINES_RENDERED = 2_000
+"""Lines the execution page renders at once; the rest stream in or are downloaded."""
+FAILURE_LINES = 20
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC_CACHE = "public, max-age=300"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+_env = Environment(
+    loader=PackageLoader("lanner.ui", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(value: datetime | None) -> str:
+    """One format for every date the UI shows: UTC, milliseconds."""
+    if value is None:
+        return ""
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.")
+        + f"{value.microsecond // 1000:03d} UTC"
+    )
+
+
+def _span(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    seconds = value.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {rest:02d}s" if hours else f"{minutes}m {rest:02d}s"
+
+
+def _pretty(value: Any) -> str:
+    return orjson.dumps(
+        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+    ).decode()
+
+
+_env.filters["when"] = _when
+_env.filters["span"] = _span
+_env.filters["pretty"] = _pretty
+
+
+def _page(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_env.get_template(template).render(**context))
+
+
+def _tenant(value: str) -> str:
+    if not TENANT_PATTERN.match(value) or value in RESERVED_TENANTS:
+        raise NotFoundError(f"Unknown tenant '{value}'")
+    return value
+
+
+def _name(value: str, what: str) -> str:
+    if not NAME_PATTERN.match(value) or len(value) > 255:
+        raise NotFoundError(f"{what} '{value[:100]}' not found")
+    return value
+
+
+def _int_param(request: Request, name: str, default: int, upper: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or not raw.isdigit():
+        return default
+    return max(1, min(int(raw), upper))
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One task run's row in the Gantt chart: where its bar starts and how wide it is (%)."""
+
+    run: TaskRun
+    depth: int
+    offset: float
+    width: float
+
+
+def gantt(execution: Execution, runs: Sequence[TaskRun], now: datetime) -> list[Bar]:
+    """Task runs in tree order (children under their parent) with bars scaled to the execution."""
+    start = execution.state.start_date
+    end = execution.state.end_date or now
+    total = max((end - start).total_seconds(), 0.001)
+    children: dict[str | None, list[TaskRun]] = {}
+    for run in runs:
+        children.setdefault(run.parent_task_run_id, []).append(run)
+    known = {run.id for run in runs}
+    bars: list[Bar] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for run in children.get(parent, ()):
+            run_start = run.state.start_date
+            run_end = run.state.end_date or (now if not run.state.is_terminated else run_start)
+            offset = min(max((run_start - start).total_seconds() / total, 0.0), 1.0) * 100
+            width = max((run_end - run_start).total_seconds() / total * 100, 0.4)
+            bars.append(Bar(run, depth, round(offset, 2), round(min(width, 100 - offset), 2)))
+            walk(run.id, depth + 1)
+
+    walk(None, 0)
+    orphans = [
+        run for run in runs if run.parent_task_run_id and run.parent_task_run_id not in known
+    ]
+    for run in orphans:  # a parent superseded by a restart: still show the run
+        bars.append(Bar(run, 0, 0.0, 0.4))
+    return bars
+
+
+def _links(tenant: str) -> dict[str, str]:
+    return {
+        "executions": f"/ui/{tenant}/executions",
+        "flows": f"/ui/{tenant}/flows",
+        "api": f"/api/v1/{tenant}",
+    }
+
+
+# --- static files and entry points -----------------------------------------------------------
+
+
+@router.get("/ui/static/{name}")
+async def static_file(name: str) -> Response:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise NotFoundError(f"File '{name[:100]}' not found")
+    body = resources.files("lanner.ui").joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": STATIC_CACHE})
+
+
+@router.get("/ui")
+@router.get("/ui/")
+async def ui_root() -> Response:
+    return RedirectResponse("/ui/main/executions", status_code=302)
+
+
+@router.get("/ui/{tenant}")
+@router.get("/ui/{tenant}/")
+async def tenant_root(tenant: str) -> Response:
+    return RedirectResponse(f"/ui/{_tenant(tenant)}/executions", status_code=302)
+
+
+# --- executions ------------------------------------------------------------------------------
+
+
+def _states(raw: Sequence[str]) -> tuple[StateType, ...]:
+    return tuple(StateType(value) for value in raw if value in StateType.__members__)
+
+
+@router.get("/ui/{tenant}/executions")
+async def executions_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    namespace = params.get("namespace") or None
+    flow_id = params.get("flowId") or None
+    q = params.get("q") or None
+    states = _states(params.getlist("state"))
+    page = _int_param(request, "page", 1, 100_000)
+    query = ExecutionQuery(
+        tenant_id=tenant,
+        namespace=namespace,
+        flow_id=flow_id,
+        states=states,
+        q=q,
+        page=page,
+        size=PAGE_SIZE,
+    )
+    found = await services.store.search_executions(query)
+    filters = {"namespace": namespace or "", "flowId": flow_id or "", "q": q or ""}
+    return _page(
+        "executions.html",
+        title="Executions",
+        links=_links(tenant),
+        tenant=tenant,
+        executions=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // PAGE_SIZE)),
+        filters=filters,
+        chosen_states={state.value for state in states},
+        all_states=[state.value for state in StateType],
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+def _query_string(params: Mapping[str, Any], **changes: Any) -> str:
+    """The current page's query string with ``changes``: filters survive paging and Back."""
+    from urllib.parse import urlencode
+
+    items = [
+        (key, value)
+        for key, value in getattr(params, "multi_items", lambda: list(params.items()))()
+        if key not in changes
+    ]
+    items.extend((key, str(value)) for key, value in changes.items())
+    return "?" + urlencode(items)
+
+
+async def _execution_or_404(
+    services: Services, tenant: str, namespace: str, flow_id: str, execution_id: str
+) -> Execution:
+    execution = await services.store.get_execution(tenant, execution_id)
+    if execution is None or execution.namespace != namespace or execution.flow_id != flow_id:
+        raise NotFoundError(f"Execution '{execution_id[:100]}' not found")
+    return execution
+
+
+def _failure_summary(runs: Sequence[TaskRun], errors: Sequence[LogEntry]) -> dict[str, Any] | None:
+    failed = [run for run in runs if run.state.current == StateType.FAILED]
+    if not failed and not errors:
+        return None
+    by_run: dict[str, list[str]] = {}
+    for entry in errors:
+        by_run.setdefault(entry.task_run_id or "", []).append(entry.message)
+    return {
+        "runs": [{"run": run, "messages": by_run.get(run.id, [])[-5:]} for run in failed],
+        "other": [
+            line
+            for key, lines in by_run.items()
+            if key not in {r.id for r in failed}
+            for line in lines
+        ][-5:],
+    }
+
+
+@router.get("/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}")
+async def execution_page(
+    tenant: str, namespace: str, flowId: str, executionId: str, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    execution = await _execution_or_404(
+        services,
+        tenant,
+        _name(namespace, "Namespace"),
+        _name(flowId, "Flow"),
+        _name(executionId, "Execution"),
+    )
+    runs = visible_runs(await services.store.list_task_runs(execution.id))
+    lines = await services.store.list_logs(tenant, execution.id, limit=LOG_LINES_RENDERED + 1)
+    more_lines = len(lines) > LOG_LINES_RENDERED
+    lines = lines[:LOG_LINES_RENDERED]
+    failure = None
+    if execution.state.current in (StateType.FAILED, StateType.KILLED, StateType.WARNING):
+        errors = await services.store.list_logs(
+            tenant, execution.id, min_level=LogLevel.ERROR, limit=FAILURE_LINES
+        )
+        failure = _failure_summary(runs, errors)
+    body = execution_json(execution, runs)
+    return _page(
+        "execution.html",
+        title=f"{execution.flow_id} · {execution.id}",
+        links=_links(tenant),
+        tenant=tenant,
+        execution=execution,
+        bars=gantt(execution, runs, datetime.now(UTC)),
+        lines=lines,
+        more_lines=more_lines,
+        failure=failure,
+        document=body,
+        live=not execution.state.is_terminated or execution.state.current.is_paused,
+        flow_url=f"/ui/{tenant}/flows/{execution.namespace}/{execution.flow_id}",
+    )
+
+
+@router.get("/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}/taskruns")
+async def task_runs_fragment(
+    tenant: str, namespace: str, flowId: str, executionId: str, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    execution = await _execution_or_404(
+        services,
+        tenant,
+        _name(namespace, "Namespace"),
+        _name(flowId, "Flow"),
+        _name(executionId, "Execution"),
+    )
+    runs = visible_runs(await services.store.list_task_runs(execution.id))
+    return _page(
+        "taskruns.html",
+        execution=execution,
+        bars=gantt(execution, runs, datetime.now(UTC)),
+    )
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/flows")
+async def flows_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    q = params.get("q") or None
+    namespace = params.get("namespace") or None
+    page = _int_param(request, "page", 1, 100_000)
+    found = await services.store.search_flows(
+        FlowQuery(tenant_id=tenant, q=q, namespace=namespace, page=page, size=PAGE_SIZE)
+    )
+    return _page(
+        "flows.html",
+        title="Flows",
+        links=_links(tenant),
+        tenant=tenant,
+        flows=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // PAGE_SIZE)),
+        filters={"q": q or "", "namespace": namespace or ""},
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+def _input_fields(stored: StoredFlow) -> list[dict[str, Any]]:
+    """The execute form's fields, from the flow's inputs (type, required, default, description)."""
+    fields: list[dict[str, Any]] = []
+    for spec in stored.document.get("inputs") or ():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
+            continue
+        kind = str(spec.get("type") or "STRING")
+        default = spec.get("defaults")
+        fields.append(
+            {
+                "id": spec["id"],
+                "type": kind,
+                "required": bool(spec.get("required", default is None)),
+                "default": ""
+                if default is None
+                else (default if isinstance(default, str) else _pretty(default)),
+                "description": spec.get("description") or "",
+                "values": spec.get("values") if isinstance(spec.get("values"), list) else None,
+                "widget": _widget(kind),
+            }
+        )
+    return fields
+
+
+def _widget(kind: str) -> str:
+    return {
+        "FILE": "file",
+        "BOOLEAN": "checkbox",
+        "BOOL": "checkbox",
+        "INT": "number",
+        "FLOAT": "number",
+        "JSON": "textarea",
+        "YAML": "textarea",
+        "ARRAY": "textarea",
+        "SELECT": "select",
+        "ENUM": "select",
+        "SECRET": "password",
+        "DATETIME": "text",
+        "DATE": "date",
+    }.get(kind, "text")
+
+
+@router.get("/ui/{tenant}/flows/{namespace}/{flowId}")
+async def flow_page(tenant: str, namespace: str, flowId: str, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    stored = await services.store.get_flow(
+        tenant, _name(namespace, "Namespace"), _name(flowId, "Flow")
+    )
+    if stored is None or stored.deleted:
+        raise NotFoundError(f"Flow '{namespace}.{flowId}' not found")
+    recent = await services.store.search_executions(
+        ExecutionQuery(
+            tenant_id=tenant, namespace=stored.namespace, flow_id=stored.id, page=1, size=10
+        )
+    )
+    return _page(
+        "flow.html",
+        title=f"{stored.namespace}.{stored.id}",
+        links=_links(tenant),
+        tenant=tenant,
+        flow=stored,
+        fields=_input_fields(stored),
+        tasks=[task for task in stored.document.get("tasks") or () if isinstance(task, Mapping)],
+        triggers=[t for t in stored.document.get("triggers") or () if isinstance(t, Mapping)],
+        executions=recent.results,
+    )
