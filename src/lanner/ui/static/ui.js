@@ -83,7 +83,8 @@ function logLine(entry) {
   const line = document.createElement("div");
   line.className = `line level-${entry.level}`;
   const time = document.createElement("time");
-  time.textContent = (entry.timestamp || "").replace("T", " ").replace("Z", " UTC");
+  // the server's format: UTC to the millisecond
+  time.textContent = `${(entry.timestamp || "").replace("T", " ").replace("Z", "").slice(0, 23)} UTC`;
   const level = document.createElement("b");
   level.textContent = entry.level;
   const task = document.createElement("code");
