@@ -185,5 +185,14 @@ def test_list_filters_survive_back(
     page.wait_for_url(f"**namespace={unique_namespace}**")
     assert page.input_value("input[name=namespace]") == unique_namespace
     assert page.locator("table.list tbody tr").count() == 2
-    page.goto(f"{lanner_server.url}/ui/main/flows")
-    shoot(page, "flows")
+    for name, path in {
+        "flows": "/ui/main/flows",
+        "logs": f"/ui/main/logs?namespace={unique_namespace}",
+        "namespaces": "/ui/main/namespaces",
+        "namespace": f"/ui/main/namespaces/{unique_namespace}",
+        "revisions": f"/ui/main/flows/{unique_namespace}/failing/revisions",
+    }.items():
+        response = page.goto(f"{lanner_server.url}{path}")
+        assert response is not None
+        assert response.status == 200, path
+        shoot(page, name)

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.api.conftest import PASSWORD, USER, client_of
 from tests.api.executions_support import create, deploy
+from tests.api.helpers import YAML
 
 from lanner.api.context import Services
+from lanner.config import Settings
 from lanner.engine import Engine
+from lanner.store import Store
 
 pytestmark = pytest.mark.asyncio
 
@@ -207,3 +212,82 @@ async def test_pages_need_the_same_credentials_as_the_api(
 async def test_pages_are_not_in_the_api_document(api: httpx.AsyncClient) -> None:
     document = (await api.get("/api/openapi.json")).json()
     assert not [path for path in document["paths"] if path.startswith("/ui")]
+
+
+async def test_flow_page_draws_the_topology(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    html = (await api.get(f"/ui/main/flows/{ns}/greet")).text
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert svg.count('class="node"') == 2  # say, inner (leaves)
+    assert svg.count('class="node group"') == 1  # each (ForEach around inner)
+    assert 'data-task="inner"' in svg
+    assert 'class="branch">tasks</text>' in svg
+    assert svg.count("<line") == 1  # say → each
+
+
+async def test_revisions_page_shows_a_diff(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    changed = FAILING.format(ns=ns).replace("the contract check broke", "it broke again")
+    update = await api.put(f"/api/v1/flows/{ns}/failing", content=changed, headers=YAML)
+    assert update.status_code == 200, update.text
+    page = await api.get(f"/ui/main/flows/{ns}/failing/revisions")
+    assert page.status_code == 200
+    html = page.text
+    assert '<span class="diff-del">-    errorMessage: the contract check broke</span>' in html
+    assert '<span class="diff-add">+    errorMessage: it broke again</span>' in html
+    same = await api.get(f"/ui/main/flows/{ns}/failing/revisions?left=2&right=2")
+    assert "No difference." in same.text
+    assert (await api.get(f"/ui/main/flows/{ns}/nope/revisions")).status_code == 404
+
+
+@pytest.mark.usefixtures("engine")
+async def test_logs_page_searches_every_execution(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    page = await api.get("/ui/main/logs", params={"namespace": ns, "minLevel": "ERROR"})
+    assert page.status_code == 200
+    html = page.text
+    assert "the contract check broke" in html
+    assert f'href="/ui/main/executions/{ns}/failing/{body["id"]}"' in html
+    assert "level-INFO" not in html
+    assert "<option selected>ERROR</option>" in html
+    nothing = await api.get("/ui/main/logs", params={"namespace": ns, "q": "no such words"})
+    assert "No log line matches." in nothing.text
+
+
+async def test_namespace_page_shows_kv_and_files(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    put = await api.put(
+        f"/api/v1/namespaces/{ns}/kv/answer",
+        content='{"n": 42}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert put.status_code in (200, 204), put.text
+    upload = await api.post(
+        f"/api/v1/namespaces/{ns}/files",
+        params={"path": "/scripts/run.sh"},
+        files={"fileContent": ("run.sh", b"echo hi\n")},
+    )
+    assert upload.status_code in (200, 204), upload.text
+    listing = await api.get("/ui/main/namespaces")
+    assert f'href="/ui/main/namespaces/{ns}"' in listing.text
+    page = await api.get(f"/ui/main/namespaces/{ns}")
+    assert page.status_code == 200
+    assert "<code>answer</code>" in page.text
+    assert "&#34;n&#34;: 42" in page.text
+    assert "scripts/</a>" in page.text
+    inside = await api.get(f"/ui/main/namespaces/{ns}", params={"path": "/scripts"})
+    assert "run.sh</a>" in inside.text
+    assert "8 bytes" in inside.text
+
+
+async def test_one_time_zone_setting_is_honoured(
+    settings: Settings, api_store: Store, ns: str
+) -> None:
+    paris = Services(settings=replace(settings, ui_timezone="Europe/Paris"), store=api_store)
+    async with client_of(paris, auth=(USER, PASSWORD)) as http:
+        await deploy(http, FAILING.format(ns=ns))
+        html = (await http.get(f"/ui/main/flows?namespace={ns}")).text
+    assert 'data-zone="Europe/Paris"' in html
+    assert " CET</td>" in html or " CEST</td>" in html
+    assert " UTC</td>" not in html

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Request
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lanner.api.context import RESERVED_TENANTS, TENANT_PATTERN, Services, ServicesDep
@@ -34,7 +36,8 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.states import StateType
 from lanner.errors import NotFoundError
-from lanner.store import ExecutionQuery, FlowQuery, StoredFlow
+from lanner.storage import NamespaceFiles
+from lanner.store import ExecutionQuery, FlowQuery, LogQuery, StoredFlow
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,13 +57,15 @@ _env = Environment(
 )
 
 
-def _when(value: datetime | None) -> str:
-    """One format for every date the UI shows: UTC, milliseconds."""
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    """One format for every date the UI shows: the configured zone, milliseconds."""
     if value is None:
         return ""
+    zone: ZoneInfo = context.get("zone") or ZoneInfo("UTC")
+    local = value.astimezone(zone)
     return (
-        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.")
-        + f"{value.microsecond // 1000:03d} UTC"
+        local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local.tzname()}"
     )
 
 
@@ -88,8 +93,9 @@ _env.filters["span"] = _span
 _env.filters["pretty"] = _pretty
 
 
-def _page(template: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(template).render(**context))
+def _page(services: Services, template: str, **context: Any) -> HTMLResponse:
+    zone = ZoneInfo(services.settings.ui_timezone)
+    return HTMLResponse(_env.get_template(template).render(zone=zone, **context))
 
 
 def _tenant(value: str) -> str:
@@ -154,6 +160,8 @@ def _links(tenant: str) -> dict[str, str]:
     return {
         "executions": f"/ui/{tenant}/executions",
         "flows": f"/ui/{tenant}/flows",
+        "logs": f"/ui/{tenant}/logs",
+        "namespaces": f"/ui/{tenant}/namespaces",
         "api": f"/api/v1/{tenant}",
     }
 
@@ -210,6 +218,7 @@ async def executions_page(tenant: str, request: Request, services: ServicesDep) 
     found = await services.store.search_executions(query)
     filters = {"namespace": namespace or "", "flowId": flow_id or "", "q": q or ""}
     return _page(
+        services,
         "executions.html",
         title="Executions",
         links=_links(tenant),
@@ -289,6 +298,7 @@ async def execution_page(
         failure = _failure_summary(runs, errors)
     body = execution_json(execution, runs)
     return _page(
+        services,
         "execution.html",
         title=f"{execution.flow_id} · {execution.id}",
         links=_links(tenant),
@@ -318,6 +328,7 @@ async def task_runs_fragment(
     )
     runs = visible_runs(await services.store.list_task_runs(execution.id))
     return _page(
+        services,
         "taskruns.html",
         execution=execution,
         bars=gantt(execution, runs, datetime.now(UTC)),
@@ -338,6 +349,7 @@ async def flows_page(tenant: str, request: Request, services: ServicesDep) -> Re
         FlowQuery(tenant_id=tenant, q=q, namespace=namespace, page=page, size=PAGE_SIZE)
     )
     return _page(
+        services,
         "flows.html",
         title="Flows",
         links=_links(tenant),
@@ -407,6 +419,7 @@ async def flow_page(tenant: str, namespace: str, flowId: str, services: Services
         )
     )
     return _page(
+        services,
         "flow.html",
         title=f"{stored.namespace}.{stored.id}",
         links=_links(tenant),
@@ -416,4 +429,222 @@ async def flow_page(tenant: str, namespace: str, flowId: str, services: Services
         tasks=[task for task in stored.document.get("tasks") or () if isinstance(task, Mapping)],
         triggers=[t for t in stored.document.get("triggers") or () if isinstance(t, Mapping)],
         executions=recent.results,
+        topology=topology(
+            [t for t in stored.document.get("tasks") or () if isinstance(t, Mapping)],
+            [t for t in stored.document.get("errors") or () if isinstance(t, Mapping)],
+        ),
+    )
+
+
+# --- topology ----------------------------------------------------------------------------------
+
+BRANCH_KEYS = ("tasks", "then", "else", "errors", "finally")
+BOX_HEIGHT = 34
+GAP = 14
+INDENT = 18
+LABEL_HEIGHT = 20
+TOPOLOGY_WIDTH = 560
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """One task (or branch label) of the topology drawing, in SVG user units."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    label: str
+    kind: str
+    group: bool
+
+
+def _branches(task: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    found: list[tuple[str, list[Mapping[str, Any]]]] = []
+    for key in BRANCH_KEYS:
+        children = task.get(key)
+        if isinstance(children, list) and children:
+            found.append((key, [c for c in children if isinstance(c, Mapping)]))
+    cases = task.get("cases")
+    if isinstance(cases, Mapping):
+        for name, children in cases.items():
+            if isinstance(children, list):
+                found.append((f"case {name}", [c for c in children if isinstance(c, Mapping)]))
+    return found
+
+
+def topology(
+    tasks: Sequence[Mapping[str, Any]], errors: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """Boxes and edges of a flow's tasks drawn top to bottom, flowables as groups around their
+    branches; laid out on the server so the page needs no script to show it."""
+    boxes: list[Box] = []
+    edges: list[tuple[int, int, int, int]] = []
+
+    def place(items: Sequence[Mapping[str, Any]], x: int, y: int, width: int) -> int:
+        previous: Box | None = None
+        for task in items:
+            kind = str(task.get("type", "")).rsplit(".", 1)[-1]
+            label = str(task.get("id", "?"))
+            branches = _branches(task)
+            if not branches:
+                box = Box(x, y, width, BOX_HEIGHT, label, kind, False)
+                boxes.append(box)
+                bottom = y + BOX_HEIGHT
+            else:
+                inner_y = y + LABEL_HEIGHT + 6
+                for name, children in branches:
+                    boxes.append(
+                        Box(x + INDENT, inner_y, width - 2 * INDENT, 0, name, "branch", False)
+                    )
+                    inner_y = place(children, x + INDENT, inner_y + 14, width - 2 * INDENT) + 4
+                bottom = inner_y + 4
+                box = Box(x, y, width, bottom - y, label, kind, True)
+                boxes.append(box)
+            if previous is not None:
+                edges.append((x + width // 2, previous.y + previous.height, x + width // 2, y))
+            previous = Box(x, y, width, bottom - y, label, kind, bool(branches))
+            y = bottom + GAP
+        return y - GAP
+
+    height = place(tasks, 4, 4, TOPOLOGY_WIDTH - 8)
+    if errors:
+        boxes.append(Box(4, height + 10, TOPOLOGY_WIDTH - 8, 0, "errors", "branch", False))
+        height = place(errors, 4, height + 24, TOPOLOGY_WIDTH - 8)
+    groups = [box for box in boxes if box.group]
+    leaves = [box for box in boxes if not box.group]
+    return {
+        "width": TOPOLOGY_WIDTH,
+        "height": max(height + 8, 40),
+        "boxes": groups + leaves,  # groups first: leaves are drawn on top
+        "edges": edges,
+    }
+
+
+# --- flow revisions ---------------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/flows/{namespace}/{flowId}/revisions")
+async def revisions_page(
+    tenant: str, namespace: str, flowId: str, request: Request, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    revisions = await services.store.list_flow_revisions(
+        tenant, _name(namespace, "Namespace"), _name(flowId, "Flow")
+    )
+    if not revisions:
+        raise NotFoundError(f"Flow '{namespace}.{flowId}' not found")
+    latest = revisions[-1].revision
+    right = _int_param(request, "right", latest, latest)
+    left = _int_param(request, "left", max(right - 1, 1), latest)
+    by_number = {stored.revision: stored for stored in revisions}
+    old, new = by_number.get(left), by_number.get(right)
+    lines: list[tuple[str, str]] = []
+    if old is not None and new is not None:
+        import difflib
+
+        for line in difflib.unified_diff(
+            old.source.splitlines(),
+            new.source.splitlines(),
+            f"revision {left}",
+            f"revision {right}",
+            lineterm="",
+        ):
+            kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx"
+            if line.startswith(("+++", "---", "@@")):
+                kind = "meta"
+            lines.append((kind, line))
+    return _page(
+        services,
+        "revisions.html",
+        title=f"{namespace}.{flowId} revisions",
+        links=_links(tenant),
+        tenant=tenant,
+        namespace=namespace,
+        flow_id=flowId,
+        revisions=list(reversed(revisions)),
+        left=left,
+        right=right,
+        diff=lines,
+    )
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
+@router.get("/ui/{tenant}/logs")
+async def logs_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    namespace = params.get("namespace") or None
+    q = params.get("q") or None
+    level_name = params.get("minLevel") or None
+    level = LogLevel(level_name) if level_name in LEVELS else None
+    page = _int_param(request, "page", 1, 100_000)
+    found = await services.store.search_logs(
+        LogQuery(tenant_id=tenant, namespace=namespace, q=q, min_level=level, page=page, size=100)
+    )
+    return _page(
+        services,
+        "logs.html",
+        title="Logs",
+        links=_links(tenant),
+        tenant=tenant,
+        lines=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // 100)),
+        filters={"namespace": namespace or "", "q": q or "", "minLevel": level_name or ""},
+        levels=LEVELS,
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+# --- namespaces: KV and files -------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/namespaces")
+async def namespaces_page(tenant: str, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    names = await services.store.distinct_namespaces(tenant)
+    return _page(
+        services,
+        "namespaces.html",
+        title="Namespaces",
+        links=_links(tenant),
+        tenant=tenant,
+        namespaces=names,
+    )
+
+
+@router.get("/ui/{tenant}/namespaces/{namespace}")
+async def namespace_page(
+    tenant: str, namespace: str, request: Request, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    namespace = _name(namespace, "Namespace")
+    now = datetime.now(UTC)
+    entries = [e for e in await services.store.list_kv(tenant, namespace) if not e.is_expired(now)]
+    directory = request.query_params.get("path") or "/"
+    files = NamespaceFiles(services.storage)
+    try:
+        listing = await files.list_directory(tenant, namespace, directory)
+    except (NotFoundError, ValueError, OSError):
+        listing = []
+    parent = directory.rstrip("/").rsplit("/", 1)[0] or "/"
+    return _page(
+        services,
+        "namespace.html",
+        title=namespace,
+        links=_links(tenant),
+        tenant=tenant,
+        namespace=namespace,
+        entries=entries,
+        directory=directory,
+        parent=parent if directory != "/" else None,
+        files=sorted(listing, key=lambda f: (not f.is_directory, f.file_name)),
+        join=lambda name: directory.rstrip("/") + "/" + name,
+        flows=await services.store.list_flows(tenant, namespace),
     )

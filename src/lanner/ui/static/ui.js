@@ -79,12 +79,26 @@ function setupLevels() {
   }
 }
 
+// The server's format, in the UI's one time zone (the body's data-zone): to the millisecond.
+function formatTime(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: document.body.dataset.zone || "UTC", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    timeZoneName: "short",
+  }).formatToParts(date);
+  const part = (type) => (parts.find((p) => p.type === type) || { value: "" }).value;
+  const millis = String(date.getUTCMilliseconds()).padStart(3, "0");
+  return `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")}:` +
+    `${part("second")}.${millis} ${part("timeZoneName")}`;
+}
+
 function logLine(entry) {
   const line = document.createElement("div");
   line.className = `line level-${entry.level}`;
   const time = document.createElement("time");
-  // the server's format: UTC to the millisecond
-  time.textContent = `${(entry.timestamp || "").replace("T", " ").replace("Z", "").slice(0, 23)} UTC`;
+  time.textContent = formatTime(entry.timestamp);
   const level = document.createElement("b");
   level.textContent = entry.level;
   const task = document.createElement("code");
