@@ -40,11 +40,16 @@ from lanner.storage import NamespaceFiles
 from lanner.store import ExecutionQuery, FlowQuery, LogQuery, StoredFlow
 
 router = APIRouter(include_in_schema=False)
+UTC_ZONE = ZoneInfo("UTC")
 
 PAGE_SIZE = 25
-LOG_LINES_RENDERED = 2_000
+LOG_LINES_RENDERED = 1_000
 """Lines the execution page renders at once; the rest stream in or are downloaded."""
 FAILURE_LINES = 20
+GANTT_ROWS = 300
+"""Task runs drawn one per row; beyond, the rest are summed up per task and state."""
+OUTPUT_RUNS = 50
+"""Task runs whose outputs the page shows; the API has them all."""
 STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
 STATIC_CACHE = "public, max-age=300"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -62,11 +67,9 @@ def _when(context: Context, value: datetime | None) -> str:
     """One format for every date the UI shows: the configured zone, milliseconds."""
     if value is None:
         return ""
-    zone: ZoneInfo = context.get("zone") or ZoneInfo("UTC")
+    zone: ZoneInfo = context.get("zone") or UTC_ZONE
     local = value.astimezone(zone)
-    return (
-        local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d} {local.tzname()}"
-    )
+    return f"{local.isoformat(' ', 'milliseconds')[:23]} {local.tzname()}"
 
 
 def _span(value: timedelta | None) -> str:
@@ -127,33 +130,49 @@ class Bar:
     width: float
 
 
-def gantt(execution: Execution, runs: Sequence[TaskRun], now: datetime) -> list[Bar]:
-    """Task runs in tree order (children under their parent) with bars scaled to the execution."""
+@dataclass(frozen=True, slots=True)
+class Gantt:
+    """The first :data:`GANTT_ROWS` task runs as bars, and the rest counted per task and state."""
+
+    bars: list[Bar]
+    rest: list[dict[str, Any]]
+    total: int
+
+
+def gantt(
+    execution: Execution, runs: Sequence[TaskRun], now: datetime, rows: int = GANTT_ROWS
+) -> Gantt:
+    """Task runs in tree order (children under their parent) with bars scaled to the execution;
+    a run whose parent is gone (superseded by a restart) is shown at the top level."""
     start = execution.state.start_date
     end = execution.state.end_date or now
     total = max((end - start).total_seconds(), 0.001)
     children: dict[str | None, list[TaskRun]] = {}
-    for run in runs:
-        children.setdefault(run.parent_task_run_id, []).append(run)
     known = {run.id for run in runs}
+    for run in runs:
+        parent = run.parent_task_run_id if run.parent_task_run_id in known else None
+        children.setdefault(parent, []).append(run)
     bars: list[Bar] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for run in children.get(parent, ()):
+    counts: dict[str, dict[str, int]] = {}
+    stack: list[tuple[TaskRun, int]] = [(run, 0) for run in reversed(children.get(None, ()))]
+    while stack:
+        run, depth = stack.pop()
+        if len(bars) < rows:
             run_start = run.state.start_date
             run_end = run.state.end_date or (now if not run.state.is_terminated else run_start)
             offset = min(max((run_start - start).total_seconds() / total, 0.0), 1.0) * 100
             width = max((run_end - run_start).total_seconds() / total * 100, 0.4)
             bars.append(Bar(run, depth, round(offset, 2), round(min(width, 100 - offset), 2)))
-            walk(run.id, depth + 1)
-
-    walk(None, 0)
-    orphans = [
-        run for run in runs if run.parent_task_run_id and run.parent_task_run_id not in known
+        else:
+            states = counts.setdefault(run.task_id, {})
+            state = run.state.current.value
+            states[state] = states.get(state, 0) + 1
+        stack.extend((child, depth + 1) for child in reversed(children.get(run.id, ())))
+    rest = [
+        {"task_id": task_id, "total": sum(states.values()), "states": sorted(states.items())}
+        for task_id, states in counts.items()
     ]
-    for run in orphans:  # a parent superseded by a restart: still show the run
-        bars.append(Bar(run, 0, 0.0, 0.4))
-    return bars
+    return Gantt(bars, rest, len(runs))
 
 
 def _links(tenant: str) -> dict[str, str]:
@@ -296,7 +315,8 @@ async def execution_page(
             tenant, execution.id, min_level=LogLevel.ERROR, limit=FAILURE_LINES
         )
         failure = _failure_summary(runs, errors)
-    body = execution_json(execution, runs)
+    body = execution_json(execution)
+    chart = gantt(execution, runs, datetime.now(UTC))
     return _page(
         services,
         "execution.html",
@@ -304,7 +324,10 @@ async def execution_page(
         links=_links(tenant),
         tenant=tenant,
         execution=execution,
-        bars=gantt(execution, runs, datetime.now(UTC)),
+        bars=chart.bars,
+        rest=chart.rest,
+        task_runs=chart.total,
+        outputs=[bar.run for bar in chart.bars if bar.run.outputs][:OUTPUT_RUNS],
         lines=lines,
         more_lines=more_lines,
         failure=failure,
@@ -327,11 +350,14 @@ async def task_runs_fragment(
         _name(executionId, "Execution"),
     )
     runs = visible_runs(await services.store.list_task_runs(execution.id))
+    chart = gantt(execution, runs, datetime.now(UTC))
     return _page(
         services,
         "taskruns.html",
         execution=execution,
-        bars=gantt(execution, runs, datetime.now(UTC)),
+        bars=chart.bars,
+        rest=chart.rest,
+        task_runs=chart.total,
     )
 
 
