@@ -181,7 +181,7 @@ async def main() -> None:
         app = create_app(Services(settings=settings, store=store))
         server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
         serving = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.02)
         url = f"http://127.0.0.1:{port}/ui/main/executions/bench.ui/big/{execution.id}"
         durations: list[float] = []
@@ -210,8 +210,7 @@ async def main() -> None:
             target=lambda: result.update(browser_figures(url, args.rounds) or {}), daemon=True
         )
         thread.start()
-        while thread.is_alive():
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(thread.join)
         if result:
             print(json.dumps({"figure": "execution_page_browser", "goal_ms": 1000, **result}))
         server.should_exit = True
