@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -346,6 +347,7 @@ def test_poll_survives_a_server_restart_with_every_line_once(node: Node, tmp_pat
         poll.wait_for_log("a3")  # following live
         sigterm(node)
         node.start()  # same port, same data directory
+        back_at = datetime.now(UTC)
         code, events, notices = poll.finish()
     finally:
         poll.kill()
@@ -366,6 +368,8 @@ def test_poll_survives_a_server_restart_with_every_line_once(node: Node, tmp_pat
     messages = [e["message"] for e in events if e["type"] == "log"]
     for expected in ("a1", "a2", "a3", "b1", "b2", "c1", "c2"):
         assert messages.count(expected) == 1, messages
+    [last_line] = [e for e in events if e["type"] == "log" and e["message"] == "c2"]
+    assert datetime.fromisoformat(last_line["timestamp"]) > back_at  # logged after the restart
 
 
 @pytest.mark.parametrize("node", ["sqlite"], indirect=True)
