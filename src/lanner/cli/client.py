@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,12 +93,12 @@ async def get_json(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
 
 
 async def follow_events(
-    client: httpx.AsyncClient, path: str
-) -> AsyncIterator[tuple[str | None, Any]]:
+    client: httpx.AsyncClient, path: str, headers: Mapping[str, str] | None = None
+) -> AsyncGenerator[tuple[str | None, Any], None]:
     """``(id, data)`` of each server-sent event of ``path`` until the server closes."""
     try:
         async with client.stream(
-            "GET", path, timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S)
+            "GET", path, headers=headers, timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S)
         ) as resp:
             if resp.status_code >= 400:
                 await resp.aread()
