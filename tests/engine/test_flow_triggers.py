@@ -196,9 +196,9 @@ async def test_corpus_flow_listeners_start_when_trigger_flow_ends(harness: Harne
     upstream = await harness.run_flow(corpus("trigger-flow"))
     assert upstream.state.current is S.SUCCESS
     [listener] = await downstream(harness, "io.kestra.tests.trigger", "trigger-flow-listener")
-    assert listener.inputs["from-parent"] == (await harness.runs(upstream.id))["only"].outputs[
-        "value"
-    ]
+    assert (
+        listener.inputs["from-parent"] == (await harness.runs(upstream.id))["only"].outputs["value"]
+    )
     [no_inputs] = await downstream(
         harness, "io.kestra.tests.trigger", "trigger-flow-listener-no-inputs"
     )

@@ -481,5 +481,6 @@ def window_bounds(window: TimeWindow, now: datetime) -> tuple[datetime, datetime
 
 
 def is_within(start: datetime, end: datetime, now: datetime) -> bool:
-    """Whether a window ``[start, end]`` is open at ``now`` (both ends excluded, as Kestra)."""
-    return start < now < end
+    """Whether a window is open at ``now``: from ``start`` on (Kestra opens a window a moment
+    before it tests it, so a result at its very start counts), before ``end``."""
+    return start <= now < end

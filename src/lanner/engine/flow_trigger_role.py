@@ -239,7 +239,7 @@ class FlowTriggerRole:
                 execution_id=downstream_id(transition, watched),
             )
         except LannerError as error:  # inputs refused, flow disabled: nothing starts
-            tenant, namespace, flow_id = watched.key
+            _, namespace, flow_id = watched.key
             log.warning(
                 "Failed to trigger flow %s.%s for trigger %s: %s",
                 namespace, flow_id, watched.trigger.id, error,

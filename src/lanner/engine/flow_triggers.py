@@ -280,9 +280,7 @@ def watched_triggers(stored: StoredFlow, flow: Flow) -> list[WatchedTrigger]:
     for trigger in flow.triggers:
         if trigger.type != FLOW_TRIGGER or trigger.is_disabled:
             continue
-        multiples = [
-            _legacy_multiple(c.properties) for c in trigger.conditions if is_multiple(c)
-        ]
+        multiples = [_legacy_multiple(c.properties) for c in trigger.conditions if is_multiple(c)]
         preconditions = trigger.properties.get("preconditions")
         if isinstance(preconditions, Mapping):
             multiples.append(_preconditions(preconditions))

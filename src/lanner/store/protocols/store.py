@@ -15,9 +15,7 @@ from lanner.store.protocols.logs import LogStore
 from lanner.store.protocols.tokens import TokenStore
 
 
-class Store(
-    FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, FlowTriggerStore, Protocol
-):
+class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, FlowTriggerStore, Protocol):
     """Everything persistent, behind one object with a lifecycle."""
 
     async def start(self) -> None:

@@ -110,7 +110,9 @@ def get_windows(
     )
     return [
         TriggerWindow(
-            key=WindowKey(row.tenant_id, row.namespace, row.flow_id, row.trigger_id, row.condition_id),
+            key=WindowKey(
+                row.tenant_id, row.namespace, row.flow_id, row.trigger_id, row.condition_id
+            ),
             start=row.start_date,
             end=row.end_date,
             results={str(k): bool(v) for k, v in (row.results or {}).items()},
