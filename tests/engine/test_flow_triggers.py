@@ -44,6 +44,9 @@ tasks:
 triggers:
   - id: after_extract
     type: io.kestra.plugin.core.trigger.Flow
+    labels:
+      upstream: "{{ execution.id }}"
+      broken: "{{ nothing.here }}"
     inputs:
       date: "{{ trigger.outputs.date }}"
     preconditions:
@@ -128,6 +131,9 @@ async def test_downstream_starts_with_trigger_variables(harness: Harness) -> Non
     assert child.trigger.id == "after_extract"
     assert child.trigger.type == "io.kestra.plugin.core.trigger.Flow"
     assert child.trigger.variables["executionId"] == upstream.id
+    labels = {label.key: label.value for label in child.labels}
+    assert labels["upstream"] == upstream.id
+    assert "broken" not in labels
     runs = await harness.runs(child.id)
     shown = runs["show"].outputs["value"]
     assert shown == f"{upstream.id}|company.team|extract|1|SUCCESS|2025-01-02"

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from lanner.domain.executions import Execution, ExecutionTrigger
+from lanner.domain.labels import Label
 from lanner.domain.times import utc_now
 from lanner.engine.conditions import ConditionContext
 from lanner.engine.context import build_context
@@ -63,6 +64,7 @@ class Firing:
 
     watched: WatchedTrigger
     inputs: Mapping[str, Any]
+    labels: tuple[Label, ...] = ()
 
 
 class FlowTriggerRole:
@@ -220,7 +222,8 @@ class FlowTriggerRole:
                     namespace, flow_id, watched.trigger.id, error,
                 )  # fmt: skip
                 return evaluation, None
-            return evaluation, Firing(watched, inputs)
+            labels = trigger_labels(self._templates, watched.trigger.properties.get("labels"), own)
+            return evaluation, Firing(watched, inputs, labels)
 
         return await asyncio.to_thread(work)
 
@@ -235,6 +238,7 @@ class FlowTriggerRole:
             await self._submitter.submit(
                 watched.stored,
                 firing.inputs,
+                labels=firing.labels,
                 trigger=trigger,
                 execution_id=downstream_id(transition, watched),
             )
@@ -246,3 +250,24 @@ class FlowTriggerRole:
             )  # fmt: skip
             return
         self.started += 1
+
+
+def trigger_labels(
+    templates: TemplateEngine, raw: Any, variables: Mapping[str, Any]
+) -> tuple[Label, ...]:
+    """The trigger's ``labels`` (a map or a key/value list), values rendered; one that fails to
+    render is left out (Kestra's ``LabelService.fromTrigger``)."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = [(item.get("key"), item.get("value")) for item in raw if isinstance(item, Mapping)]
+    labels: list[Label] = []
+    for key, value in pairs:
+        try:
+            text = templates.render(str(value), variables)
+        except Exception:  # a template error: this label is omitted
+            log.warning("Failed to render label '%s', it will be omitted", key)
+            continue
+        labels.append(Label(str(key), text))
+    return tuple(labels)
