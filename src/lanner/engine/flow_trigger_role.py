@@ -140,8 +140,13 @@ class FlowTriggerRole:
         if not transitions:
             return 0
         await self.refresh()
+        # Those no trigger listens to are settled together (one writer transaction); the
+        # others in order, since they share windows.
+        idle = [t for t in transitions if not self.index.candidates(t)]
+        await asyncio.gather(*(self._store.settle_transition(int(t.id or 0)) for t in idle))
         for transition in transitions:
-            await self.handle(transition)
+            if transition not in idle:
+                await self.handle(transition)
         return len(transitions)
 
     async def handle(self, transition: Transition) -> None:
@@ -154,6 +159,7 @@ class FlowTriggerRole:
             upstream = await self._upstream(transition)
             if upstream is not None:
                 execution, variables = upstream
+                firings: list[Firing] = []
                 for watched in candidates:
                     evaluation, firing = await self._decide(
                         watched, transition, execution, variables
@@ -161,7 +167,9 @@ class FlowTriggerRole:
                     save.extend(evaluation.save)
                     delete.extend(evaluation.delete)
                     if firing is not None:
-                        await self._submit(transition, execution, firing)
+                        firings.append(firing)
+                # Together: the store's writer commits them in one transaction.
+                await asyncio.gather(*(self._submit(transition, execution, f) for f in firings))
         await self._store.settle_transition(transition.id, save=save, delete=delete)
 
     async def _upstream(self, transition: Transition) -> tuple[Execution, dict[str, Any]] | None:
@@ -195,7 +203,10 @@ class FlowTriggerRole:
         variables: dict[str, Any],
     ) -> tuple[Evaluation, Firing | None]:
         tenant, namespace, flow_id = watched.key
-        windows = windows_by_id(await self._store.get_windows(tenant, namespace, flow_id), watched)
+        windows: dict[str, TriggerWindow] = {}
+        if watched.multiples:
+            stored = await self._store.get_windows(tenant, namespace, flow_id)
+            windows = windows_by_id(stored, watched)
         # The downstream flow's ``flow``, the upstream execution's everything else (Kestra).
         own = {**variables, "flow": {**variables["flow"], "id": flow_id, "namespace": namespace,
                                      "revision": watched.stored.revision, "tenantId": tenant}}  # fmt: skip
