@@ -28,10 +28,18 @@ from lanner.store.protocols.queue import (
 )
 from lanner.store.protocols.store import Store
 from lanner.store.protocols.tokens import ApiToken, TokenStore
+from lanner.store.protocols.triggers import (
+    Backfill,
+    LeaseStore,
+    TriggerQuery,
+    TriggerState,
+    TriggerStore,
+)
 
 __all__ = [
     "DEFAULT_TENANT",
     "ApiToken",
+    "Backfill",
     "ExecutionQuery",
     "ExecutionStep",
     "ExecutionStore",
@@ -42,6 +50,7 @@ __all__ = [
     "JobClaim",
     "JobGoneError",
     "KVStore",
+    "LeaseStore",
     "LiveExecution",
     "LogEntry",
     "LogLevel",
@@ -55,6 +64,9 @@ __all__ = [
     "Store",
     "StoredFlow",
     "TokenStore",
+    "TriggerQuery",
+    "TriggerState",
+    "TriggerStore",
     "open_store",
 ]
 

@@ -12,9 +12,12 @@ from lanner.store.protocols.flows import FlowStore
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogStore
 from lanner.store.protocols.tokens import TokenStore
+from lanner.store.protocols.triggers import LeaseStore, TriggerStore
 
 
-class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, Protocol):
+class Store(
+    FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, TriggerStore, LeaseStore, Protocol
+):
     """Everything persistent, behind one object with a lifecycle."""
 
     async def start(self) -> None:

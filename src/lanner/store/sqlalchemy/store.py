@@ -26,7 +26,7 @@ from lanner.domain.times import utc_now
 from lanner.errors import StoreUnavailableError
 from lanner.store.protocols.executions import ExecutionStep
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent
-from lanner.store.sqlalchemy import executions, flows, kv, logs, queue, tokens
+from lanner.store.sqlalchemy import executions, flows, kv, logs, queue, tokens, triggers
 from lanner.store.sqlalchemy.engines import (
     check_connection,
     create_sync_engine,
@@ -243,3 +243,15 @@ class SqlStore:
     get_kv = reads(kv.get_kv)
     list_kv = reads_at_now(kv.list_kv)
     delete_kv = writes(kv.delete_kv)
+
+    # --- triggers and leases --------------------------------------------------------------
+
+    get_trigger = reads(triggers.get_trigger)
+    list_triggers = reads(triggers.list_triggers)
+    search_triggers = reads(triggers.search_triggers)
+    save_trigger = writes_at_now(triggers.save_trigger)
+    delete_trigger = writes(triggers.delete_trigger)
+    list_scheduled_flows = reads(triggers.list_scheduled_flows)
+    flows_version = reads(triggers.flows_version)
+    acquire_lease = writes_at_now(triggers.acquire_lease)
+    release_lease = writes(triggers.release_lease)
