@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from lanner.engine.crons import CronError, parse_cron, zone_of
 from lanner.engine.schedules import (
     ON_DATES_TYPE,
     SCHEDULE_TYPE,
+    SCHEDULE_TYPES,
     Lock,
     ScheduleSpec,
     ScheduleSpecError,
@@ -26,6 +28,7 @@ from lanner.engine.schedules import (
     start_backfill,
     tick_execution_id,
 )
+from lanner.flows.parser import parse_flow
 from lanner.store import TriggerState
 
 T0 = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)  # a Monday
@@ -347,3 +350,29 @@ def test_expression_and_day_week_conditions() -> None:
     assert schedule_conditions_hold((expression, monday), context, _render)
     assert not schedule_conditions_hold((falsy,), context, _render)
     assert not schedule_conditions_hold((friday,), context, _render)
+
+
+# --- the corpus ------------------------------------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "kestra-flows"
+SCHEDULED = [
+    path
+    for path in sorted((CORPUS / "valid").glob("*.y*ml"))
+    if "Schedule" in path.read_text(encoding="utf-8")
+]
+
+
+def test_the_corpus_has_scheduled_flows() -> None:
+    assert len(SCHEDULED) >= 4
+
+
+@pytest.mark.parametrize("path", SCHEDULED, ids=lambda p: p.name)
+def test_corpus_schedule_triggers_can_be_scheduled(path: Path) -> None:
+    flow = parse_flow(path.read_text(encoding="utf-8"))
+    schedules = [t for t in flow.triggers if t.type in SCHEDULE_TYPES]
+    assert schedules
+    for trigger in schedules:
+        spec = schedule_spec(trigger)
+        state = new_state(spec, "main", flow.namespace, flow.id, T0)
+        assert state.next_execution_date is not None
+        assert state.next_execution_date > T0
