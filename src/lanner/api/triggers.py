@@ -24,6 +24,7 @@ from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.ids import FlowIdPath, NamespacePath, TaskIdPath
 from lanner.api.models import json_body, ok
+from lanner.api.problems import error_responses
 from lanner.api.queries import PageParam, SizeParam, check_paging, parse_sort
 from lanner.api.wire import JsonResponse, paged
 from lanner.domain.times import format_instant
@@ -48,6 +49,8 @@ from lanner.errors import (
     IllegalArgumentError,
     NotFoundError,
 )
+from lanner.flows.parser import FLOW_ID_MAX, FLOW_ID_RE, NAMESPACE_MAX, NAMESPACE_RE
+from lanner.flows.specs import TASK_ID_RE
 from lanner.store import Backfill, Store, TriggerQuery, TriggerState
 
 router = APIRouter(tags=["Triggers"], default_response_class=JsonResponse)
@@ -57,20 +60,50 @@ SORTABLE = ("namespace", "flowId", "triggerId", "nextExecutionDate", "date")
 MAX_CAS_ATTEMPTS = 8
 BULK_PAGE_SIZE = 10_000
 
-TRIGGER_BODY = json_body(
+_ID_RULES = {
+    "namespace": (NAMESPACE_RE, NAMESPACE_MAX),
+    "flowId": (FLOW_ID_RE, FLOW_ID_MAX),
+    "triggerId": (TASK_ID_RE, FLOW_ID_MAX),
+}
+TRIGGER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **{
+            name: {"type": "string", "pattern": f"^{rule.pattern}$", "maxLength": most}
+            for name, (rule, most) in _ID_RULES.items()
+        },
+        "disabled": {"type": "boolean"},
+        "backfill": {
+            "type": ["object", "null"],
+            "properties": {
+                "start": {"type": "string", "format": "date-time"},
+                "end": {"type": ["string", "null"], "format": "date-time"},
+                "inputs": {"type": ["object", "null"]},
+                "labels": {"type": ["array", "object", "null"]},
+            },
+            "required": ["start"],
+        },
+    },
+    "required": ["namespace", "flowId", "triggerId"],
+}
+KEY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: TRIGGER_SCHEMA["properties"][name] for name in _ID_RULES},
+    "required": list(_ID_RULES),
+}
+TRIGGER_BODY = json_body(TRIGGER_SCHEMA)
+KEY_BODY = json_body(KEY_SCHEMA)
+TRIGGERS_BODY = json_body({"type": "array", "items": KEY_SCHEMA})
+SET_DISABLED_BODY = json_body(
     {
         "type": "object",
         "properties": {
-            "namespace": {"type": "string"},
-            "flowId": {"type": "string"},
-            "triggerId": {"type": "string"},
+            "triggers": {"type": "array", "items": KEY_SCHEMA},
             "disabled": {"type": "boolean"},
-            "backfill": {"type": "object"},
         },
-        "required": ["namespace", "flowId", "triggerId"],
+        "required": ["triggers", "disabled"],
     }
 )
-TRIGGERS_BODY = json_body({"type": "array", "items": TRIGGER_BODY["requestBody"]["content"]["application/json"]["schema"]})  # fmt: skip
 
 
 _UTC = ZoneInfo("UTC")
@@ -117,12 +150,17 @@ def _wake(services: Services) -> None:
     services.feed.publish(TRIGGERS_TOPIC)
 
 
+def _invalid(path: str, message: str) -> IllegalArgumentError:
+    return IllegalArgumentError(f"Invalid entity: {path}: {message}", [ErrorDetail(path, message)])
+
+
 def _field(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise IllegalArgumentError(
-            f"Invalid entity: {name}: must not be null", [ErrorDetail(name, "must not be null")]
-        )
+        raise _invalid(name, "must not be null")
+    rule, most = _ID_RULES[name]
+    if len(value) > most or rule.fullmatch(value) is None:
+        raise _invalid(name, f'must match "^{rule.pattern}$" (at most {most} characters)')
     return value
 
 
@@ -135,12 +173,32 @@ async def _json_body(request: Request) -> Any:
         ) from None
 
 
-def _trigger_key(body: Any) -> tuple[str, str, str]:
+def _trigger_key(body: Any, *, whole: bool = False) -> tuple[str, str, str]:
+    """The trigger a body names; ``whole``: its ``disabled`` and ``backfill`` checked too."""
     if not isinstance(body, Mapping):
         raise IllegalArgumentError(
             "Invalid entity: body: must be a trigger", [ErrorDetail("body", "a trigger object")]
         )
+    if not whole:
+        return _field(body, "namespace"), _field(body, "flowId"), _field(body, "triggerId")
+    if "disabled" in body and not isinstance(body["disabled"], bool):
+        raise _invalid("disabled", "must be a boolean")
+    if "backfill" in body and body["backfill"] is not None:
+        _check_backfill(body["backfill"])
     return _field(body, "namespace"), _field(body, "flowId"), _field(body, "triggerId")
+
+
+def _check_backfill(raw: Any) -> None:
+    if not isinstance(raw, Mapping):
+        raise _invalid("backfill", "must be an object {start, end, inputs, labels}")
+    if not isinstance(raw.get("start"), str):
+        raise _invalid("backfill.start", "must not be null")
+    if raw.get("end") is not None and not isinstance(raw.get("end"), str):
+        raise _invalid("backfill.end", "must be a date")
+    if raw.get("inputs") is not None and not isinstance(raw.get("inputs"), Mapping):
+        raise _invalid("backfill.inputs", "must be an object")
+    if raw.get("labels") is not None and not isinstance(raw.get("labels"), list | Mapping):
+        raise _invalid("backfill.labels", "must be a list or a map of labels")
 
 
 async def _change(
@@ -285,12 +343,12 @@ def _backfill_of(
 @router.put(
     PREFIX,
     summary="Update a trigger (enable/disable, backfill)",
-    responses=ok(dict[str, Any]),
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
     openapi_extra=TRIGGER_BODY,
 )
 async def update(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     body = await _json_body(request)
-    key = _trigger_key(body)
+    key = _trigger_key(body, whole=True)
     stored = await services.store.get_flow(tenant, key[0], key[1])
     if stored is None:
         raise NotFoundError(f"Flow of trigger {key[2]} not found")
@@ -331,15 +389,20 @@ async def update(request: Request, services: ServicesDep, tenant: TenantDep) -> 
 
 async def _set_disabled(
     services: Services, tenant: str, key: tuple[str, str, str], disabled: bool
-) -> None:
-    await _change(services.store, tenant, key, lambda s: replace(s, disabled=disabled))
+) -> bool:
+    """False when the trigger has no state (nothing to change)."""
+    try:
+        await _change(services.store, tenant, key, lambda s: replace(s, disabled=disabled))
+    except NotFoundError:
+        return False
+    return True
 
 
 @router.post(
     PREFIX + "/set-disabled/by-triggers",
     summary="Enable or disable triggers",
     responses=ok(models.BulkResponse),
-    openapi_extra=json_body({"type": "object"}),
+    openapi_extra=SET_DISABLED_BODY,
 )
 async def set_disabled_by_triggers(
     request: Request, services: ServicesDep, tenant: TenantDep
@@ -353,10 +416,11 @@ async def set_disabled_by_triggers(
             [ErrorDetail("triggers", "a list of triggers"), ErrorDetail("disabled", "a boolean")],
         )
     keys = [_trigger_key(item) for item in triggers]
+    count = 0
     for key in keys:
-        await _set_disabled(services, tenant, key, disabled)
+        count += await _set_disabled(services, tenant, key, disabled)
     _wake(services)
-    return {"count": len(keys)}
+    return {"count": count}
 
 
 @router.post(
@@ -439,7 +503,7 @@ async def unlock_by_query(
 @router.post(
     PREFIX + "/{namespace}/{flowId}/{triggerId}/unlock",
     summary="Unlock a trigger",
-    responses=ok(dict[str, Any]),
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
 )
 async def unlock(
     namespace: NamespacePath,
@@ -463,7 +527,7 @@ async def unlock(
 @router.post(
     PREFIX + "/{namespace}/{flowId}/{triggerId}/restart",
     summary="Restart a trigger",
-    responses=ok(dict[str, Any]),
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
 )
 async def restart(
     namespace: NamespacePath,
@@ -488,6 +552,7 @@ async def restart(
     summary="Delete a trigger's state",
     status_code=204,
     response_class=Response,
+    responses=error_responses(404),
 )
 async def delete(
     namespace: NamespacePath,
@@ -577,8 +642,8 @@ async def _by_query(
 @router.put(
     PREFIX + "/backfill/pause",
     summary="Pause a backfill",
-    responses=ok(dict[str, Any]),
-    openapi_extra=TRIGGER_BODY,
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
+    openapi_extra=KEY_BODY,
 )
 async def pause_backfill(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _one(request, services, tenant, _paused(True))
@@ -587,8 +652,8 @@ async def pause_backfill(request: Request, services: ServicesDep, tenant: Tenant
 @router.put(
     PREFIX + "/backfill/unpause",
     summary="Resume a backfill",
-    responses=ok(dict[str, Any]),
-    openapi_extra=TRIGGER_BODY,
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
+    openapi_extra=KEY_BODY,
 )
 async def unpause_backfill(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _one(request, services, tenant, _paused(False))
@@ -597,8 +662,8 @@ async def unpause_backfill(request: Request, services: ServicesDep, tenant: Tena
 @router.post(
     PREFIX + "/backfill/delete",
     summary="Delete a backfill",
-    responses=ok(dict[str, Any]),
-    openapi_extra=TRIGGER_BODY,
+    responses={**ok(dict[str, Any]), **error_responses(400, 404, 409)},
+    openapi_extra=KEY_BODY,
 )
 async def delete_backfill(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     return await _one(request, services, tenant, _without_backfill)
