@@ -352,3 +352,89 @@ async def test_a_backfill_over_ten_past_ticks_makes_ten_executions(
     final = await state()
     assert final is not None
     assert final.next_execution_date == hour + timedelta(hours=1)
+
+
+# --- the scheduler notices flow changes ---------------------------------------------------------
+
+EVERY_SECOND = """\
+id: ticking
+namespace: {ns}
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ trigger.date }}}}"
+triggers:
+  - id: tick
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "{cron}"
+    withSeconds: true
+{extra}"""
+
+
+async def test_deploy_update_and_delete_are_noticed(
+    api: httpx.AsyncClient, services: Services, ns: str, scheduler: Scheduler
+) -> None:
+    await deploy(api, EVERY_SECOND.format(ns=ns, cron="* * * * * *", extra=""))
+
+    async def executions() -> int | None:
+        found = (await api.get("/api/v1/executions/search", params={"namespace": ns})).json()
+        return found["total"] if found["total"] >= 2 else None
+
+    await eventually(executions, "two ticks")
+    response = await api.put(
+        f"/api/v1/flows/{ns}/ticking",
+        content=EVERY_SECOND.format(ns=ns, cron="0 0 0 1 1 *", extra=""),
+        headers={"Content-Type": "application/x-yaml"},
+    )
+    assert response.status_code == 200, response.text
+
+    async def yearly() -> TriggerState | None:
+        state = await services.store.get_trigger("main", ns, "ticking", "tick")
+        far = datetime.now(UTC) + timedelta(days=1)
+        if (
+            state is not None
+            and state.next_execution_date is not None
+            and state.next_execution_date > far
+        ):
+            return state
+        return None
+
+    await eventually(yearly, "the redefined schedule")
+    assert (await api.delete(f"/api/v1/flows/{ns}/ticking")).status_code == 204
+
+    async def gone() -> bool | None:
+        return (
+            True
+            if await services.store.get_trigger("main", ns, "ticking", "tick") is None
+            else None
+        )
+
+    await eventually(gone, "the deleted flow's trigger state to go")
+
+
+async def test_a_false_condition_skips_ticks(
+    api: httpx.AsyncClient, services: Services, ns: str, scheduler: Scheduler
+) -> None:
+    extra = '    conditions:\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: "{{ 1 == 2 }}"\n'
+    await deploy(api, EVERY_SECOND.format(ns=ns, cron="* * * * * *", extra=extra))
+
+    async def first() -> TriggerState | None:
+        return await services.store.get_trigger("main", ns, "ticking", "tick")
+
+    created = await eventually(first, "the trigger's state")
+    assert created.date is not None
+    start = created.date
+
+    async def skipped_two() -> TriggerState | None:
+        state = await first()
+        return (
+            state
+            if state is not None
+            and state.date is not None
+            and state.date >= start + timedelta(seconds=2)
+            else None
+        )
+
+    await eventually(skipped_two, "two evaluated ticks")
+    found = (await api.get("/api/v1/executions/search", params={"namespace": ns})).json()
+    assert found["total"] == 0

@@ -112,6 +112,19 @@ def parse_date(text: str, zone: ZoneInfo) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def _legacy_conditions(raw: Any, base: str) -> tuple[ConditionSpec, ...]:
+    """The deprecated ``scheduleConditions``, read like ``conditions``."""
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for index, item in enumerate(raw):
+        if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+            props = {k: v for k, v in item.items() if k != "type"}
+            path = f"{base}.scheduleConditions[{index}]"
+            found.append(ConditionSpec(item["type"], path, props, item["type"]))
+    return tuple(found)
+
+
 def schedule_spec(trigger: TriggerSpec) -> ScheduleSpec:
     """The spec of a ``Schedule``/``ScheduleOnDates`` trigger; :class:`ScheduleSpecError`
     naming the bad property otherwise."""
@@ -141,7 +154,8 @@ def schedule_spec(trigger: TriggerSpec) -> ScheduleSpec:
         "disabled": trigger.is_disabled,
         "inputs": dict(inputs) if isinstance(inputs, Mapping) else {},
         "labels": labels_of(props.get("labels")),
-        "conditions": trigger.conditions,
+        "conditions": trigger.conditions
+        + _legacy_conditions(props.get("scheduleConditions"), base),
     }
     if trigger.type == ON_DATES_TYPE:
         raw_dates = props.get("dates")

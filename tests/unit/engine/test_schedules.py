@@ -376,3 +376,23 @@ def test_corpus_schedule_triggers_can_be_scheduled(path: Path) -> None:
         state = new_state(spec, "main", flow.namespace, flow.id, T0)
         assert state.next_execution_date is not None
         assert state.next_execution_date > T0
+
+
+def test_legacy_schedule_conditions_are_read_as_conditions() -> None:
+    spec = spec_of(
+        cron="* * * * *",
+        scheduleConditions=[
+            {
+                "type": "io.kestra.core.models.conditions.types.DayWeekCondition",
+                "dayOfWeek": "MONDAY",
+            }
+        ],
+    )
+    [condition] = spec.conditions
+    assert condition.properties == {"dayOfWeek": "MONDAY"}
+    assert schedule_conditions_hold(
+        spec.conditions, {"trigger": {"date": "2026-01-05T10:00:00Z"}}, _render
+    )
+    assert not schedule_conditions_hold(
+        spec.conditions, {"trigger": {"date": "2026-01-06T10:00:00Z"}}, _render
+    )
