@@ -28,6 +28,7 @@ from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retention import start_log_retention
 from lanner.engine.runtime_functions import EngineRuntime
+from lanner.engine.scheduler import Scheduler
 from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
 from lanner.engine.submit import Submitter
 from lanner.storage import LocalStorage
@@ -36,7 +37,7 @@ from lanner.templating import TemplateEngine
 
 log = logging.getLogger("lanner")
 
-Role = Literal["api", "executor", "worker"]
+Role = Literal["api", "executor", "worker", "scheduler"]
 
 SHUTDOWN_GRACE_S = 10.0
 """On SIGTERM, running tasks get this long to finish; the rest are handed back to the queue."""
@@ -133,6 +134,16 @@ def build_worker(
     )
 
 
+def build_scheduler(
+    store: Store, feed: ChangeFeed, submitter: Submitter, *, holder: str | None = None
+) -> Scheduler:
+    """The scheduler role (schedule triggers); ``holder`` names its lease (default: this
+    process)."""
+    return Scheduler(
+        store, submitter, feed, holder=holder or f"{socket.gethostname()}/scheduler-{os.getpid()}"
+    )
+
+
 async def describe_auth(settings: Settings, store: Store) -> str:
     if settings.is_basic_auth_enabled:
         return "basic auth (LANNER_BASIC_AUTH_USERNAME) and API tokens"
@@ -150,13 +161,17 @@ async def run_local(settings: Settings) -> None:
     # One door for the API and the engine's subflows, with the server functions for inputs.
     submitter = build_submitter(settings, store, feed, storage, TemplateEngine(runtime=runtime))
     engine = build_engine(settings, store, feed, runtime=runtime, submitter=submitter)
+    # A stable holder: after a crash, the next start takes its own lease back at once.
+    scheduler = build_scheduler(store, feed, submitter, holder=f"{socket.gethostname()}/embedded")
     retention = start_log_retention(store, settings.log_retention)
     try:
         await engine.start()
+        await scheduler.start()
         await serve_http(settings, store, feed, storage=storage, submitter=submitter)
     finally:
         if retention is not None:
             await retention.stop()
+        await scheduler.stop()
         await engine.stop(grace_s=SHUTDOWN_GRACE_S)
         await store.close()
 
@@ -218,7 +233,8 @@ async def run_role(
     """Multi-node mode: one role in this process against PostgreSQL, until SIGINT/SIGTERM.
 
     ``api`` serves HTTP only, ``executor`` advances executions while it is the leader (a hot
-    standby otherwise), ``worker`` runs queued jobs. Every role bridges its change feed to the
+    standby otherwise), ``worker`` runs queued jobs, ``scheduler`` starts schedule triggers'
+    executions while it holds the scheduler lease (standing by otherwise). Every role bridges its change feed to the
     other processes (``LISTEN/NOTIFY``)."""
     from lanner.store.sqlalchemy.leadership import AdvisoryLock
     from lanner.store.sqlalchemy.notifications import PostgresNotifier, postgres_conninfo
@@ -257,6 +273,17 @@ async def run_role(
                 if retention is not None:
                     await retention.stop()
                 await executor.stop(grace_s=SHUTDOWN_GRACE_S)
+        elif role == "scheduler":
+            storage = build_storage(settings)
+            runtime = build_runtime(settings, store, storage)
+            templates = TemplateEngine(runtime=runtime)
+            submitter = build_submitter(settings, store, feed, storage, templates)
+            scheduler = build_scheduler(store, feed, submitter)
+            await scheduler.start()
+            try:
+                await wait_for_signal()
+            finally:
+                await scheduler.stop()
         else:
             worker = build_worker(settings, store, feed, worker_concurrency)
             await worker.start()

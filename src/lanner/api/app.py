@@ -18,6 +18,7 @@ from lanner.api import (
     logs,
     misc,
     namespace_files,
+    triggers,
     webhooks,
 )
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
@@ -46,6 +47,7 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     executions.outputs_router,
     kv.router,
     namespace_files.router,
+    triggers.router,
 )
 
 

@@ -22,7 +22,7 @@ from lanner.errors import LannerError
 
 T = TypeVar("T")
 
-Role = Literal["api", "executor", "worker"]
+Role = Literal["api", "executor", "worker", "scheduler"]
 
 app = typer.Typer(
     name="lanner",
@@ -123,6 +123,14 @@ def server_worker(
     """Multi-node: a worker running queued tasks (PostgreSQL; any number of workers)."""
     settings = settings_from(data_dir=data_dir, config_file=config)
     run_role(settings, "worker", worker_concurrency=concurrency)
+
+
+@server_app.command("scheduler")
+def server_scheduler(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Multi-node: the scheduler (PostgreSQL; one lease holder evaluates schedules, others
+    stand by)."""
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    run_role(settings, "scheduler")
 
 
 def run_role(settings: Settings, role: Role, *, worker_concurrency: int = 32) -> None:

@@ -86,7 +86,7 @@ def is_multiple(condition: ConditionSpec | Mapping[str, Any]) -> bool:
 def condition_holds(condition: ConditionSpec | Mapping[str, Any], ctx: ConditionContext) -> bool:
     """Whether one condition holds; raises :class:`ConditionError` when it cannot tell."""
     kind, props = _as_raw(condition)
-    evaluator = EVALUATORS.get(kind)
+    evaluator = EVALUATORS.get(kind) or EVALUATORS.get(canonical_type(kind))
     if evaluator is None:
         raise ConditionError(f"condition type {kind} cannot be evaluated")
     return evaluator(props, ctx)

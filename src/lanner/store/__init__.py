@@ -34,10 +34,18 @@ from lanner.store.protocols.queue import (
 )
 from lanner.store.protocols.store import Store
 from lanner.store.protocols.tokens import ApiToken, TokenStore
+from lanner.store.protocols.triggers import (
+    Backfill,
+    LeaseStore,
+    TriggerQuery,
+    TriggerState,
+    TriggerStore,
+)
 
 __all__ = [
     "DEFAULT_TENANT",
     "ApiToken",
+    "Backfill",
     "ExecutionQuery",
     "ExecutionStep",
     "ExecutionStore",
@@ -49,6 +57,7 @@ __all__ = [
     "JobClaim",
     "JobGoneError",
     "KVStore",
+    "LeaseStore",
     "LiveExecution",
     "LogEntry",
     "LogLevel",
@@ -63,6 +72,9 @@ __all__ = [
     "StoredFlow",
     "TokenStore",
     "Transition",
+    "TriggerQuery",
+    "TriggerState",
+    "TriggerStore",
     "TriggerWindow",
     "WindowKey",
     "open_store",

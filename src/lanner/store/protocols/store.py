@@ -13,9 +13,20 @@ from lanner.store.protocols.flows import FlowStore
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogStore
 from lanner.store.protocols.tokens import TokenStore
+from lanner.store.protocols.triggers import LeaseStore, TriggerStore
 
 
-class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, FlowTriggerStore, Protocol):
+class Store(
+    FlowStore,
+    TokenStore,
+    ExecutionStore,
+    LogStore,
+    KVStore,
+    FlowTriggerStore,
+    TriggerStore,
+    LeaseStore,
+    Protocol,
+):
     """Everything persistent, behind one object with a lifecycle."""
 
     async def start(self) -> None:

@@ -370,6 +370,8 @@ triggers = Table(
     Column("backfill", JsonDocument, nullable=True),
     Column("context", JsonDocument, nullable=True),
     Column("updated", UtcDateTime, nullable=False),
+    # Compare-and-set: the scheduler and the API never lose each other's writes.
+    Column("revision", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("tenant_id", "namespace", "flow_id", "trigger_id"),
     Index(None, "next_execution_date"),
 )

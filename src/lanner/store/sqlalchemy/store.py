@@ -26,7 +26,16 @@ from lanner.domain.times import utc_now
 from lanner.errors import StoreUnavailableError
 from lanner.store.protocols.executions import ExecutionStep
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent
-from lanner.store.sqlalchemy import executions, flow_triggers, flows, kv, logs, queue, tokens
+from lanner.store.sqlalchemy import (
+    executions,
+    flow_triggers,
+    flows,
+    kv,
+    logs,
+    queue,
+    tokens,
+    triggers,
+)
 from lanner.store.sqlalchemy.engines import (
     check_connection,
     create_sync_engine,
@@ -251,3 +260,14 @@ class SqlStore:
     get_windows = reads(flow_triggers.get_windows)
     purge_windows = writes(flow_triggers.purge_windows)
     changed_flows = reads(flow_triggers.changed_flows)
+    # --- triggers and leases --------------------------------------------------------------
+
+    get_trigger = reads(triggers.get_trigger)
+    list_triggers = reads(triggers.list_triggers)
+    search_triggers = reads(triggers.search_triggers)
+    save_trigger = writes_at_now(triggers.save_trigger)
+    delete_trigger = writes(triggers.delete_trigger)
+    list_scheduled_flows = reads(triggers.list_scheduled_flows)
+    flows_version = reads(triggers.flows_version)
+    acquire_lease = writes_at_now(triggers.acquire_lease)
+    release_lease = writes(triggers.release_lease)
