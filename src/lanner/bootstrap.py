@@ -109,6 +109,7 @@ def build_engine(
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
         submitter=submitter,
+        storage=runtime.storage,
     )
 
 
@@ -130,6 +131,7 @@ def build_worker(
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
         submitter=build_submitter(settings, store, feed, storage, templates),
+        storage=storage,
     )
 
 

@@ -44,6 +44,7 @@ from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowCache, Snapshots
 from lanner.engine.submit import Submitter
 from lanner.engine.worker import Worker
+from lanner.storage import LocalStorage
 from lanner.store import Store
 from lanner.templating import TemplateEngine
 
@@ -78,8 +79,10 @@ def job_runner(
     masker: Masker | None = None,
     decrypt: Callable[[str], str] | None = None,
     submitter: Submitter | None = None,
+    storage: LocalStorage | None = None,
 ) -> JobRunner:
-    """The runner of a worker's jobs (``envs`` from ``environ``, default the process's)."""
+    """The runner of a worker's jobs (``envs`` from ``environ``, default the process's);
+    tasks' files go to ``storage`` (default: a private one under the process's work root)."""
     return JobRunner(
         store,
         templates,
@@ -89,6 +92,7 @@ def job_runner(
         masker=masker,
         decrypt=decrypt,
         submitter=submitter,
+        storage=storage,
     )
 
 
@@ -108,6 +112,7 @@ class Engine:
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
+        storage: LocalStorage | None = None,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -129,6 +134,7 @@ class Engine:
             masker=self.masker,
             decrypt=decrypt,
             submitter=submitter or Submitter(store, feed, templates=self.templates),
+            storage=storage,
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -246,6 +252,7 @@ class WorkerService:
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
+        storage: LocalStorage | None = None,
     ) -> None:
         self.log_writer = LogWriter(store, feed)
         runner = job_runner(
@@ -257,6 +264,7 @@ class WorkerService:
             masker=masker,
             decrypt=decrypt,
             submitter=submitter or Submitter(store, feed, templates=templates),
+            storage=storage,
         )
         # Another process advances the executions: read each job's execution afresh, and
         # report through the store.

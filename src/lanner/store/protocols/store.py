@@ -11,10 +11,11 @@ from lanner.store.protocols.executions import ExecutionStore
 from lanner.store.protocols.flows import FlowStore
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogStore
+from lanner.store.protocols.metrics import MetricStore
 from lanner.store.protocols.tokens import TokenStore
 
 
-class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, Protocol):
+class Store(FlowStore, TokenStore, ExecutionStore, LogStore, KVStore, MetricStore, Protocol):
     """Everything persistent, behind one object with a lifecycle."""
 
     async def start(self) -> None:

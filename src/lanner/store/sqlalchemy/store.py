@@ -26,7 +26,7 @@ from lanner.domain.times import utc_now
 from lanner.errors import StoreUnavailableError
 from lanner.store.protocols.executions import ExecutionStep
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent
-from lanner.store.sqlalchemy import executions, flows, kv, logs, queue, tokens
+from lanner.store.sqlalchemy import executions, flows, kv, logs, metrics, queue, tokens
 from lanner.store.sqlalchemy.engines import (
     check_connection,
     create_sync_engine,
@@ -206,6 +206,14 @@ class SqlStore:
             return
         now = self._clock()
         await self.writer.submit(lambda conn: queue.complete_jobs(conn, results, now))
+
+    # --- metrics --------------------------------------------------------------------------
+
+    add_metrics = writes(metrics.add_metrics)
+    search_metrics = reads(metrics.search_metrics)
+    metric_names = reads(metrics.metric_names)
+    metric_tasks = reads(metrics.metric_tasks)
+    delete_execution_metrics = writes(metrics.delete_execution_metrics)
 
     # --- logs -----------------------------------------------------------------------------
 
