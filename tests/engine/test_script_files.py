@@ -43,6 +43,10 @@ async def files_harness(store: Store, storage: LocalStorage) -> AsyncIterator[Ha
         await engine.stop(grace_s=2.0)
 
 
+def exists(path: str) -> bool:
+    return Path(path).exists()
+
+
 async def messages(harness: Harness, execution_id: str, task_id: str) -> list[str]:
     return [e.message for e in await harness.store.list_logs("main", execution_id, task_id=task_id)]
 
@@ -79,7 +83,7 @@ async def test_output_files_feed_input_files_of_a_later_task(
     workdir = next(
         m[4:] for m in await messages(files_harness, execution.id, "make") if m.startswith("dir ")
     )
-    assert not Path(workdir).exists()  # removed after the attempt
+    assert not exists(workdir)  # removed after the attempt
 
 
 async def test_input_file_outside_the_working_directory_fails(files_harness: Harness) -> None:
@@ -206,7 +210,7 @@ async def test_working_directory_children_share_one_directory(
         m[3:] for m in await messages(files_harness, execution.id, "first") if m.startswith("at ")
     )
     assert Path(where).name == f"wd-{runs['wd'].id}"
-    assert not Path(where).exists()  # removed after the last child
+    assert not exists(where)  # removed after the last child
 
 
 async def test_working_directory_is_removed_after_a_failed_child(files_harness: Harness) -> None:
@@ -221,7 +225,7 @@ async def test_working_directory_is_removed_after_a_failed_child(files_harness: 
     where = next(
         m[3:] for m in await messages(files_harness, execution.id, "a") if m.startswith("at ")
     )
-    assert not Path(where).exists()
+    assert not exists(where)
     assert "b" not in await files_harness.runs(execution.id)
 
 

@@ -203,7 +203,8 @@ async def test_the_engine_context_is_a_run_context(tmp_path: Path) -> None:
     ctx: RunContext = engine_ctx
     assert ctx.task_run is run
     workdir = ctx.working_directory()
-    assert workdir.is_dir() and workdir.parent == tmp_path
+    assert workdir.is_dir()
+    assert workdir.parent == tmp_path
     assert ctx.working_directory() == workdir  # one per attempt
     assert await ctx.render("{{ workingDir }}") == str(workdir)
     with pytest.raises(TaskFailure) as caught:  # no internal storage given
