@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from lanner.domain.executions import Execution, TaskRun
-from lanner.domain.logs import LogEntry, LogLevel, parse_level
+from lanner.domain.logs import LogEntry, LogLevel, lines_like, parse_level
 from lanner.domain.states import StateType
 from lanner.engine.logwriter import LogWriter
 
@@ -107,26 +107,20 @@ class TaskLogger:
             masked = self.masker.mask("\n".join(messages))
             messages = masked.split("\n")
         execution, run = self.execution, self.run
-        stamp = datetime.now(UTC)
-        tenant, namespace, flow_id = execution.tenant_id, execution.namespace, execution.flow_id
-        execution_id, run_id, task_id = execution.id, run.id, run.task_id
-        attempt, thread = self.attempt, self.thread
-        entries = [
-            LogEntry(
-                tenant_id=tenant,
-                namespace=namespace,
-                flow_id=flow_id,
-                execution_id=execution_id,
-                task_run_id=run_id,
-                task_id=task_id,
-                attempt_number=attempt,
-                level=level,
-                message=message,
-                timestamp=stamp,
-                thread=thread,
-            )
-            for message in messages
-        ]
+        template = LogEntry(
+            tenant_id=execution.tenant_id,
+            namespace=execution.namespace,
+            flow_id=execution.flow_id,
+            execution_id=execution.id,
+            task_run_id=run.id,
+            task_id=run.task_id,
+            attempt_number=self.attempt,
+            level=level,
+            message="",
+            timestamp=datetime.now(UTC),
+            thread=self.thread,
+        )
+        entries = lines_like(template, messages)
         if self.writer is None:
             self.lines.extend(entries)
         else:

@@ -41,7 +41,6 @@ async def run_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=reaper.die_with_parent,
     )
     reaper.watch(process.pid)
     assert process.stdout is not None
