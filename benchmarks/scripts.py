@@ -78,12 +78,15 @@ async def bench(url: str, tasks: int, lines: int) -> None:
     await engine.start()
     try:
         shell_task = f"    type: {SHELL}\n    commands: [echo hi]\n"
+        cpu_before = _cpu_s()
         elapsed, state = await eb.run_one(store, feed, tasks_flow("sh", tasks, shell_task))
+        task_cpu_ms = (_cpu_s() - cpu_before) * 1000 / tasks
         per_task = elapsed * 1000 / tasks
         ret_task = f"    type: {RET}\n    format: hi\n"
         ret_elapsed, _ = await eb.run_one(store, feed, tasks_flow("ret", tasks, ret_task))
         results.append({"name": "shell_echo", "state": state, "tasks": tasks,
                         "ms_per_task": round(per_task, 3),
+                        "cpu_ms_per_task": round(task_cpu_ms, 3),
                         "return_ms_per_task": round(ret_elapsed * 1000 / tasks, 3),
                         "overhead_over_bare_process_ms": round(per_task - bare, 3),
                         "goal_overhead_ms": 15})  # fmt: skip
