@@ -233,7 +233,8 @@ async def test_a_hundred_thousand_lines_are_all_stored(files_harness: Harness) -
     source = flow(
         f"  - id: many\n    type: {SCRIPTS}.shell.Commands\n    commands:\n      - seq 1 100000\n"
     )
-    execution = await files_harness.run_flow(source)
+    # A generous deadline: a loaded machine may take a while (this is no timing test).
+    execution = await files_harness.wait_for(await files_harness.start(source), deadline_s=180)
     assert execution.state.current is S.SUCCESS
     entries = await files_harness.store.list_logs(
         "main", execution.id, task_id="many", min_level=LogLevel.INFO
