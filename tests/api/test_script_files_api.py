@@ -120,6 +120,10 @@ async def test_metrics_are_served_in_kestras_shape(api: httpx.AsyncClient, ns: s
     assert names.json() == ["rows", "write"]
     assert (await api.get(f"/api/v1/metrics/tasks/{ns}/files")).json() == ["make"]
     assert (await api.get(f"/api/v1/metrics/names/{ns}/files/make")).json() == ["rows", "write"]
+    deleted = await api.delete(f"/api/v1/executions/{execution_id}")
+    assert deleted.status_code == 204
+    gone = await api.get(f"/api/v1/metrics/{execution_id}")
+    assert gone.json() == {"results": [], "total": 0}
 
 
 async def test_bad_metrics_queries_are_4xx(api: httpx.AsyncClient) -> None:
