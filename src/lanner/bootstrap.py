@@ -110,6 +110,7 @@ def build_engine(
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
         submitter=submitter,
+        storage=runtime.storage,
     )
 
 
@@ -131,6 +132,7 @@ def build_worker(
         masker=runtime.masks,
         decrypt=runtime.decrypt_input,
         submitter=build_submitter(settings, store, feed, storage, templates),
+        storage=storage,
     )
 
 

@@ -8,6 +8,7 @@ skipped without it locally, a failure when `CI=true`).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -35,6 +36,16 @@ POLL_INTERVAL_S = 0.1
 
 USERNAME = "acceptance@lanner.test"
 PASSWORD = "s3cret-Pa55word"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of the servers the tests start: SIGKILL them when the test process dies
+    (a killed pytest run must not leave ``lanner server`` processes behind; Linux only)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
 
 # Settings of the developer's shell must not leak into the server under test.
 _SERVER_ENV_DROPPED = (
@@ -222,6 +233,7 @@ def lanner_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: teardown reaches any child
+            preexec_fn=die_with_parent,
         )
     try:
         try:

@@ -19,6 +19,7 @@ from tests.acceptance.conftest import (
     PASSWORD,
     USERNAME,
     _server_command,
+    die_with_parent,
     free_port,
     wait_for,
 )
@@ -65,6 +66,7 @@ class Node:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         proc = self.proc
 

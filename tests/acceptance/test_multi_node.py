@@ -22,6 +22,7 @@ from tests.acceptance.conftest import (
     SERVER_START_TIMEOUT_S,
     SERVER_STOP_TIMEOUT_S,
     USERNAME,
+    die_with_parent,
     free_port,
     wait_for,
 )
@@ -77,6 +78,7 @@ class Cluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self.procs[name] = proc
         return proc

@@ -209,7 +209,7 @@ async def test_docker_runner_fails_the_task(harness: Harness) -> None:
     execution = await harness.run_flow(source)
     assert execution.state.current is S.FAILED
     messages = [e.message for e in await logs_of(harness, execution.id, "d")]
-    assert any("Docker task runner is not available" in m for m in messages)
+    assert any("needs a Docker daemon" in m for m in messages)
     assert "hi" not in messages
 
 

@@ -215,10 +215,13 @@ async def delete_execution(
     services: ServicesDep,
     tenant: TenantDep,
     deleteStorage: bool = True,
+    deleteMetrics: bool = True,
 ) -> Response:
     execution = await get_or_404(services, tenant, executionId)
     if not await executions_of(services).delete_execution(tenant, executionId):
         raise NotFoundError(f"Execution '{executionId}' not found")
+    if deleteMetrics:
+        await services.store.delete_execution_metrics(tenant, executionId)
     if deleteStorage:
         prefix = execution_prefix(execution.namespace, execution.flow_id, execution.id)
         await storage_of(services).delete_tree(tenant, prefix)

@@ -155,6 +155,20 @@ class LogEntry(BaseModel):
     deleted: bool
 
 
+class MetricEntry(BaseModel):
+    namespace: str
+    flowId: str
+    taskId: str | None = None
+    executionId: str | None = None
+    taskRunId: str | None = None
+    type: Literal["counter", "timer"]
+    name: str
+    value: float = Field(description="a timer's value is in milliseconds")
+    timestamp: datetime
+    tags: dict[str, str] | None = None
+    deleted: bool
+
+
 class TaskRunOutputs(BaseModel):
     taskRunId: str
     taskId: str

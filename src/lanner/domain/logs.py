@@ -7,6 +7,7 @@ the standard library.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -70,3 +71,27 @@ class LogEntry:
     trigger_id: str | None = None
     thread: str | None = None
     seq: int | None = None
+
+
+def lines_like(template: LogEntry, messages: Iterable[str]) -> list[LogEntry]:
+    """One entry per message, every other field as in ``template`` (a script's output
+    chunk). Built field by field through the slots, without the frozen ``__init__``'s
+    keyword parsing: the same values as ``dataclasses.replace(template, message=m)``, at
+    about half the cost, on the hottest path of a script's output."""
+    setters = [
+        (slot.__set__, getattr(template, name)) for name, slot in _SLOTS if name != "message"
+    ]
+    set_message = _MESSAGE_SLOT.__set__
+    new = object.__new__
+    entries = []
+    for message in messages:
+        entry = new(LogEntry)
+        for set_field, value in setters:
+            set_field(entry, value)
+        set_message(entry, message)
+        entries.append(entry)
+    return entries
+
+
+_SLOTS = [(name, LogEntry.__dict__[name]) for name in LogEntry.__slots__]
+_MESSAGE_SLOT = LogEntry.__dict__["message"]

@@ -4,8 +4,9 @@ Events (``ExecutorEvent.kind``; payload keys in camelCase, JSON-able):
 
 - ``created`` ``{}``: a new execution (added by the store with the execution).
 - ``task_result`` ``{taskRunId, attempt, state, outputs?, startedAt, endedAt, workerId?,
-  childId?}``: a worker ran (or failed to run) a ``run`` job. ``state`` RUNNING (with
-  ``childId``) means a Subflow started a child execution and waits for it.
+  childId?, parentOutputs?}``: a worker ran (or failed to run) a ``run`` job. ``state``
+  RUNNING (with ``childId``) means a Subflow started a child execution and waits for it;
+  ``parentOutputs`` are added to the parent run's outputs (a WorkingDirectory's files).
 - ``resolved`` ``{taskRunId, attempt, runIf?, condition?, value?, values?, delay?, error?}``: a
   worker rendered what a flowable task run needs (``runIf`` false skips it, ``error`` fails it).
 - ``finalized`` ``{outputs?, error?}``: the flow outputs were rendered.

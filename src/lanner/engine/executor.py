@@ -155,6 +155,11 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
     attempt_state = State.of(S.RUNNING, started).to(state, ended)
     attempt = Attempt(attempt_state, payload.get("workerId"))
     run = replace(run, attempts=(*run.attempts, attempt), outputs=outputs)
+    parent_outputs = payload.get("parentOutputs")  # a WorkingDirectory's, from its last child
+    if isinstance(parent_outputs, dict) and run.parent_task_run_id is not None:
+        parent = w.runs.get(run.parent_task_run_id)
+        if parent is not None:
+            w.put(replace(parent, outputs={**(parent.outputs or {}), **parent_outputs}))
     if w.is_killing and not state.is_terminated:
         state = S.KILLED
     if state is S.FAILED and spec is not None and not w.is_killing:

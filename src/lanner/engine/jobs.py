@@ -9,7 +9,11 @@ and attempt).
 A runnable task is its registered class built from the spec's properties; the engine calls its
 ``run`` with a :class:`TaskContext`. A failure that cannot succeed on retry (unknown type, bad
 properties) is reported ``retryable: false``.
-Imports the domain, templating, the store protocols, ``lanner.tasks`` and this package.
+A task's working directory lives under the runner's ``work_root`` (one per process, stale ones
+of dead processes swept at start) and is removed after the attempt; the children of a
+``WorkingDirectory`` task share one (:mod:`lanner.engine.workdirs`). The metrics tasks record
+are kept in :attr:`JobRunner.metrics` until the worker stores them with its next flush.
+Imports the domain, templating, storage, the store protocols, ``lanner.tasks`` and this package.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lanner.domain.executions import ExecutionTrigger, TaskRun
@@ -27,6 +32,7 @@ from lanner.domain.input_values import coerce_inputs
 from lanner.domain.inputs import InputSpec
 from lanner.domain.labels import Label
 from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.metrics import MetricEntry
 from lanner.domain.states import StateType
 from lanner.domain.times import parse_duration
 from lanner.engine import events as ev
@@ -37,7 +43,9 @@ from lanner.engine.snapshots import Snapshot
 from lanner.engine.submit import CORRELATION_LABEL, FlowRef, Submitter
 from lanner.engine.task_context import TaskContext, TaskFailure, is_truthy, render_tree
 from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
+from lanner.engine.workdirs import SharedDirectories, default_work_root, metric_entries
 from lanner.errors import ConflictError, NotFoundError, ValidationError
+from lanner.storage import LocalStorage
 from lanner.store import Job, NewEvent, Store
 from lanner.tasks.registry import default_registry
 from lanner.templating import TemplateEngine
@@ -64,8 +72,16 @@ class JobRunner:
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
+        storage: LocalStorage | None = None,
+        work_root: Path | None = None,
     ) -> None:
         self._store = store
+        self.work_root = work_root or default_work_root()
+        # Without one given (tests, tools), a private storage under the process's work root.
+        self.storage = storage or LocalStorage(self.work_root / "storage")
+        self.shared = SharedDirectories(self.work_root)
+        self.metrics: list[MetricEntry] = []
+        """Metrics recorded by finished attempts, not stored yet (the worker takes them)."""
         # Subflows' children go through the engine's one door (Engine and WorkerService hand
         # theirs down; this fallback wakes no one: the loop finds the child on its next read).
         self._submitter = submitter or Submitter(store, templates=templates)
@@ -96,10 +112,34 @@ class JobRunner:
         ctx = TaskContext(
             spec, run, snapshot.execution, variables, self.templates, attempt,
             writer=self.log_writer, masker=self.masker, kv=self._store,
+            storage=self.storage, work_root=self.work_root,
         )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:
             return await self._resolve(job, spec, ctx), ctx.logs
-        return await self._run(job, spec, ctx, worker_id), ctx.logs
+        shared = self.shared.of(snapshot, run)
+        if shared is not None:
+            ctx.shared_dir = shared.path
+        try:
+            if shared is not None:
+                await shared.prepare(ctx)
+            event = await self._run(job, spec, ctx, worker_id)
+            if shared is not None:
+                event = await shared.after_child(ctx, event)
+        except BaseException:
+            if shared is not None:
+                await asyncio.shield(asyncio.to_thread(shared.remove))
+            raise
+        finally:
+            if ctx.has_directory:
+                await asyncio.shield(asyncio.to_thread(ctx.close))
+            if ctx.metrics:
+                self.metrics.extend(metric_entries(ctx))
+        return event, ctx.logs
+
+    def take_metrics(self) -> list[MetricEntry]:
+        """The metrics recorded since the last call (for the worker's flush)."""
+        taken, self.metrics = self.metrics, []
+        return taken
 
     # -- run -----------------------------------------------------------------------------------
 
@@ -126,8 +166,11 @@ class JobRunner:
         except Exception as error:
             state = S.FAILED
             ctx.log(LogLevel.ERROR, _describe(error))
-            if isinstance(error, TaskFailure) and not error.retryable:
-                extra["retryable"] = False  # the retry policy does not apply (retries.py)
+            if isinstance(error, TaskFailure):
+                if not error.retryable:
+                    extra["retryable"] = False  # the retry policy does not apply (retries.py)
+                if error.outputs is not None:
+                    outputs = dict(error.outputs)
         if has_started:
             elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
             task_completed(ctx.logger, spec.type, state.value, elapsed)

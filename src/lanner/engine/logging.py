@@ -14,13 +14,13 @@ standard library inside the package because every import here is absolute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from lanner.domain.executions import Execution, TaskRun
-from lanner.domain.logs import LogEntry, LogLevel, parse_level
+from lanner.domain.logs import LogEntry, LogLevel, lines_like, parse_level
 from lanner.domain.states import StateType
 from lanner.engine.logwriter import LogWriter
 
@@ -97,6 +97,41 @@ class TaskLogger:
         if writer is not None and writer.is_congested:
             await writer.wait_for_room()
         self.log(level, message)
+
+    def log_many(self, level: LogLevel, messages: Sequence[str]) -> None:
+        """Write lines of one level at once: one level check, one masking pass over the
+        chunk, one time stamp and one hand-over to the writer."""
+        if not messages or not level.is_at_least(self.min_level):
+            return
+        if self.masker is not None:
+            masked = self.masker.mask("\n".join(messages))
+            messages = masked.split("\n")
+        execution, run = self.execution, self.run
+        template = LogEntry(
+            tenant_id=execution.tenant_id,
+            namespace=execution.namespace,
+            flow_id=execution.flow_id,
+            execution_id=execution.id,
+            task_run_id=run.id,
+            task_id=run.task_id,
+            attempt_number=self.attempt,
+            level=level,
+            message="",
+            timestamp=datetime.now(UTC),
+            thread=self.thread,
+        )
+        entries = lines_like(template, messages)
+        if self.writer is None:
+            self.lines.extend(entries)
+        else:
+            self.writer.write(entries)
+
+    async def alog_many(self, level: LogLevel, messages: Sequence[str]) -> None:
+        """:meth:`log_many`, first waiting for room when the writer's buffer is full."""
+        writer = self.writer
+        if writer is not None and writer.is_congested:
+            await writer.wait_for_room()
+        self.log_many(level, messages)
 
 
 # --- the engine's lines ---------------------------------------------------------------------

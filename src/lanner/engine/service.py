@@ -45,6 +45,7 @@ from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowCache, Snapshots
 from lanner.engine.submit import Submitter
 from lanner.engine.worker import Worker
+from lanner.storage import LocalStorage
 from lanner.store import Store
 from lanner.templating import TemplateEngine
 
@@ -79,8 +80,10 @@ def job_runner(
     masker: Masker | None = None,
     decrypt: Callable[[str], str] | None = None,
     submitter: Submitter | None = None,
+    storage: LocalStorage | None = None,
 ) -> JobRunner:
-    """The runner of a worker's jobs (``envs`` from ``environ``, default the process's)."""
+    """The runner of a worker's jobs (``envs`` from ``environ``, default the process's);
+    tasks' files go to ``storage`` (default: a private one under the process's work root)."""
     return JobRunner(
         store,
         templates,
@@ -90,6 +93,7 @@ def job_runner(
         masker=masker,
         decrypt=decrypt,
         submitter=submitter,
+        storage=storage,
     )
 
 
@@ -109,6 +113,7 @@ class Engine:
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
+        storage: LocalStorage | None = None,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -138,6 +143,7 @@ class Engine:
             masker=self.masker,
             decrypt=decrypt,
             submitter=submitter,
+            storage=storage,
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -281,6 +287,7 @@ class WorkerService:
         masker: Masker | None = None,
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
+        storage: LocalStorage | None = None,
     ) -> None:
         self.log_writer = LogWriter(store, feed)
         runner = job_runner(
@@ -292,6 +299,7 @@ class WorkerService:
             masker=masker,
             decrypt=decrypt,
             submitter=submitter or Submitter(store, feed, templates=templates),
+            storage=storage,
         )
         # Another process advances the executions: read each job's execution afresh, and
         # report through the store.

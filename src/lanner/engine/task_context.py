@@ -2,7 +2,11 @@
 
 A task class's ``run(ctx)`` renders its properties through it (text or typed, in a thread when
 they call server functions), logs through its :class:`TaskLogger`, reaches the KV store and
-secrets. The job runner also reads properties by name through it (``text``/``typed``) for the
+secrets, internal storage (``put_file``/``read_file``: this execution's and namespace's files
+only), namespace files and a working directory: created on first use under the runner's
+``work_root`` and removed by :meth:`TaskContext.close` after the attempt — or, for a child of a
+``WorkingDirectory`` task, the directory its parent's children share (``shared_dir``, not
+removed here). The job runner also reads properties by name through it (``text``/``typed``) for the
 tasks it resolves itself (flowable values, Subflow). Imports the domain, templating, the store
 protocols, ``lanner.tasks`` and this package.
 """
@@ -11,16 +15,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.flows import TaskSpec
+from lanner.domain.globs import matches
 from lanner.domain.logs import LogEntry, LogLevel, parse_level
 from lanner.engine.logging import Masker, TaskLogger
 from lanner.engine.logwriter import LogWriter
+from lanner.errors import LannerError
+from lanner.storage import (
+    LocalStorage,
+    NamespaceFiles,
+    execution_prefix,
+    files_root,
+    is_inside,
+    path_of,
+    task_file_path,
+    uri_of,
+)
 from lanner.store import KVStore
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.values import is_truthy
@@ -33,12 +53,13 @@ __all__ = ["Metric", "TaskContext", "TaskFailure", "is_truthy", "render_tree"]
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One metric a task recorded (kept with the context; not stored yet)."""
+    """One metric a task recorded (kept with the context; the worker stores them)."""
 
     name: str
     value: float
     kind: str
     tags: Mapping[str, str]
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)
@@ -61,7 +82,15 @@ class TaskContext:
     kv: KVStore | None = None
     metrics: list[Metric] = field(default_factory=list)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    storage: LocalStorage | None = None
+    work_root: Path | None = None
+    """Where attempts' working directories are made (default: the system's temp dir)."""
+    shared_dir: Path | None = None
+    """The working directory of the enclosing ``WorkingDirectory`` task, if any."""
     logger: TaskLogger = field(init=False)
+    _workdir: Path | None = field(default=None, init=False)
+    _own_workdir: bool = field(default=False, init=False)
+    _outdir: Path | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         raw_level = self.spec.properties.get("logLevel")
@@ -107,14 +136,86 @@ class TaskContext:
     ) -> None:
         self.metrics.append(Metric(name, float(value), kind, dict(tags or {})))
 
-    async def put_file(self, name: str, content: bytes) -> str:
-        raise _not_served("internal storage")
+    async def put_file(self, name: str, content: bytes | Path) -> str:
+        storage = self.require_storage()
+        execution, run = self.execution, self.run
+        try:
+            path = task_file_path(
+                execution.namespace, execution.flow_id, execution.id, run.task_id, run.id, name
+            )
+        except LannerError as error:
+            raise TaskFailure(f"cannot store '{name}': {error.message}") from None
+        if isinstance(content, Path):
+            with content.open("rb") as source:  # the copy itself runs in a thread
+                await storage.put(execution.tenant_id, path, source)
+        else:
+            await storage.put(execution.tenant_id, path, content)
+        return uri_of(path)
 
     async def read_file(self, uri: str) -> bytes:
-        raise _not_served("internal storage")
+        storage = self.require_storage()
+        execution = self.execution
+        try:
+            path = path_of(uri)
+        except LannerError as error:
+            raise TaskFailure(error.message) from None
+        own = execution_prefix(execution.namespace, execution.flow_id, execution.id)
+        if not (is_inside(path, own) or is_inside(path, files_root(execution.namespace))):
+            raise TaskFailure(
+                f"Unable to read the file '{uri}' as it didn't belong to the current execution"
+            )
+        try:
+            return await storage.read_bytes(execution.tenant_id, path)
+        except LannerError as error:
+            raise TaskFailure(error.message) from None
 
     def working_directory(self) -> Path:
-        raise _not_served("a working directory")
+        if self._workdir is None:
+            if self.shared_dir is not None:
+                self.shared_dir.mkdir(parents=True, exist_ok=True)
+                self._workdir = self.shared_dir
+            else:
+                root = self.work_root
+                if root is not None:
+                    root.mkdir(parents=True, exist_ok=True)
+                self._workdir = Path(tempfile.mkdtemp(prefix="lanner-task-", dir=root))
+                self._own_workdir = True
+            self.variables = {**self.variables, "workingDir": str(self._workdir)}
+        return self._workdir
+
+    def output_directory(self) -> Path:
+        if self._outdir is None:
+            self._outdir = self.working_directory() / f"output-{uuid.uuid4().hex[:12]}"
+            self._outdir.mkdir()
+            self.variables = {**self.variables, "outputDir": str(self._outdir)}
+        return self._outdir
+
+    async def copy_namespace_files(
+        self, target: Path, include: Sequence[str] | None, exclude: Sequence[str] | None
+    ) -> list[str]:
+        files = NamespaceFiles(self.require_storage())
+        root = files.root_path(self.execution.tenant_id, self.execution.namespace)
+        return await asyncio.to_thread(
+            _copy_tree, root, target, list(include or ()), list(exclude or ())
+        )
+
+    def close(self) -> None:
+        """Remove this attempt's own working directory (blocking: call it in a thread)."""
+        if self._workdir is not None and self._own_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        elif self._outdir is not None:
+            shutil.rmtree(self._outdir, ignore_errors=True)
+        self._workdir = None
+
+    @property
+    def has_directory(self) -> bool:
+        """Whether this attempt made a directory :meth:`close` must remove."""
+        return self._workdir is not None and (self._own_workdir or self._outdir is not None)
+
+    def require_storage(self) -> LocalStorage:
+        if self.storage is None:
+            raise TaskFailure("internal storage is not available to this worker", retryable=False)
+        return self.storage
 
     def is_cancelled(self) -> bool:
         return self.cancelled.is_set()
@@ -175,5 +276,24 @@ def _as_text(value: Any) -> Any:
     return value
 
 
-def _not_served(what: str) -> TaskFailure:
-    return TaskFailure(f"{what} is not available to tasks on this server yet", retryable=False)
+def _copy_tree(root: Path, target: Path, include: list[str], exclude: list[str]) -> list[str]:
+    """Copy the files below ``root`` whose relative path passes the globs into ``target``."""
+    copied: list[str] = []
+    if not root.is_dir():
+        return copied
+    base = target.resolve()
+    for item in sorted(root.rglob("*")):
+        if not item.is_file() or item.name.endswith(".part"):
+            continue
+        relative = item.relative_to(root).as_posix()
+        if include and not matches(relative, include):
+            continue
+        if exclude and matches(relative, exclude):
+            continue
+        destination = (target / relative).resolve()
+        if not destination.is_relative_to(base):
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(item, destination)
+        copied.append(relative)
+    return copied

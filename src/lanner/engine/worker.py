@@ -6,7 +6,8 @@ an If condition, a Switch value, ForEach values, Pause durations); a ``finalize`
 flow outputs. A failure — an exception, a render error — is data: the task ends FAILED with the
 error logged. Tasks' log lines stream through the engine's log writer while they run (without
 one, they go out with the results: ``add_logs``); results of many jobs go out together once
-their lines are committed, as :class:`TaskResult` values to the worker's ``results``
+their lines are committed (and the metrics their tasks recorded are stored, one
+``add_metrics`` per flush), as :class:`TaskResult` values to the worker's ``results``
 (:mod:`lanner.engine.results`: through the store by default — each job's end and its result
 event in one transaction, then ``WORK_TOPIC`` — or, with an executor loop in the same process,
 to that loop, which ends each job in the transaction applying its result). A kill
@@ -242,9 +243,13 @@ class Worker:
         async with self._flushing:
             results, self._done = self._done, []
             logs, self._logs = self._logs, []
-            if not results and not logs:
+            metrics = self._runner.take_metrics()
+            if not results and not logs and not metrics:
                 return
             try:
+                if metrics:  # one transaction for every metric of the jobs since the last
+                    await self._store.add_metrics(metrics)
+                    metrics = []
                 if logs:
                     await self._store.add_logs(logs)
                 if self._log_writer is not None:
@@ -255,6 +260,7 @@ class Worker:
             except BaseException:
                 self._done[:0] = results
                 self._logs[:0] = [] if not logs else logs
+                self._runner.metrics[:0] = metrics
                 raise
         if logs:
             self._feed.publish(*{logs_topic(e.execution_id) for e in logs if e.execution_id})

@@ -15,6 +15,7 @@ from lanner.storage.uris import (
     is_inside,
     path_of,
     safe_path,
+    task_file_path,
     uri_of,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "is_inside",
     "path_of",
     "safe_path",
+    "task_file_path",
     "uri_of",
 ]

@@ -90,6 +90,10 @@ class NamespaceFiles:
         root = files_root(namespace)
         return self.storage.local_path(tenant, root / relative if relative else root)
 
+    def root_path(self, tenant: str, namespace: str) -> Path:
+        """The local directory of a namespace's files (it may not exist)."""
+        return self._local(tenant, namespace, None)
+
     async def read(self, tenant: str, namespace: str, path: str) -> bytes:
         return await self.storage.read_bytes(tenant, file_path(namespace, path))
 

@@ -74,6 +74,20 @@ def input_file_path(
     )
 
 
+def task_file_path(
+    namespace: str, flow_id: str, execution_id: str, task_id: str, task_run_id: str, name: str
+) -> PurePosixPath:
+    """``<ns>/<flowId>/executions/<id>/tasks/<taskId>/<taskRunId>/<name>`` (``name`` may hold
+    ``/``: a file's path relative to a working directory)."""
+    return (
+        execution_prefix(namespace, flow_id, execution_id)
+        / "tasks"
+        / safe_path(task_id, what="task id")
+        / safe_path(task_run_id, what="task run id")
+        / safe_path(name, what="file name")
+    )
+
+
 def is_inside(path: PurePosixPath, prefix: PurePosixPath) -> bool:
     """Whether ``path`` is ``prefix`` itself or below it (paths are already safe)."""
     return path == prefix or prefix in path.parents

@@ -22,6 +22,7 @@ from lanner.store.protocols.flow_triggers import (
 from lanner.store.protocols.flows import FlowQuery, FlowStore, NewFlowRevision, StoredFlow
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogQuery, LogStore
+from lanner.store.protocols.metrics import MetricQuery, MetricStore
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 from lanner.store.protocols.queue import (
     ExecutorEvent,
@@ -63,6 +64,8 @@ __all__ = [
     "LogLevel",
     "LogQuery",
     "LogStore",
+    "MetricQuery",
+    "MetricStore",
     "NewEvent",
     "NewFlowRevision",
     "NewJob",

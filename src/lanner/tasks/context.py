@@ -6,14 +6,13 @@ secrets, metrics, internal storage and a working directory through it, and retur
 (or ``None``). It fails by raising :class:`~lanner.tasks.failures.TaskFailure` (any other
 exception fails the task too). The engine implements the protocol
 (``lanner.engine.task_context.TaskContext``); tests may implement it with a fake.
-Slots marked "not served yet" raise a non-retryable ``TaskFailure`` on this server today.
 Imports the domain and the standard library only (the store only for type checking); never the
 engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -40,6 +39,10 @@ class TaskLog(Protocol):
 
     async def alog(self, level: LogLevel | str, message: str) -> None:
         """Write one line, first waiting for room in the log writer (long loops, streams)."""
+        ...
+
+    async def alog_many(self, level: LogLevel, messages: Sequence[str]) -> None:
+        """Write lines of one level at once (a script's output chunk), like :meth:`alog`."""
         ...
 
 
@@ -99,17 +102,32 @@ class RunContext(Protocol):
         """Record a metric of the task run (``counter`` or ``timer`` in seconds)."""
         ...
 
-    async def put_file(self, name: str, content: bytes) -> str:
-        """Store a file in the execution's internal storage; returns its ``kestra://`` URI.
-        Not served yet."""
+    async def put_file(self, name: str, content: bytes | Path) -> str:
+        """Store a file (bytes, or a local file copied as it is) in the task run's internal
+        storage (``.../tasks/<taskId>/<taskRunId>/<name>``); returns its ``kestra://`` URI."""
         ...
 
     async def read_file(self, uri: str) -> bytes:
-        """Read a ``kestra://`` file of internal storage. Not served yet."""
+        """Read a ``kestra://`` file of internal storage: one of this execution's or of its
+        namespace's files (anything else is refused)."""
         ...
 
     def working_directory(self) -> Path:
-        """A private directory for this attempt, removed after it. Not served yet."""
+        """The attempt's working directory, created on first call and removed after the
+        attempt (inside a ``WorkingDirectory`` task: the one its children share). From then on
+        ``{{ workingDir }}`` renders to it."""
+        ...
+
+    def output_directory(self) -> Path:
+        """A directory inside the working directory whose files become the task's
+        ``outputFiles``; from then on ``{{ outputDir }}`` renders to it."""
+        ...
+
+    async def copy_namespace_files(
+        self, target: Path, include: Sequence[str] | None, exclude: Sequence[str] | None
+    ) -> list[str]:
+        """Copy the namespace's files (glob ``include``/``exclude`` on their paths) under
+        ``target``; returns the relative paths copied."""
         ...
 
     def is_cancelled(self) -> bool:

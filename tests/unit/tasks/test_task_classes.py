@@ -3,7 +3,7 @@ properties and the engine calls ``run`` with a :class:`RunContext` (here a small
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,10 @@ class FakeLog:
     async def alog(self, level: LogLevel | str, message: str) -> None:
         self.log(level, message)
 
+    async def alog_many(self, level: LogLevel, messages: Sequence[str]) -> None:
+        for message in messages:
+            self.log(level, message)
+
 
 @dataclass
 class FakeContext:
@@ -81,13 +85,21 @@ class FakeContext:
     ) -> None:
         raise NotImplementedError
 
-    async def put_file(self, name: str, content: bytes) -> str:
+    async def put_file(self, name: str, content: bytes | Path) -> str:
         raise NotImplementedError
 
     async def read_file(self, uri: str) -> bytes:
         raise NotImplementedError
 
     def working_directory(self) -> Path:
+        raise NotImplementedError
+
+    def output_directory(self) -> Path:
+        raise NotImplementedError
+
+    async def copy_namespace_files(
+        self, target: Path, include: Sequence[str] | None, exclude: Sequence[str] | None
+    ) -> list[str]:
         raise NotImplementedError
 
     def is_cancelled(self) -> bool:
@@ -178,7 +190,7 @@ def test_runtime_is_run_flowable_or_engine_resolved() -> None:
         assert not has_runtime(by_type[name]), name
 
 
-def test_the_engine_context_is_a_run_context() -> None:
+async def test_the_engine_context_is_a_run_context(tmp_path: Path) -> None:
     spec = parse_flow(
         "id: f\nnamespace: company.team\ntasks:\n  - id: t\n"
         "    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
@@ -187,8 +199,16 @@ def test_the_engine_context_is_a_run_context() -> None:
         id="r1", tenant_id="main", execution_id=EXECUTION.id, namespace="company.team",
         flow_id="f", task_id="t", state=State.of(StateType.RUNNING, NOW),
     )  # fmt: skip
-    ctx: RunContext = TaskContext(spec, run, EXECUTION, {}, TemplateEngine(), 1)
+    engine_ctx = TaskContext(spec, run, EXECUTION, {}, TemplateEngine(), 1, work_root=tmp_path)
+    ctx: RunContext = engine_ctx
     assert ctx.task_run is run
-    with pytest.raises(TaskFailure) as caught:
-        ctx.working_directory()
+    workdir = ctx.working_directory()
+    assert workdir.is_dir()
+    assert workdir.parent == tmp_path
+    assert ctx.working_directory() == workdir  # one per attempt
+    assert await ctx.render("{{ workingDir }}") == str(workdir)
+    with pytest.raises(TaskFailure) as caught:  # no internal storage given
+        await ctx.put_file("a.txt", b"x")
     assert caught.value.retryable is False
+    engine_ctx.close()
+    assert not workdir.exists()

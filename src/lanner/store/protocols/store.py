@@ -12,6 +12,7 @@ from lanner.store.protocols.flow_triggers import FlowTriggerStore
 from lanner.store.protocols.flows import FlowStore
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogStore
+from lanner.store.protocols.metrics import MetricStore
 from lanner.store.protocols.tokens import TokenStore
 from lanner.store.protocols.triggers import LeaseStore, TriggerStore
 
@@ -22,6 +23,7 @@ class Store(
     ExecutionStore,
     LogStore,
     KVStore,
+    MetricStore,
     FlowTriggerStore,
     TriggerStore,
     LeaseStore,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any]
+_UNSET = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class _Compiled:
     conversions: tuple[tuple[int, Processor], ...]  # (index, the column type's converter)
     constants: Mapping[str, Any]  # values the statement carries itself (``version + 1``)
     is_positional: bool
+    lookups: tuple[str, ...] = ()  # the row key of each parameter, in the driver's order
 
 
 class BulkStatement:
@@ -72,6 +74,40 @@ class BulkStatement:
             )
         driver_execute(conn, compiled.sql, batch)
 
+    def execute_tuples(
+        self, conn: Connection, keys: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Like :meth:`execute`, the rows given as value tuples in the order of ``keys``: no
+        dict per row. A value repeated from the row before (the same object: a chunk of log
+        lines shares its time stamp) is converted once."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        cache_key = (dialect.name, keys)
+        compiled = self._compiled.get(cache_key)
+        if compiled is None:
+            compiled = self._compiled[cache_key] = self._compile(dialect, keys)
+        if compiled.constants or not compiled.is_positional:
+            self.execute(conn, [dict(zip(keys, row, strict=True)) for row in rows])
+            return
+        position = {key: index for index, key in enumerate(keys)}
+        order = [position[key] for key in compiled.lookups]
+        is_identity = order == list(range(len(keys)))
+        conversions = compiled.conversions
+        last: list[Any] = [_UNSET] * len(conversions)
+        converted: list[Any] = [None] * len(conversions)
+        batch: list[Any] = []
+        for row in rows:
+            values = list(row) if is_identity else [row[i] for i in order]
+            for slot, (index, convert) in enumerate(conversions):
+                value = values[index]
+                if value is not last[slot]:
+                    last[slot] = value
+                    converted[slot] = convert(value)
+                values[index] = converted[slot]
+            batch.append(tuple(values))
+        driver_execute(conn, compiled.sql, batch)
+
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
@@ -99,6 +135,7 @@ class BulkStatement:
             conversions=tuple(conversions),
             constants=constants,
             is_positional=compiled.positional,
+            lookups=tuple(lookups),
         )
 
 

@@ -37,6 +37,10 @@ _SORT_COLUMNS = {
 }
 
 _INSERT_LOG = BulkStatement(insert(logs))
+_LOG_KEYS = (
+    "tenant_id", "namespace", "flow_id", "execution_id", "seq", "task_run_id", "task_id",
+    "trigger_id", "attempt_number", "level", "thread", "message", "timestamp",
+)  # fmt: skip
 
 
 def _reserve_sequence(make_insert: Callable[[Any], Any]) -> Insert:
@@ -69,14 +73,22 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
             reserve, {"tenant_id": tenant_id, "execution_id": execution_id, "last_seq": count}
         ).scalar_one()
         next_seq[execution_id] = last - count + 1
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
     for entry in entries:
         seq = None
-        if entry.execution_id is not None:
-            seq = next_seq[entry.execution_id]
-            next_seq[entry.execution_id] = seq + 1
-        rows.append(_log_values(entry, seq))
-    _INSERT_LOG.execute(conn, rows)
+        run_of = entry.execution_id
+        if run_of is not None:
+            seq = next_seq[run_of]
+            next_seq[run_of] = seq + 1
+        append(
+            (
+                entry.tenant_id, entry.namespace, entry.flow_id, run_of, seq,
+                entry.task_run_id, entry.task_id, entry.trigger_id, entry.attempt_number,
+                entry.level.value, entry.thread, entry.message, entry.timestamp,
+            )
+        )  # fmt: skip
+    _INSERT_LOG.execute_tuples(conn, _LOG_KEYS, rows)
 
 
 def _execution_conditions(
@@ -236,24 +248,6 @@ def purge_chunk(
         conditions.append(logs.c.level.in_([level.value for level in levels]))
     chunk = select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS).scalar_subquery()
     return conn.execute(delete(logs).where(logs.c.id.in_(chunk))).rowcount
-
-
-def _log_values(entry: LogEntry, seq: int | None) -> dict[str, Any]:
-    return {
-        "tenant_id": entry.tenant_id,
-        "namespace": entry.namespace,
-        "flow_id": entry.flow_id,
-        "execution_id": entry.execution_id,
-        "seq": seq,
-        "task_run_id": entry.task_run_id,
-        "task_id": entry.task_id,
-        "trigger_id": entry.trigger_id,
-        "attempt_number": entry.attempt_number,
-        "level": entry.level.value,
-        "thread": entry.thread,
-        "message": entry.message,
-        "timestamp": entry.timestamp,
-    }
 
 
 def _to_entry(row: Row[Any]) -> LogEntry:

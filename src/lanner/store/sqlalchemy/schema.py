@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -334,6 +335,27 @@ log_sequences = Table(
     Column("execution_id", String(ID_LEN), nullable=False),
     Column("last_seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("execution_id"),
+)
+
+# --- metrics -----------------------------------------------------------------------------------
+
+metrics = Table(
+    "metrics",
+    metadata,
+    _tenant(),
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("namespace", Identifier, nullable=False),
+    Column("flow_id", Identifier, nullable=False),
+    Column("execution_id", String(ID_LEN), nullable=False),
+    Column("task_id", String(NAME_LEN), nullable=True),
+    Column("task_run_id", String(ID_LEN), nullable=True),
+    Column("type", String(16), nullable=False),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("tags", JsonDocument, nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Index(None, "tenant_id", "execution_id"),
+    Index(None, "tenant_id", "namespace", "flow_id", "name"),
 )
 
 # --- KV, triggers, leases ----------------------------------------------------------------------

@@ -32,6 +32,7 @@ from lanner.store.sqlalchemy import (
     flows,
     kv,
     logs,
+    metrics,
     queue,
     tokens,
     triggers,
@@ -215,6 +216,14 @@ class SqlStore:
             return
         now = self._clock()
         await self.writer.submit(lambda conn: queue.complete_jobs(conn, results, now))
+
+    # --- metrics --------------------------------------------------------------------------
+
+    add_metrics = writes(metrics.add_metrics)
+    search_metrics = reads(metrics.search_metrics)
+    metric_names = reads(metrics.metric_names)
+    metric_tasks = reads(metrics.metric_tasks)
+    delete_execution_metrics = writes(metrics.delete_execution_metrics)
 
     # --- logs -----------------------------------------------------------------------------
 

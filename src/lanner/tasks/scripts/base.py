@@ -1,14 +1,20 @@
-"""The properties every script task shares and its run: a fresh working directory, the
-command lines rendered, the process runner, the outputs (``vars``, ``exitCode``).
+"""The properties every script task shares and its run: a working directory (fresh per
+attempt, or the one a ``WorkingDirectory`` shares), the command lines rendered, a runner, the
+outputs (``vars``, ``exitCode``, ``outputFiles``).
 
 Supported: ``interpreter`` (default ``/bin/sh -c``), ``beforeCommands``, ``env`` (added to the
-worker's environment), ``failFast`` (``set -e`` first), ``inputFiles`` (a map or a rendered
-JSON map of inline contents, written into the working directory), ``timeout`` (the engine's,
-which cancels the run: the process group is killed), the Process task runner and the legacy
-``runner: PROCESS``. Accepted and not used yet: ``containerImage`` (reported once in the logs),
-``docker``, ``outputFiles``, ``namespaceFiles``, ``warningOnStdErr``, ``targetOS``,
-``outputDirectory``. An explicit Docker runner fails the task. Imports ``lanner.tasks``,
-pydantic and the standard library only.
+worker's environment), ``failFast`` (``set -e`` first; not with ``targetOS: WINDOWS``),
+``inputFiles`` (a map or a rendered JSON map; ``kestra://`` values are copied from internal
+storage), ``namespaceFiles`` (``include``/``exclude`` globs), ``outputFiles`` (globs; the files
+of ``{{ outputDir }}`` too) uploaded as ``kestra://`` URIs, ``{{ workingDir }}``, ``timeout``
+(the engine's, which cancels the run: the process group is killed), the Process task runner and
+the legacy ``runner: PROCESS``. ``containerImage`` with the process runner is reported once in
+the logs as not used. The Docker task runner (and ``runner: DOCKER``) runs the commands with
+the ``docker`` CLI, the working directory mounted at the same path, when ``docker info``
+answers; otherwise the task fails saying so. ``warningOnStdErr`` is accepted and, as in Kestra
+0.23+, no longer turns a task WARNING. A non-zero exit code fails the task with ``exitCode``
+(and ``vars``) in its outputs and the last stderr lines in its log. Imports ``lanner.tasks``,
+the domain, pydantic and the standard library only.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -26,6 +32,13 @@ from lanner.domain.logs import LogLevel
 from lanner.tasks.base import DYNAMIC, AnyMap, Bool, Strict, StrList, StrMap, Task, Text
 from lanner.tasks.context import Outputs, RunContext
 from lanner.tasks.failures import TaskFailure
+from lanner.tasks.scripts import docker
+from lanner.tasks.scripts.files import (
+    copy_namespace_files,
+    inside,
+    upload_output_files,
+    write_input_files,
+)
 from lanner.tasks.scripts.process import run_process
 from lanner.tasks.scripts.protocol import OutputConsumer
 from lanner.tasks.values import as_flag
@@ -69,7 +82,7 @@ TargetOS = Annotated[Literal["LINUX", "WINDOWS", "AUTO"], DYNAMIC]
 class ScriptTask(Task):
     """Base of the script tasks: subclasses say which lines run (:meth:`lines`)."""
 
-    DEFAULT_IMAGE: ClassVar[str] = ""
+    DEFAULT_IMAGE: ClassVar[str] = "ubuntu"
 
     taskRunner: Annotated[TaskRunner, AfterValidator(_known_runner)] | None = None
     runner: Literal["PROCESS", "DOCKER"] | None = None
@@ -92,39 +105,59 @@ class ScriptTask(Task):
         raise NotImplementedError
 
     async def run(self, ctx: RunContext) -> Outputs:
-        self._check_runner()
-        if self.containerImage is not None:
-            image = await ctx.render(self.containerImage)
+        use_docker = self._uses_docker()
+        image = await ctx.render(self.containerImage) if self.containerImage else None
+        if use_docker:
+            await docker.check_daemon()
+        elif image is not None:
             ctx.logger.log(
                 LogLevel.WARN,
                 f"containerImage '{image}' is not used: the task runs as a local process",
             )
-        workdir = Path(tempfile.mkdtemp(prefix="lanner-script-"))
-        try:
-            await self._write_input_files(ctx, workdir)
-            script = await self._script(ctx, workdir)
-            interpreter = await _render_list(ctx, self.interpreter or DEFAULT_INTERPRETER)
-            env = {**os.environ, **await self._env(ctx)}
-            consumer = OutputConsumer(ctx)
+        workdir = ctx.working_directory()
+        outdir = ctx.output_directory()
+        await write_input_files(ctx, workdir, self.inputFiles)
+        await copy_namespace_files(ctx, workdir, self.namespaceFiles)
+        script = await self._script(ctx, workdir)
+        interpreter = await _render_list(ctx, self.interpreter or DEFAULT_INTERPRETER)
+        task_env = await self._env(ctx)
+        consumer = OutputConsumer(ctx)
+        if use_docker:
+            options = await self._docker_options(ctx)
+            name = f"lanner-{uuid.uuid4().hex[:16]}"
+            argv = docker.run_argv(
+                name, image or options.get("image") or self.DEFAULT_IMAGE, workdir, task_env,
+                [*interpreter, script], pull_policy=options.get("pullPolicy"),
+            )  # fmt: skip
+            code = await docker.run_container(name, argv, str(workdir), consumer)
+        else:
+            env = {**os.environ, **task_env}
             code = await run_process(
                 [*interpreter, script], cwd=str(workdir), env=env, consumer=consumer
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        outputs: dict[str, Any] = {"vars": consumer.vars, "exitCode": code}
         if code != 0:
-            raise TaskFailure(f"Command failed with exit code {code}")
-        return {"vars": consumer.vars, "exitCode": code}
+            message = f"Command failed with exit code {code}"
+            if consumer.last_stderr:
+                message += "; last lines of stderr:\n" + "\n".join(consumer.last_stderr)
+            raise TaskFailure(message, outputs=outputs)
+        patterns = await _render_list(ctx, self.outputFiles or [])
+        files = await upload_output_files(ctx, workdir, patterns, outdir)
+        if files or self.outputFiles is not None:
+            outputs["outputFiles"] = files
+        return outputs
 
-    def _check_runner(self) -> None:
-        docker = self.runner == "DOCKER" if self.taskRunner is None else (
-            self.taskRunner.type.lower() != PROCESS_RUNNER.lower()
-        )  # fmt: skip
-        if docker:
-            raise TaskFailure(
-                "the Docker task runner is not available on this server yet; use "
-                f"'taskRunner: {{type: {PROCESS_RUNNER}}}'",
-                retryable=False,
-            )
+    def _uses_docker(self) -> bool:
+        if self.taskRunner is None:
+            return self.runner == "DOCKER"
+        return self.taskRunner.type.lower() != PROCESS_RUNNER.lower()
+
+    async def _docker_options(self, ctx: RunContext) -> dict[str, Any]:
+        raw: dict[str, Any] = dict(self.docker or {})
+        if self.taskRunner is not None:
+            raw.update(self.taskRunner.model_extra or {})
+        rendered = await ctx.render_typed(raw)
+        return rendered if isinstance(rendered, dict) else {}
 
     async def _script(self, ctx: RunContext, workdir: Path) -> str:
         lines = await _render_list(ctx, self.beforeCommands or [])
@@ -140,28 +173,10 @@ class ScriptTask(Task):
             raise TaskFailure("env must be a map of names to values", retryable=False)
         return {str(k): "" if v is None else str(v) for k, v in rendered.items()}
 
-    async def _write_input_files(self, ctx: RunContext, workdir: Path) -> None:
-        if self.inputFiles is None:
-            return
-        files: Any = await ctx.render_typed(self.inputFiles)
-        if isinstance(files, str):
-            try:
-                files = json.loads(files)
-            except ValueError:
-                raise TaskFailure("inputFiles must be a map of file names to contents") from None
-        if not isinstance(files, dict):
-            raise TaskFailure("inputFiles must be a map of file names to contents")
-        _write_files(workdir, {str(k): "" if v is None else str(v) for k, v in files.items()})
-
 
 def _write_files(workdir: Path, files: dict[str, str]) -> None:
-    root = workdir.resolve()
     for name, text in files.items():
-        target = (workdir / name).resolve()
-        if not target.is_relative_to(root):
-            raise TaskFailure(f"input file '{name}' is outside the working directory")
-        if text.startswith("kestra://"):
-            raise TaskFailure(f"input file '{name}': kestra:// files are not supported yet")
+        target = inside(workdir, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
 

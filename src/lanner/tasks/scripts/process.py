@@ -3,8 +3,10 @@
 The process starts in a new session (``start_new_session``), so the whole group can be
 signalled: on timeout or cancellation (an execution kill cancels the task's coroutine) the
 group gets SIGTERM, then SIGKILL after a grace period, and is waited for; when the main process
-ends by itself, whatever it left running in its group is killed too (no orphans). stdout and
-stderr are read in chunks and handed line by line to an :class:`OutputConsumer` as they come.
+ends by itself, whatever it left running in its group is killed too (no orphans). A worker that
+dies at once leaves no orphans either: the group is registered with the process's reaper
+(:mod:`lanner.tasks.scripts.reaper`). stdout and stderr are read in chunks and handed, a chunk
+of whole lines at a time, to an :class:`OutputConsumer` as they come.
 Imports ``lanner.tasks`` and the standard library only.
 """
 
@@ -16,6 +18,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 
+from lanner.tasks.scripts import reaper
 from lanner.tasks.scripts.protocol import OutputConsumer
 
 GRACE_S = 1.0
@@ -39,6 +42,7 @@ async def run_process(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
+    reaper.watch(process.pid)
     assert process.stdout is not None
     assert process.stderr is not None
     readers = [
@@ -54,6 +58,8 @@ async def run_process(
             reader.cancel()
         await asyncio.shield(asyncio.ensure_future(terminate(process)))
         raise
+    finally:
+        reaper.forget(process.pid)
     return 128 - code if code < 0 else code
 
 
@@ -78,8 +84,8 @@ async def _pump(stream: asyncio.StreamReader, consumer: OutputConsumer, *, is_st
     while chunk := await stream.read(_CHUNK):
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        for line in lines:
-            await consumer.accept(_decode(line), is_stderr=is_stderr)
+        if lines:
+            await consumer.accept_many([_decode(line) for line in lines], is_stderr=is_stderr)
         while len(pending) > _MAX_LINE:
             await consumer.accept(_decode(pending[:_MAX_LINE]), is_stderr=is_stderr)
             pending = pending[_MAX_LINE:]

@@ -2,21 +2,25 @@
 
 A line ``::{"outputs": {...}}::`` adds task outputs (``vars``), ``::{"logs": [{"level",
 "message"}]}::`` log entries and ``::{"metrics": [{"name", "type", "value", "tags"}]}::``
-metrics (recorded on the context, not stored yet); such a line is not logged itself. Any other
-line is logged: stdout at INFO, stderr at ERROR (Kestra 0.21+). Imports ``lanner.tasks`` and the
-standard library only.
+metrics (recorded on the context; the worker stores them); such a line is not logged itself.
+Any other line is logged: stdout at INFO, stderr at ERROR (Kestra 0.21+). Lines come in chunks
+(:meth:`OutputConsumer.accept_many`): runs of plain lines are logged with one call. Imports
+``lanner.tasks`` and the standard library only.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from lanner.domain.logs import LogLevel, parse_level
 from lanner.tasks.context import RunContext
 
 _COMMAND = re.compile(r"^::(\{.*\})::$")
+STDERR_TAIL = 10
 
 
 _ALIASES = {"CRITICAL": LogLevel.ERROR, "FATAL": LogLevel.ERROR, "SEVERE": LogLevel.ERROR}
@@ -41,7 +45,34 @@ class OutputConsumer:
         self.vars: dict[str, Any] = {}
         self.stdout_lines = 0
         self.stderr_lines = 0
-        self.last_stderr: list[str] = []
+        self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
+
+    @property
+    def last_stderr(self) -> list[str]:
+        """The last :data:`STDERR_TAIL` lines of stderr."""
+        return list(self._stderr_tail)
+
+    async def accept_many(self, lines: Sequence[str], *, is_stderr: bool) -> None:
+        """A chunk of lines in order: plain runs logged at once, protocol lines applied."""
+        if is_stderr:
+            self._stderr_tail.extend(lines[-STDERR_TAIL:])
+        level = LogLevel.ERROR if is_stderr else LogLevel.INFO
+        start = 0
+        for index, line in enumerate(lines):
+            if line.startswith("::") and _COMMAND.match(line.rstrip()):
+                if index > start:
+                    await self._log_run(level, lines[start:index], is_stderr)
+                await self.accept(line, is_stderr=is_stderr)
+                start = index + 1
+        if start < len(lines):
+            await self._log_run(level, lines[start:] if start else lines, is_stderr)
+
+    async def _log_run(self, level: LogLevel, lines: Sequence[str], is_stderr: bool) -> None:
+        if is_stderr:
+            self.stderr_lines += len(lines)
+        else:
+            self.stdout_lines += len(lines)
+        await self.ctx.logger.alog_many(level, lines)
 
     async def accept(self, line: str, *, is_stderr: bool) -> None:
         if is_stderr:
@@ -50,6 +81,8 @@ class OutputConsumer:
             self.stdout_lines += 1
         match = _COMMAND.match(line.rstrip()) if line.startswith("::") else None
         if match is None:
+            if is_stderr:
+                self._stderr_tail.append(line)
             await self.ctx.logger.alog(LogLevel.ERROR if is_stderr else LogLevel.INFO, line)
             return
         try:

@@ -17,6 +17,7 @@ class PythonCommands(CommandsTask):
     """Commands (``python main.py``...) run by the interpreter."""
 
     TYPE: ClassVar[str] = f"{SCRIPTS}.python.Commands"
+    DEFAULT_IMAGE: ClassVar[str] = "ghcr.io/kestra-io/kestrapy:latest"
 
     dependencies: StrList | None = None
     pythonVersion: Text | None = None
@@ -31,6 +32,7 @@ class PythonScript(FileScriptTask):
     """A Python script, written to a file run by ``python`` (``python3`` when missing)."""
 
     TYPE: ClassVar[str] = f"{SCRIPTS}.python.Script"
+    DEFAULT_IMAGE: ClassVar[str] = "ghcr.io/kestra-io/kestrapy:latest"
     RUN_WITH: ClassVar[tuple[str, ...]] = ("python", "python3")
     SUFFIX: ClassVar[str] = ".py"
 
