@@ -111,7 +111,7 @@ class JobRunner:
         attempt = int(job.payload.get("attempt") or 1)
         ctx = TaskContext(
             spec, run, snapshot.execution, variables, self.templates, attempt,
-            writer=self.log_writer, masker=self.masker, kv=self._store,
+            writer=self.log_writer, masker=self.masker, kv=self._store, triggers=self._store,
             storage=self.storage, work_root=self.work_root,
         )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:

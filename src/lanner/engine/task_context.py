@@ -41,7 +41,7 @@ from lanner.storage import (
     task_file_path,
     uri_of,
 )
-from lanner.store import KVStore
+from lanner.store import KVStore, TriggerStore
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.values import is_truthy
 from lanner.templating import TemplateEngine
@@ -80,6 +80,7 @@ class TaskContext:
     writer: LogWriter | None = None
     masker: Masker | None = None
     kv: KVStore | None = None
+    triggers: TriggerStore | None = None
     metrics: list[Metric] = field(default_factory=list)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     storage: LocalStorage | None = None

@@ -20,7 +20,7 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogLevel
 
 if TYPE_CHECKING:
-    from lanner.store import KVStore
+    from lanner.store import KVStore, TriggerStore
 
 Outputs = Mapping[str, Any] | None
 """What ``run`` returns: the task run's outputs, or ``None`` for none."""
@@ -85,6 +85,11 @@ class RunContext(Protocol):
     @property
     def kv(self) -> KVStore | None:
         """The namespace key-value store (``None`` when this worker has none)."""
+        ...
+
+    @property
+    def triggers(self) -> TriggerStore | None:
+        """Triggers' state (``trigger.Toggle``); ``None`` when this worker has none."""
         ...
 
     async def secret(self, key: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
+from lanner.errors import ConcurrentUpdateError
 from lanner.tasks.base import (
     DYNAMIC,
     AnyMap,
@@ -16,10 +18,15 @@ from lanner.tasks.base import (
     Text,
     Trigger,
 )
+from lanner.tasks.context import Outputs, RunContext
 from lanner.tasks.core.http import HttpProperties
+from lanner.tasks.failures import TaskFailure
+from lanner.tasks.values import as_flag
 
 CORE = "io.kestra.plugin.core"
 LEGACY = "io.kestra.core.models.triggers.types"
+
+TOGGLE_ATTEMPTS = 5
 
 Recover = Annotated[Literal["LAST", "NONE", "ALL"], DYNAMIC]
 
@@ -135,6 +142,43 @@ class Toggle(Task):
     flowId: Text | None = None
     trigger: Text
     enabled: Bool = False
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        """Set the trigger's ``disabled`` flag in its state row (compare-and-set, retried on a
+        concurrent write); the scheduler reads it on its next pass. Like Kestra, a trigger with
+        no state yet cannot be toggled."""
+        store = ctx.triggers
+        if store is None:
+            raise TaskFailure("trigger state is not available to this worker", retryable=False)
+        execution = ctx.execution
+        namespace = (await ctx.render(self.namespace) if self.namespace else None) or (
+            execution.namespace
+        )
+        flow_id = (await ctx.render(self.flowId) if self.flowId else None) or execution.flow_id
+        trigger_id = await ctx.render(self.trigger) or ""
+        enabled = as_flag(await ctx.render_typed(self.enabled))
+        for _ in range(TOGGLE_ATTEMPTS):
+            state = await store.get_trigger(execution.tenant_id, namespace, flow_id, trigger_id)
+            if state is None:
+                raise TaskFailure(
+                    f"Unable to find trigger '{trigger_id}' of flow '{namespace}.{flow_id}'",
+                    retryable=False,
+                )
+            if state.disabled == (not enabled):
+                break
+            try:
+                await store.save_trigger(
+                    replace(state, disabled=not enabled), expected_revision=state.revision
+                )
+                break
+            except ConcurrentUpdateError:
+                continue
+        ctx.logger.log(
+            "INFO",
+            f"Trigger '{trigger_id}' of flow '{namespace}.{flow_id}' "
+            f"{'enabled' if enabled else 'disabled'}",
+        )
+        return None
 
 
 TRIGGER_MODELS: tuple[type[Trigger], ...] = (
