@@ -81,7 +81,7 @@ def _config_file_values(env: Mapping[str, str]) -> dict[str, str]:
     named = env.get("KESTRA_CONFIG")
     path = Path(named or DEFAULT_CONFIG_FILE).expanduser()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         if named:
             raise ClientError(f"config file {path} does not exist") from None
