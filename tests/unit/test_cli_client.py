@@ -137,3 +137,23 @@ def test_constraints_text_splits_into_paths_and_messages() -> None:
         ("id", "must match"),
         ("", "Invalid YAML: bad"),
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["admin", "token", "create", "--name", "t", "--expires", "P1M"],
+        ["admin", "token", "create", "--name", "t", "--expires", "P1Y"],
+        ["admin", "logs", "purge", "--older-than", "P1M"],
+    ],
+)
+def test_admin_durations_follow_java(args: list[str], tmp_path: Path) -> None:
+    """Java's Duration.parse, as the server reads durations: no months, no years."""
+    from typer.testing import CliRunner
+
+    from lanner.cli.main import app
+
+    done = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path)])
+    assert done.exit_code == 2
+    assert "ISO-8601 duration" in done.output
+    assert not (tmp_path / "lanner.db").exists()  # refused before the store opened

@@ -135,8 +135,7 @@ def run(
         parts = _parts(inputs, stack)
         path = f"/api/v1/executions/{namespace}/{flow_id}"
         params = {"labels": label_params} if label_params else None
-        # A multipart body even without inputs: Kestra's endpoint consumes multipart only.
-        files = parts or [("", (None, ""))]
+        files = parts or None  # no inputs: no body, as curl -X POST sends it
         run_command(_action("POST", path, fmt, wait, follow, params=params, files=files), fmt)
 
 
@@ -227,7 +226,7 @@ def resume(
 ) -> None:
     """Resume a paused execution (with the Pause task's onResume inputs, if any)."""
     with contextlib.ExitStack() as stack:
-        parts = _parts(inputs, stack) or [("", (None, ""))]
+        parts = _parts(inputs, stack) or None
         path = f"/api/v1/executions/{execution_id}/resume"
         run_command(_action("POST", path, fmt, wait, follow, files=parts), fmt)
 

@@ -87,20 +87,18 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[RenderableType]]) -> T
 
 
 def task_runs_table(execution: Mapping[str, Any]) -> Table:
+    runs = execution.get("taskRunList") or []
+    with_values = any(run.get("value") for run in runs)  # loop iterations only
     rows = []
-    for run in execution.get("taskRunList") or []:
+    for run in runs:
         state = run.get("state") or {}
         attempts = len(run.get("attempts") or [])
-        rows.append(
-            (
-                str(run.get("taskId", "")),
-                str(run.get("value") or ""),
-                styled_state(str(state.get("current", ""))),
-                str(attempts or ""),
-                str(state.get("duration") or ""),
-            )
-        )
-    return table(("task", "value", "state", "attempts", "duration"), rows)
+        row: list[RenderableType] = [str(run.get("taskId", ""))]
+        row += [str(run.get("value") or "")] if with_values else []
+        row += [styled_state(str(state.get("current", ""))), str(attempts or "")]
+        rows.append([*row, str(state.get("duration") or "")])
+    columns = ["task", *(["value"] if with_values else []), "state", "attempts", "duration"]
+    return table(columns, rows)
 
 
 def execution_view(execution: Mapping[str, Any]) -> RenderableType:
