@@ -157,3 +157,9 @@ def test_admin_durations_follow_java(args: list[str], tmp_path: Path) -> None:
     assert done.exit_code == 2
     assert "ISO-8601 duration" in done.output
     assert not (tmp_path / "lanner.db").exists()  # refused before the store opened
+
+
+def test_settings_repr_hides_the_basic_auth_password() -> None:
+    from lanner.config import Settings
+
+    assert "pa55-word" not in repr(Settings(basic_auth_password="pa55-word"))
