@@ -296,17 +296,32 @@ def test_errors_exit_2_with_the_server_message(
     assert "expected key=value" in usage.stderr
 
 
-def test_credentials_from_a_config_file(lanner_server: LannerServer, tmp_path: Path) -> None:
+def test_credentials_and_tenant_from_a_config_file(
+    lanner_server: LannerServer, unique_namespace: str, tmp_path: Path
+) -> None:
     config = tmp_path / "client.yaml"
     config.write_text(
         f"url: {lanner_server.url}\nuser: {lanner_server.username}\n"
-        f"password: {lanner_server.password}\n"
+        f"password: {lanner_server.password}\ntenant: acme\n"
     )
-    done = lanner(
-        lanner_server, "flow", "list", "--format", "json",
-        KESTRA_CONFIG=str(config), KESTRA_URL="", KESTRA_USER="", KESTRA_PASSWORD="",
+    flow = tmp_path / "hello.yaml"
+    flow.write_text(HELLO.format(ns=unique_namespace))
+    from_file = {"KESTRA_CONFIG": str(config), "KESTRA_URL": "", "KESTRA_USER": "",
+                 "KESTRA_PASSWORD": ""}  # fmt: skip
+    ok_json(lanner(lanner_server, "flow", "deploy", str(flow), "--format", "json", **from_file))
+    listed = ok_json(
+        lanner(lanner_server, "flow", "list", unique_namespace, "--format", "json", **from_file)
+    )
+    assert [(f["id"], f["tenantId"]) for f in listed] == [("hello", "acme")]
+    done = ok_json(
+        lanner(lanner_server, "run", unique_namespace, "hello", "--wait", "--format", "json",
+               **from_file)
     )  # fmt: skip
-    assert isinstance(ok_json(done), list)
+    assert (done["tenantId"], done["state"]["current"]) == ("acme", "SUCCESS")
+    # The default tenant does not see it.
+    assert (
+        ok_json(lanner(lanner_server, "flow", "list", unique_namespace, "--format", "json")) == []
+    )
 
 
 def test_kill_restart_replay_resume(

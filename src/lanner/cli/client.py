@@ -1,17 +1,18 @@
 """The HTTP client of the command-line tools: connection settings and server-sent events.
 
 Settings come from the environment (``KESTRA_URL``, ``KESTRA_USER`` + ``KESTRA_PASSWORD`` or
-``KESTRA_TOKEN``) or, for what the environment leaves unset, a YAML file (``KESTRA_CONFIG``, by
-default ``~/.config/lanner/client.yaml``: ``url``, ``user``, ``password``, ``token``), never
-from argv, so credentials stay out of process listings and shell history. This module must not
-import the server side (``api``, ``engine``, ``store``).
+``KESTRA_TOKEN``, ``KESTRA_TENANT``) or, for what the environment leaves unset, a YAML file
+(``KESTRA_CONFIG``, by default ``~/.config/lanner/client.yaml``: ``url``, ``user``,
+``password``, ``token``, ``tenant``), never from argv, so credentials stay out of process
+listings and shell history. This module must not import the server side (``api``, ``engine``,
+``store``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 DEFAULT_URL = "http://localhost:8080"
 DEFAULT_CONFIG_FILE = "~/.config/lanner/client.yaml"
 CONFIG_KEYS = {"url": "KESTRA_URL", "user": "KESTRA_USER", "password": "KESTRA_PASSWORD",
-               "token": "KESTRA_TOKEN"}  # fmt: skip
+               "token": "KESTRA_TOKEN", "tenant": "KESTRA_TENANT"}  # fmt: skip
+API_PREFIX = "/api/v1/"
 CONNECT_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 30.0
 
@@ -53,6 +55,8 @@ class ClientSettings:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    tenant: str | None = None
+    """Sends ``/api/v1/...`` requests to ``/api/v1/{tenant}/...`` (Kestra's tenant paths)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
@@ -63,6 +67,7 @@ class ClientSettings:
             user=env.get("KESTRA_USER") or None,
             password=env.get("KESTRA_PASSWORD") or None,
             token=env.get("KESTRA_TOKEN") or None,
+            tenant=env.get("KESTRA_TENANT") or None,
         )
 
     def auth(self) -> httpx.Auth | None:
@@ -95,12 +100,25 @@ def _config_file_values(env: Mapping[str, str]) -> dict[str, str]:
 
 def open_client(settings: ClientSettings) -> httpx.AsyncClient:
     """An async client bound to the server; streaming reads have no read timeout."""
+    hooks = {"request": [_tenant_hook(settings.tenant)]} if settings.tenant else {}
     return httpx.AsyncClient(
         base_url=settings.url,
         auth=settings.auth(),
         headers=settings.headers(),
         timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+        event_hooks=hooks,
     )
+
+
+def _tenant_hook(tenant: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    async def with_tenant(request: httpx.Request) -> None:
+        path = request.url.path
+        if path.startswith(API_PREFIX):
+            request.url = request.url.copy_with(
+                path=f"{API_PREFIX}{tenant}/{path[len(API_PREFIX) :]}"
+            )
+
+    return with_tenant
 
 
 def _error_of(response: httpx.Response) -> ClientError:
