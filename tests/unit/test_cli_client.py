@@ -163,4 +163,3 @@ def test_settings_repr_hides_the_basic_auth_password() -> None:
     from lanner.config import Settings
 
     assert "pa55-word" not in repr(Settings(basic_auth_password="pa55-word"))
-
