@@ -240,7 +240,15 @@ async def run_role(
         if role == "api":
             await serve_http(settings, store, feed)
         elif role == "executor":
-            executor = ExecutorService(store, feed, AdvisoryLock(database_url))
+            storage = build_storage(settings)
+            templates = TemplateEngine(runtime=build_runtime(settings, store, storage))
+            executor = ExecutorService(
+                store,
+                feed,
+                AdvisoryLock(database_url),
+                submitter=build_submitter(settings, store, feed, storage, templates),
+                templates=templates,
+            )
             retention = start_log_retention(store, settings.log_retention)
             await executor.start()
             try:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -73,6 +74,8 @@ class Settings:
     max_form_part_bytes: int = 10 * 1024 * 1024
     max_form_fields: int = 1000
     max_header_bytes: int = 64 * 1024
+    ui_timezone: str = "UTC"
+    """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
 
     @property
     def effective_database_url(self) -> str:
@@ -110,6 +113,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_URL": "url",
     "LANNER_ENCRYPTION_KEY": "encryption_key",
     "LANNER_LOG_RETENTION": "log_retention",
+    "LANNER_UI_TIMEZONE": "ui_timezone",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -192,6 +196,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                 out[name] = 0.0
             if not 0 < out[name] < float("inf"):
                 raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
+        elif name == "ui_timezone":
+            out[name] = parse_time_zone(value, source)
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")
@@ -199,6 +205,16 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         else:
             out[name] = str(value)
     return out
+
+
+def parse_time_zone(value: Any, source: str) -> str:
+    """An IANA time zone name (``Europe/Paris``, ``UTC``)."""
+    name = str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{source}: ui-timezone must be a time zone name, got {name!r}") from None
+    return name
 
 
 def parse_limit(name: str, value: Any, source: str) -> int:

@@ -170,6 +170,40 @@ async def test_a_finished_executions_lines_are_replayed_then_the_stream_stays_op
     assert replayed == [line["message"] for line in stored]
 
 
+async def test_last_event_id_resumes_after_that_line_with_numbered_frames(
+    client: httpx.AsyncClient, unique_namespace: str
+) -> None:
+    execution_id = await start_live(client, unique_namespace, nap="PT0S")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_S
+    while True:
+        stored = (await client.get(f"/api/v1/logs/{execution_id}")).json()
+        if stored and stored[-1]["message"].startswith("Flow completed"):
+            break
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
+
+    async def follow(last_event_id: str, count: int) -> list[tuple[str | None, str]]:
+        got: list[tuple[str | None, str]] = []
+        headers = {"Last-Event-ID": last_event_id}
+        path = f"/api/v1/logs/{execution_id}/follow"
+        async with client.stream("GET", path, headers=headers) as response:
+            async for event_id, line in frames(response):
+                got.append((event_id, line["message"]))
+                if len(got) == count:
+                    return got
+        return got
+
+    messages = [line["message"] for line in stored]
+    everything = await asyncio.wait_for(follow("0", len(stored)), DEADLINE_S)
+    assert everything == [(str(n), m) for n, m in enumerate(messages, start=1)]
+    resumed = await asyncio.wait_for(follow("3", len(stored) - 3), DEADLINE_S)
+    assert resumed == everything[3:]  # after line 3: nothing lost, nothing repeated
+    # A non-numeric id (what Kestra's frames carry) is Kestra's stream: all lines, unnumbered.
+    kestra = await asyncio.wait_for(follow("progress", len(stored)), DEADLINE_S)
+    assert kestra == [("progress", m) for m in messages]
+
+
 async def test_many_followers_leave_nothing_behind(
     client: httpx.AsyncClient, unique_namespace: str
 ) -> None:

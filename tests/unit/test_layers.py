@@ -42,7 +42,17 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
     "path",
     [
         p
-        for pkg in ("api", "flows", "tasks", "templating", "domain", "cli", "engine", "storage")
+        for pkg in (
+            "api",
+            "ui",
+            "flows",
+            "tasks",
+            "templating",
+            "domain",
+            "cli",
+            "engine",
+            "storage",
+        )
         for p in modules(pkg)
     ]
     + modules("store/protocols")

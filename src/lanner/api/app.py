@@ -25,6 +25,7 @@ from lanner.api.context import Services
 from lanner.api.limits import RequestLimitMiddleware
 from lanner.api.problems import document_errors, install_error_handlers
 from lanner.api.wire import JsonResponse
+from lanner.ui import pages as ui_pages
 
 API_PREFIX = "/api/v1"
 
@@ -62,6 +63,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(misc.health_router)
     app.include_router(log_follow.health_router)
+    app.include_router(ui_pages.router)
     # Tenant-less routes first: /api/v1/flows/... must never be read as tenant "flows".
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -7,6 +7,13 @@ client closes, as with Kestra). Lines are read by the store's per-execution sequ
 feed (``logs:<id>``, published after each committed batch) wakes the reader, with a slow poll as
 the safety net, and pages of ``FOLLOW_PAGE_LINES`` keep a long backlog out of memory.
 
+Resuming (a Lanner extension, off unless asked): a request with a numeric ``Last-Event-ID``
+header (the SSE reconnection header; ``0`` for a first connection) gets only the lines after
+that sequence number, each frame numbered ``id: <seq>`` instead of ``id: progress``, so a client
+that lost its connection reconnects with the last id it saw and neither misses nor repeats a
+line. Without the header (or with a non-numeric one, such as ``progress``) the stream is
+Kestra's.
+
 Each client has a bounded buffer (``FOLLOW_BUFFER_FRAMES``) between the reader and the socket;
 a client that leaves it full for ``SLOW_CLIENT_TIMEOUT_S`` is dropped (its connection closed)
 rather than the server's memory growing. A disconnect ends the reader and releases the
@@ -32,6 +39,7 @@ from lanner.api.ids import ExecutionIdPath
 from lanner.api.logs import LineFilters, log_json
 from lanner.api.models import ok
 from lanner.api.wire import EventStreamResponse, JsonResponse, dumps
+from lanner.domain.logs import LogEntry
 from lanner.engine.feeds import ChangeFeed, logs_topic
 from lanner.store import Store
 
@@ -75,9 +83,16 @@ class LogFollow:
     tenant: str
     execution_id: str
     filters: LineFilters
+    after_seq: int | None = None
+    """Resume after this sequence number and number the frames with each line's."""
+
+    def frame(self, entry: LogEntry) -> bytes:
+        numbered = self.after_seq is not None and entry.seq is not None
+        event_id = str(entry.seq).encode() if numbered else b"progress"
+        return b"id: " + event_id + b"\ndata: " + dumps(log_json(entry)) + b"\n\n"
 
     async def produce(self, queue: asyncio.Queue[bytes]) -> None:
-        position: int | None = None
+        position: int | None = self.after_seq or None
         # Subscribed before the first read: a batch committed meanwhile still wakes us.
         with self.feed.subscribe(logs_topic(self.execution_id)) as changes:
             idle_s = 0.0
@@ -91,7 +106,7 @@ class LogFollow:
                 )
                 for entry in entries:
                     position = entry.seq if entry.seq is not None else position
-                    await _put(queue, b"id: progress\ndata: " + dumps(log_json(entry)) + b"\n\n")
+                    await _put(queue, self.frame(entry))
                 if len(entries) >= FOLLOW_PAGE_LINES:
                     continue  # more stored lines: no need to wait for a wake-up
                 if entries:
@@ -178,8 +193,17 @@ async def follow_logs(
     executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     filters = LineFilters.of(request)  # validates the parameters before the stream starts
-    follow = LogFollow(services.store, services.feed, tenant, executionId, filters)
+    after_seq = resume_point(request.headers.get("last-event-id"))
+    follow = LogFollow(services.store, services.feed, tenant, executionId, filters, after_seq)
     return FollowResponse(follow, follow_stats(request))
+
+
+def resume_point(last_event_id: str | None) -> int | None:
+    """The sequence number a ``Last-Event-ID`` header resumes after; None: Kestra's stream."""
+    if last_event_id is None:
+        return None
+    text = last_event_id.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @health_router.get(

@@ -13,10 +13,10 @@ with ``wait: true`` it is the final execution (``responseCode``, else 500 when i
 200), and with ``returnOutputs: true`` the flow's outputs (``responseContentType``
 ``text/plain`` sends them as text).
 
-The trigger's ``Expression`` conditions (``ExpressionCondition``, ``VariableCondition``) are
-rendered with ``flow`` and ``trigger``: one blank, ``false`` or failing to render answers 204
-and starts nothing, as Kestra. Not yet: other condition types are accepted but not evaluated
-(they hold); multipart bodies are kept as their raw text. The paths are open without auth
+The trigger's conditions are evaluated by ``lanner.engine.conditions`` with ``flow`` and
+``trigger`` (an ``Expression`` blank, ``false`` or failing to render, a ``DayWeek`` not today...):
+one that does not hold answers 204 and starts nothing, as Kestra. Not yet: multipart bodies are
+kept as their raw text. The paths are open without auth
 (``lanner.api.auth``); the body is bounded by ``max-json-body-bytes`` (``lanner.api.limits``).
 
 Imports the API's context, wire and access helpers, the domain and the engine's submitter.
@@ -45,6 +45,9 @@ from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, ExecutionTrigger, new_id
 from lanner.domain.flows import Flow, TriggerSpec
+from lanner.domain.times import utc_now
+from lanner.engine.conditions import ConditionContext
+from lanner.engine.conditions import conditions_hold as engine_conditions_hold
 from lanner.engine.feeds import execution_topic
 from lanner.engine.submit import FLOW_DISABLED, InputRenderer
 from lanner.errors import ConflictError, ErrorDetail, NotFoundError, ValidationError
@@ -53,13 +56,6 @@ from lanner.store import StoredFlow
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
 WEBHOOK_TYPE = "io.kestra.plugin.core.trigger.Webhook"
-EXPRESSION_CONDITIONS = frozenset(
-    {
-        "io.kestra.plugin.core.condition.Expression",
-        "io.kestra.plugin.core.condition.ExpressionCondition",
-        "io.kestra.core.models.conditions.types.VariableCondition",
-    }
-)
 WEBHOOK_NOT_FOUND = "Webhook not found"
 """One message for an unknown flow and a wrong key alike: a key cannot be probed."""
 
@@ -164,30 +160,16 @@ async def trigger_inputs(
     return rendered
 
 
-def _holds(value: Any) -> bool:
-    """Kestra's ``Expression`` condition: false when blank or ``false``."""
-    if value is None or value is False:
-        return False
-    text = str(value).strip()
-    return text != "" and text != "false"
-
-
 async def conditions_hold(
-    renderer: InputRenderer, trigger: TriggerSpec, context: Mapping[str, Any]
+    renderer: InputRenderer, flow: Flow, trigger: TriggerSpec, context: Mapping[str, Any]
 ) -> bool:
-    """Whether every evaluated condition holds (``Expression`` ones; others are not yet)."""
-    for condition in trigger.conditions:
-        kinds = {condition.type, condition.source_type}
-        expression = condition.properties.get("expression")
-        if not kinds & EXPRESSION_CONDITIONS or not isinstance(expression, str):
-            continue
-        try:
-            value = await _render(renderer, expression, context)
-        except ValueError:
-            return False
-        if not _holds(value):
-            return False
-    return True
+    """Whether every condition of the trigger holds (``lanner.engine.conditions``; rendered
+    in a thread: ``secret()`` and the like block on the store). One that cannot be evaluated
+    (a template error, an execution condition: a webhook has no ending execution) does not."""
+    if not trigger.conditions:
+        return True
+    ctx = ConditionContext(flow=flow, now=utc_now(), render=renderer.render, variables=context)
+    return await asyncio.to_thread(engine_conditions_hold, trigger.conditions, ctx)
 
 
 async def response_code(
@@ -232,7 +214,7 @@ async def _webhook(
         "parameters": multi_map(request.query_params.multi_items()),
     }
     context = {"flow": flow_vars(stored), "trigger": variables}
-    if not await conditions_hold(renderer, trigger, context):
+    if not await conditions_hold(renderer, flow, trigger, context):
         return Response(status_code=204)
     inputs = await trigger_inputs(renderer, trigger, context)
     started_by = ExecutionTrigger(id=trigger.id, type=WEBHOOK_TYPE, variables=variables)

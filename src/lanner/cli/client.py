@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,16 +179,24 @@ async def get_json(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
 
 
 async def follow_events(
-    client: httpx.AsyncClient, path: str, **params: Any
-) -> AsyncIterator[tuple[str | None, Any]]:
+    client: httpx.AsyncClient,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    params: Mapping[str, str] | None = None,
+) -> AsyncGenerator[tuple[str | None, Any], None]:
     """``(id, data)`` of each server-sent event of ``path`` until the server closes."""
-    async for event in follow_sse(client, path, **params):
+    async for event in follow_sse(client, path, headers, params=params):
         yield event.id or None, _decode(event.data)
 
 
 async def follow_sse(
-    client: httpx.AsyncClient, path: str, **params: Any
-) -> AsyncIterator[ServerSentEvent]:
+    client: httpx.AsyncClient,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    params: Mapping[str, str] | None = None,
+) -> AsyncGenerator[ServerSentEvent, None]:
     """Each server-sent event of ``path`` (``event``, ``data``, ``id``, ``retry`` parsed as the
     SSE specification says) until the server closes; a ``ClientError`` for any failure."""
     try:
@@ -196,7 +204,8 @@ async def follow_sse(
             client,
             "GET",
             path,
-            params=params or None,
+            headers=dict(headers or {}),
+            params=dict(params or {}),
             timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S),
         ) as source:
             if source.response.status_code >= 400:

@@ -56,7 +56,7 @@ class LogRelay:
 
     async def follow(self, client: httpx.AsyncClient, path: str, params: dict[str, str]) -> None:
         with contextlib.suppress(ClientError):  # the final listing fills any gap
-            async for _, data in follow_events(client, f"{path}/follow", **params):
+            async for _, data in follow_events(client, f"{path}/follow", params=params):
                 if isinstance(data, dict):
                     self.relay(data)
 

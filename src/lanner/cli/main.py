@@ -261,6 +261,14 @@ def logs_purge(
     typer.echo(f"purged {deleted} log lines older than {older_than}")
 
 
+@app.command("nu-helper")
+def nu_helper() -> None:
+    """Print the path of the Nushell helper kestra.nu (``nu $(lanner nu-helper) status ID``)."""
+    from importlib.resources import files
+
+    typer.echo(str(files("lanner") / "tools" / "kestra.nu"))
+
+
 @app.command("version")
 def version() -> None:
     """Print Lanner's version."""

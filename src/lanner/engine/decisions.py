@@ -7,6 +7,9 @@ what a step cannot write itself.
   committed yet). When an execution holding a slot ends, its step also carries ``slot_freed``
   events for the oldest queued executions of the flow, so they start in the same transaction's
   wake of it (a crash cannot lose the wake-up).
+- Flow triggers: a change to a state ``watch`` names (every terminal one, the others some
+  trigger listens to) carries a ``Transition`` in its step, so the flow-trigger role sees it
+  exactly when the change is committed.
 - ``CREATE_NEW_EXECUTION`` retries: a step's ``retry_execution`` event becomes the new execution
   (created before the step is applied; its id is stable, so a step decided again after a failed
   write does not create it twice).
@@ -17,7 +20,7 @@ Imports the domain, the store *protocols* and this package; never a driver.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -29,7 +32,7 @@ from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retries import retry_execution
 from lanner.engine.snapshots import Snapshot
 from lanner.errors import ConflictError
-from lanner.store import ExecutionStep, ExecutorEvent, NewEvent, Store
+from lanner.store import ExecutionStep, ExecutorEvent, NewEvent, Store, Transition
 
 S = StateType
 FlowKey = tuple[str, str, str]
@@ -38,9 +41,12 @@ FlowKey = tuple[str, str, str]
 class Decisions:
     """``decide`` for the executor loop, with the store reads and writes it cannot do."""
 
-    def __init__(self, store: Store, feed: ChangeFeed) -> None:
+    def __init__(
+        self, store: Store, feed: ChangeFeed, watch: Callable[[StateType], bool] | None = None
+    ) -> None:
         self._store = store
         self._feed = feed
+        self._watch = watch
         self._batch: datetime | None = None
         self._tallies: dict[FlowKey, SlotTally] = {}
 
@@ -67,9 +73,22 @@ class Decisions:
                     NewEvent(queued, ev.SLOT_FREED) for queued in tally.next_queued(limit.limit)
                 ]
                 step = replace(step, events=(*step.events, *wake))
+        if after is not None and after is not before.state.current:
+            step = self.with_transition(step, now)
         if any(event.kind == ev.RETRY_EXECUTION for event in step.events):
             step = await self._create_retries(snapshot, step, now)
         return step
+
+    def with_transition(self, step: ExecutionStep, now: datetime) -> ExecutionStep:
+        """``step`` with the transition of its new state when Flow triggers watch it."""
+        execution = step.execution
+        if self._watch is None or execution is None or not self._watch(execution.state.current):
+            return step
+        transition = Transition(
+            execution.tenant_id, execution.id, execution.namespace, execution.flow_id,
+            execution.state.current, now,
+        )  # fmt: skip
+        return replace(step, transitions=(*step.transitions, transition))
 
     async def _tally(self, snapshot: Snapshot) -> SlotTally:
         execution = snapshot.execution

@@ -61,3 +61,7 @@ JOBS_TOPIC = "engine:jobs"
 def kill_topic(execution_id: str) -> str:
     """The change-feed topic telling workers to interrupt an execution's running tasks."""
     return f"kill:{execution_id}"
+
+
+FLOW_TRIGGERS_TOPIC = "engine:flow-triggers"
+"""Published when a batch recorded transitions for Flow triggers (wakes the flow-trigger role)."""

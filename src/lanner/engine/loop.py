@@ -31,7 +31,7 @@ from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
 from lanner.domain.times import utc_now
 from lanner.engine.decisions import Decisions
-from lanner.engine.events import JOBS_TOPIC, kill_topic
+from lanner.engine.events import FLOW_TRIGGERS_TOPIC, JOBS_TOPIC, kill_topic
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, execution_topic
 from lanner.engine.logging import execution_lines
 from lanner.engine.logwriter import LogWriter
@@ -80,11 +80,13 @@ class ExecutorLoop:
         batch_size: int = EVENT_BATCH,
         log_writer: LogWriter | None = None,
         results: LocalResults | None = None,
+        watch: Callable[[StateType], bool] | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
         self._snapshots = snapshots
-        self._decisions = Decisions(store, feed)  # concurrency counts, new-execution retries
+        # Concurrency counts, new-execution retries, transitions for Flow triggers (``watch``).
+        self._decisions = Decisions(store, feed, watch)
         self._clock = clock
         self._batch_size = batch_size
         self._stopping = asyncio.Event()
@@ -250,13 +252,15 @@ class ExecutorLoop:
             execution = execution.with_state(StateType.RUNNING, now)
         failed = replace(execution, state=execution.state.to(StateType.FAILED, now))
         self._lines.extend(execution_lines(execution, failed, (), now))
-        return replace(ending, execution=failed)
+        return self._decisions.with_transition(replace(ending, execution=failed), now)
 
     def _announce(self, steps: list[ExecutionStep], claimed: int = 0) -> None:
         topics: list[str] = []
         has_work = False
         jobs = 0
         for step in steps:
+            if step.transitions:
+                topics.append(FLOW_TRIGGERS_TOPIC)
             for event in step.events:
                 if event.available_at is not None:
                     self._timers_dirty = True

@@ -36,6 +36,7 @@ from lanner.domain.times import utc_now
 from lanner.engine.context import kestra_envs
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
+from lanner.engine.flow_trigger_role import FlowTriggerRole
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
@@ -117,8 +118,16 @@ class Engine:
         self.log_writer = LogWriter(store, feed)
         # One process: results and new jobs pass between the loop and the worker directly.
         self.results = LocalResults(StoredResults(store, feed), clock=utc_now)
+        submitter = submitter or Submitter(store, feed, templates=self.templates)
+        # Flow triggers: the executor records the transitions this role reacts to.
+        self.flow_triggers = FlowTriggerRole(store, feed, submitter, templates=self.templates)
         self.loop = ExecutorLoop(
-            store, feed, self.snapshots, log_writer=self.log_writer, results=self.results
+            store,
+            feed,
+            self.snapshots,
+            log_writer=self.log_writer,
+            results=self.results,
+            watch=self.flow_triggers.index.watches,
         )
         runner = job_runner(
             store,
@@ -128,7 +137,7 @@ class Engine:
             globals_=globals_,
             masker=self.masker,
             decrypt=decrypt,
-            submitter=submitter or Submitter(store, feed, templates=self.templates),
+            submitter=submitter,
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -143,12 +152,17 @@ class Engine:
         )
         self.loop.attach(self.worker)
         self._loop_task: asyncio.Task[None] | None = None
+        self._triggers_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.requeue_jobs(utc_now())
         self.log_writer.start()
         await self.worker.start()
+        await self.flow_triggers.refresh()  # the index is whole before the first transition
         self._loop_task = asyncio.create_task(self.loop.run(), name="lanner-executor")
+        self._triggers_task = asyncio.create_task(
+            self.flow_triggers.run(), name="lanner-flow-triggers"
+        )
         self.feed.publish(WORK_TOPIC)
         log.info("engine started (worker %s)", self.worker.worker_id)
 
@@ -163,16 +177,30 @@ class Engine:
                 self._loop_task.cancel()
                 await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
+        self.flow_triggers.stop()  # pending transitions wait in the store for the next start
+        if self._triggers_task is not None:
+            await asyncio.gather(self._triggers_task, return_exceptions=True)
+            self._triggers_task = None
         await self.log_writer.stop()  # after the worker and the loop: their last lines too
 
 
 class ExecutorService:
     """The executor role: the executor loop, run only while ``leadership`` is held."""
 
-    def __init__(self, store: Store, feed: ChangeFeed, leadership: Leadership) -> None:
+    def __init__(
+        self,
+        store: Store,
+        feed: ChangeFeed,
+        leadership: Leadership,
+        *,
+        submitter: Submitter | None = None,
+        templates: TemplateEngine | None = None,
+    ) -> None:
         self.store = store
         self.feed = feed
         self._leadership = leadership
+        self._templates = templates or TemplateEngine()
+        self._submitter = submitter or Submitter(store, feed, templates=self._templates)
         self._flows = FlowCache(store)
         self.log_writer = LogWriter(store, feed)
         self._loop: ExecutorLoop | None = None
@@ -192,24 +220,31 @@ class ExecutorService:
         while not self._stopping:
             await self._leadership.acquire()
             # A term starts from the store: snapshots of a previous term may be stale.
+            triggers = FlowTriggerRole(
+                self.store, self.feed, self._submitter, templates=self._templates
+            )
+            await triggers.refresh()
             loop = ExecutorLoop(
                 self.store,
                 self.feed,
                 Snapshots(self.store, self._flows),
                 log_writer=self.log_writer,
+                watch=triggers.index.watches,
             )
             self._loop = loop
             log.info("executor is the leader: advancing executions")
             if await self.store.requeue_jobs(utc_now()):  # a dead worker's, lease expired
                 self.feed.publish(JOBS_TOPIC)
             running = asyncio.create_task(loop.run(), name="lanner-executor")
+            reacting = asyncio.create_task(triggers.run(), name="lanner-flow-triggers")
             lost = asyncio.create_task(self._leadership.wait_lost())
             try:
                 await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 lost.cancel()
                 loop.stop()
-                await asyncio.gather(running, lost, return_exceptions=True)
+                triggers.stop()
+                await asyncio.gather(running, reacting, lost, return_exceptions=True)
                 self._loop = None
             if not self._stopping:
                 log.error("executor lost the leadership: standing by")

@@ -13,6 +13,12 @@ from lanner.store.protocols.executions import (
     ExecutionStore,
     LiveExecution,
 )
+from lanner.store.protocols.flow_triggers import (
+    FlowTriggerStore,
+    Transition,
+    TriggerWindow,
+    WindowKey,
+)
 from lanner.store.protocols.flows import FlowQuery, FlowStore, NewFlowRevision, StoredFlow
 from lanner.store.protocols.kv import KVStore
 from lanner.store.protocols.logs import LogQuery, LogStore
@@ -38,6 +44,7 @@ __all__ = [
     "ExecutorEvent",
     "FlowQuery",
     "FlowStore",
+    "FlowTriggerStore",
     "Job",
     "JobClaim",
     "JobGoneError",
@@ -55,6 +62,9 @@ __all__ = [
     "Store",
     "StoredFlow",
     "TokenStore",
+    "Transition",
+    "TriggerWindow",
+    "WindowKey",
     "open_store",
 ]
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.states import StateType
+from lanner.store.protocols.flow_triggers import Transition
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent, NewJob, QueueStore
 
@@ -33,7 +34,8 @@ class ExecutionStep:
     ``finished_jobs``: ids of jobs whose results this decision handled without an event row
     (handed over in process by a local worker), deleted; when one of them is gone already
     (finished elsewhere, deleted with its execution), the whole call fails with
-    :class:`JobGoneError` and nothing is written.
+    :class:`JobGoneError` and nothing is written; ``transitions``: state changes Flow triggers
+    react to, recorded for the flow-trigger role in the same transaction.
     """
 
     execution_id: str
@@ -43,6 +45,7 @@ class ExecutionStep:
     events: tuple[NewEvent, ...] = ()
     consumed_events: tuple[int, ...] = ()
     finished_jobs: tuple[str, ...] = ()
+    transitions: tuple[Transition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from lanner.errors import ConflictError, IllegalArgumentError
 from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep, LiveExecution
 from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Job, JobClaim, JobGoneError, NewEvent
-from lanner.store.sqlalchemy import queue
+from lanner.store.sqlalchemy import flow_triggers, queue
 from lanner.store.sqlalchemy.bulk import BulkStatement
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.rows import (
@@ -314,6 +314,7 @@ def apply_steps(
         ],
     )
     queue.delete_events(conn, {event_id for step in steps for event_id in step.consumed_events})
+    flow_triggers.insert_transitions(conn, [t for step in steps for t in step.transitions])
     return claimed
 
 

@@ -287,3 +287,7 @@ def _to_flow(row: Row[Any]) -> StoredFlow:
         updated=row.updated,
         labels=row.labels,
     )
+
+
+to_stored_flow = _to_flow
+"""A ``flows`` (or ``flow_revisions``) row as a :class:`StoredFlow` (other query modules)."""

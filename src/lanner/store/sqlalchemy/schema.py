@@ -266,6 +266,39 @@ executor_events = Table(
     Index(None, "execution_id", "id"),
 )
 
+# --- flow triggers -----------------------------------------------------------------------------
+
+# State changes Flow triggers react to, written with the change; the flow-trigger role deletes
+# each once handled (the id orders them).
+flow_trigger_transitions = Table(
+    "flow_trigger_transitions",
+    metadata,
+    _tenant(),
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("execution_id", String(ID_LEN), nullable=False),
+    Column("namespace", Identifier, nullable=False),
+    Column("flow_id", Identifier, nullable=False),
+    Column("state", String(STATE_LEN), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# The results a Flow trigger's multiple condition (``preconditions``, ``MultipleCondition``)
+# gathered in its current time window.
+flow_trigger_windows = Table(
+    "flow_trigger_windows",
+    metadata,
+    _tenant(),
+    Column("namespace", Identifier, nullable=False),
+    Column("flow_id", Identifier, nullable=False),
+    Column("trigger_id", String(NAME_LEN), nullable=False),
+    Column("condition_id", String(NAME_LEN), nullable=False),
+    Column("start_date", UtcDateTime, nullable=False),
+    Column("end_date", UtcDateTime, nullable=False),
+    Column("results", JsonDocument, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "namespace", "flow_id", "trigger_id", "condition_id"),
+    Index(None, "end_date"),
+)
+
 # --- logs --------------------------------------------------------------------------------------
 
 logs = Table(

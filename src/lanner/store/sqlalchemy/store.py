@@ -26,7 +26,7 @@ from lanner.domain.times import utc_now
 from lanner.errors import StoreUnavailableError
 from lanner.store.protocols.executions import ExecutionStep
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent
-from lanner.store.sqlalchemy import executions, flows, kv, logs, queue, tokens
+from lanner.store.sqlalchemy import executions, flow_triggers, flows, kv, logs, queue, tokens
 from lanner.store.sqlalchemy.engines import (
     check_connection,
     create_sync_engine,
@@ -243,3 +243,11 @@ class SqlStore:
     get_kv = reads(kv.get_kv)
     list_kv = reads_at_now(kv.list_kv)
     delete_kv = writes(kv.delete_kv)
+
+    # --- flow triggers ------------------------------------------------------------------------
+
+    pending_transitions = reads(flow_triggers.pending_transitions)
+    settle_transition = writes(flow_triggers.settle_transition)
+    get_windows = reads(flow_triggers.get_windows)
+    purge_windows = writes(flow_triggers.purge_windows)
+    changed_flows = reads(flow_triggers.changed_flows)

@@ -1,0 +1,676 @@
+"""The web UI's pages at Kestra's addresses (``/ui/{tenant}/...``), rendered on the server.
+
+Pages are Jinja2 templates (autoescaped) over the same store reads and the same Kestra JSON as
+the API, so a page never says something the API would not. Live parts are small islands of
+``static/ui.js``: the execution page follows the API's own SSE streams (logs and execution
+changes) and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
+the Gantt bars and states are rendered in one place only. Actions (execute, kill, restart,
+replay) call the REST API from the browser with the page's credentials. Same auth as the API:
+the middleware covers ``/ui`` like any other path.
+
+Written by hand rather than with htmx: the few live regions need ~100 lines of JavaScript, and
+shipping htmx would need a front-end build step for the wheel; the issue that plans the full UI
+(#13) brings that build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from lanner.api.context import RESERVED_TENANTS, TENANT_PATTERN, Services, ServicesDep
+from lanner.api.execution_access import visible_runs
+from lanner.api.execution_wire import execution_json
+from lanner.domain.executions import Execution, TaskRun
+from lanner.domain.logs import LogEntry, LogLevel
+from lanner.domain.states import StateType
+from lanner.errors import NotFoundError
+from lanner.storage import NamespaceFiles
+from lanner.store import ExecutionQuery, FlowQuery, LogQuery, StoredFlow
+
+router = APIRouter(include_in_schema=False)
+UTC_ZONE = ZoneInfo("UTC")
+
+PAGE_SIZE = 25
+LOG_LINES_RENDERED = 1_000
+"""Lines the execution page renders at once; the rest stream in or are downloaded."""
+FAILURE_LINES = 20
+GANTT_ROWS = 300
+"""Task runs drawn one per row; beyond, the rest are summed up per task and state."""
+OUTPUT_RUNS = 50
+"""Task runs whose outputs the page shows; the API has them all."""
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC_CACHE = "public, max-age=300"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+_env = Environment(
+    loader=PackageLoader("lanner.ui", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    """One format for every date the UI shows: the configured zone, milliseconds."""
+    if value is None:
+        return ""
+    zone: ZoneInfo = context.get("zone") or UTC_ZONE
+    local = value.astimezone(zone)
+    return f"{local.isoformat(' ', 'milliseconds')[:23]} {local.tzname()}"
+
+
+def _span(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    seconds = value.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {rest:02d}s" if hours else f"{minutes}m {rest:02d}s"
+
+
+def _pretty(value: Any) -> str:
+    return orjson.dumps(
+        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+    ).decode()
+
+
+_env.filters["when"] = _when
+_env.filters["span"] = _span
+_env.filters["pretty"] = _pretty
+
+
+def _page(services: Services, template: str, **context: Any) -> HTMLResponse:
+    zone = ZoneInfo(services.settings.ui_timezone)
+    return HTMLResponse(_env.get_template(template).render(zone=zone, **context))
+
+
+def _tenant(value: str) -> str:
+    if not TENANT_PATTERN.match(value) or value in RESERVED_TENANTS:
+        raise NotFoundError(f"Unknown tenant '{value}'")
+    return value
+
+
+def _name(value: str, what: str) -> str:
+    if not NAME_PATTERN.match(value) or len(value) > 255:
+        raise NotFoundError(f"{what} '{value[:100]}' not found")
+    return value
+
+
+def _int_param(request: Request, name: str, default: int, upper: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or not raw.isdigit():
+        return default
+    return max(1, min(int(raw), upper))
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One task run's row in the Gantt chart: where its bar starts and how wide it is (%)."""
+
+    run: TaskRun
+    depth: int
+    offset: float
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Gantt:
+    """The first :data:`GANTT_ROWS` task runs as bars, and the rest counted per task and state."""
+
+    bars: list[Bar]
+    rest: list[dict[str, Any]]
+    total: int
+
+
+def gantt(
+    execution: Execution, runs: Sequence[TaskRun], now: datetime, rows: int = GANTT_ROWS
+) -> Gantt:
+    """Task runs in tree order (children under their parent) with bars scaled to the execution;
+    a run whose parent is gone (superseded by a restart) is shown at the top level."""
+    start = execution.state.start_date
+    end = execution.state.end_date or now
+    total = max((end - start).total_seconds(), 0.001)
+    children: dict[str | None, list[TaskRun]] = {}
+    known = {run.id for run in runs}
+    for run in runs:
+        parent = run.parent_task_run_id if run.parent_task_run_id in known else None
+        children.setdefault(parent, []).append(run)
+    bars: list[Bar] = []
+    counts: dict[str, dict[str, int]] = {}
+    stack: list[tuple[TaskRun, int]] = [(run, 0) for run in reversed(children.get(None, ()))]
+    while stack:
+        run, depth = stack.pop()
+        if len(bars) < rows:
+            run_start = run.state.start_date
+            run_end = run.state.end_date or (now if not run.state.is_terminated else run_start)
+            offset = min(max((run_start - start).total_seconds() / total, 0.0), 1.0) * 100
+            width = max((run_end - run_start).total_seconds() / total * 100, 0.4)
+            bars.append(Bar(run, depth, round(offset, 2), round(min(width, 100 - offset), 2)))
+        else:
+            states = counts.setdefault(run.task_id, {})
+            state = run.state.current.value
+            states[state] = states.get(state, 0) + 1
+        stack.extend((child, depth + 1) for child in reversed(children.get(run.id, ())))
+    rest = [
+        {"task_id": task_id, "total": sum(states.values()), "states": sorted(states.items())}
+        for task_id, states in counts.items()
+    ]
+    return Gantt(bars, rest, len(runs))
+
+
+def _links(tenant: str) -> dict[str, str]:
+    return {
+        "executions": f"/ui/{tenant}/executions",
+        "flows": f"/ui/{tenant}/flows",
+        "logs": f"/ui/{tenant}/logs",
+        "namespaces": f"/ui/{tenant}/namespaces",
+        "api": f"/api/v1/{tenant}",
+    }
+
+
+# --- static files and entry points -----------------------------------------------------------
+
+
+@router.get("/ui/static/{name}")
+async def static_file(name: str) -> Response:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise NotFoundError(f"File '{name[:100]}' not found")
+    body = resources.files("lanner.ui").joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": STATIC_CACHE})
+
+
+@router.get("/ui")
+@router.get("/ui/")
+async def ui_root() -> Response:
+    return RedirectResponse("/ui/main/executions", status_code=302)
+
+
+@router.get("/ui/{tenant}")
+@router.get("/ui/{tenant}/")
+async def tenant_root(tenant: str) -> Response:
+    return RedirectResponse(f"/ui/{_tenant(tenant)}/executions", status_code=302)
+
+
+# --- executions ------------------------------------------------------------------------------
+
+
+def _states(raw: Sequence[str]) -> tuple[StateType, ...]:
+    return tuple(StateType(value) for value in raw if value in StateType.__members__)
+
+
+@router.get("/ui/{tenant}/executions")
+async def executions_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    namespace = params.get("namespace") or None
+    flow_id = params.get("flowId") or None
+    q = params.get("q") or None
+    states = _states(params.getlist("state"))
+    page = _int_param(request, "page", 1, 100_000)
+    query = ExecutionQuery(
+        tenant_id=tenant,
+        namespace=namespace,
+        flow_id=flow_id,
+        states=states,
+        q=q,
+        page=page,
+        size=PAGE_SIZE,
+    )
+    found = await services.store.search_executions(query)
+    filters = {"namespace": namespace or "", "flowId": flow_id or "", "q": q or ""}
+    return _page(
+        services,
+        "executions.html",
+        title="Executions",
+        links=_links(tenant),
+        tenant=tenant,
+        executions=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // PAGE_SIZE)),
+        filters=filters,
+        chosen_states={state.value for state in states},
+        all_states=[state.value for state in StateType],
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+def _query_string(params: Mapping[str, Any], **changes: Any) -> str:
+    """The current page's query string with ``changes``: filters survive paging and Back."""
+    from urllib.parse import urlencode
+
+    items = [
+        (key, value)
+        for key, value in getattr(params, "multi_items", lambda: list(params.items()))()
+        if key not in changes
+    ]
+    items.extend((key, str(value)) for key, value in changes.items())
+    return "?" + urlencode(items)
+
+
+async def _execution_or_404(
+    services: Services, tenant: str, namespace: str, flow_id: str, execution_id: str
+) -> Execution:
+    execution = await services.store.get_execution(tenant, execution_id)
+    if execution is None or execution.namespace != namespace or execution.flow_id != flow_id:
+        raise NotFoundError(f"Execution '{execution_id[:100]}' not found")
+    return execution
+
+
+def _failure_summary(runs: Sequence[TaskRun], errors: Sequence[LogEntry]) -> dict[str, Any] | None:
+    failed = [run for run in runs if run.state.current == StateType.FAILED]
+    if not failed and not errors:
+        return None
+    by_run: dict[str, list[str]] = {}
+    for entry in errors:
+        by_run.setdefault(entry.task_run_id or "", []).append(entry.message)
+    return {
+        "runs": [{"run": run, "messages": by_run.get(run.id, [])[-5:]} for run in failed],
+        "other": [
+            line
+            for key, lines in by_run.items()
+            if key not in {r.id for r in failed}
+            for line in lines
+        ][-5:],
+    }
+
+
+@router.get("/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}")
+async def execution_page(
+    tenant: str, namespace: str, flowId: str, executionId: str, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    execution = await _execution_or_404(
+        services,
+        tenant,
+        _name(namespace, "Namespace"),
+        _name(flowId, "Flow"),
+        _name(executionId, "Execution"),
+    )
+    runs = visible_runs(await services.store.list_task_runs(execution.id))
+    lines = await services.store.list_logs(tenant, execution.id, limit=LOG_LINES_RENDERED + 1)
+    more_lines = len(lines) > LOG_LINES_RENDERED
+    lines = lines[:LOG_LINES_RENDERED]
+    failure = None
+    if execution.state.current in (StateType.FAILED, StateType.KILLED, StateType.WARNING):
+        errors = await services.store.list_logs(
+            tenant, execution.id, min_level=LogLevel.ERROR, limit=FAILURE_LINES
+        )
+        failure = _failure_summary(runs, errors)
+    body = execution_json(execution)
+    chart = gantt(execution, runs, datetime.now(UTC))
+    return _page(
+        services,
+        "execution.html",
+        title=f"{execution.flow_id} · {execution.id}",
+        links=_links(tenant),
+        tenant=tenant,
+        execution=execution,
+        bars=chart.bars,
+        rest=chart.rest,
+        task_runs=chart.total,
+        outputs=[bar.run for bar in chart.bars if bar.run.outputs][:OUTPUT_RUNS],
+        lines=lines,
+        more_lines=more_lines,
+        failure=failure,
+        document=body,
+        live=not execution.state.is_terminated or execution.state.current.is_paused,
+        flow_url=f"/ui/{tenant}/flows/{execution.namespace}/{execution.flow_id}",
+    )
+
+
+@router.get("/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}/taskruns")
+async def task_runs_fragment(
+    tenant: str, namespace: str, flowId: str, executionId: str, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    execution = await _execution_or_404(
+        services,
+        tenant,
+        _name(namespace, "Namespace"),
+        _name(flowId, "Flow"),
+        _name(executionId, "Execution"),
+    )
+    runs = visible_runs(await services.store.list_task_runs(execution.id))
+    chart = gantt(execution, runs, datetime.now(UTC))
+    return _page(
+        services,
+        "taskruns.html",
+        execution=execution,
+        bars=chart.bars,
+        rest=chart.rest,
+        task_runs=chart.total,
+    )
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/flows")
+async def flows_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    q = params.get("q") or None
+    namespace = params.get("namespace") or None
+    page = _int_param(request, "page", 1, 100_000)
+    found = await services.store.search_flows(
+        FlowQuery(tenant_id=tenant, q=q, namespace=namespace, page=page, size=PAGE_SIZE)
+    )
+    return _page(
+        services,
+        "flows.html",
+        title="Flows",
+        links=_links(tenant),
+        tenant=tenant,
+        flows=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // PAGE_SIZE)),
+        filters={"q": q or "", "namespace": namespace or ""},
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+def _input_fields(stored: StoredFlow) -> list[dict[str, Any]]:
+    """The execute form's fields, from the flow's inputs (type, required, default, description)."""
+    fields: list[dict[str, Any]] = []
+    for spec in stored.document.get("inputs") or ():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
+            continue
+        kind = str(spec.get("type") or "STRING")
+        default = spec.get("defaults")
+        fields.append(
+            {
+                "id": spec["id"],
+                "type": kind,
+                "required": bool(spec.get("required", default is None)),
+                "default": ""
+                if default is None
+                else (default if isinstance(default, str) else _pretty(default)),
+                "description": spec.get("description") or "",
+                "values": spec.get("values") if isinstance(spec.get("values"), list) else None,
+                "widget": _widget(kind),
+            }
+        )
+    return fields
+
+
+def _widget(kind: str) -> str:
+    return {
+        "FILE": "file",
+        "BOOLEAN": "checkbox",
+        "BOOL": "checkbox",
+        "INT": "number",
+        "FLOAT": "number",
+        "JSON": "textarea",
+        "YAML": "textarea",
+        "ARRAY": "textarea",
+        "SELECT": "select",
+        "ENUM": "select",
+        "SECRET": "password",
+        "DATETIME": "text",
+        "DATE": "date",
+    }.get(kind, "text")
+
+
+@router.get("/ui/{tenant}/flows/{namespace}/{flowId}")
+async def flow_page(tenant: str, namespace: str, flowId: str, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    stored = await services.store.get_flow(
+        tenant, _name(namespace, "Namespace"), _name(flowId, "Flow")
+    )
+    if stored is None or stored.deleted:
+        raise NotFoundError(f"Flow '{namespace}.{flowId}' not found")
+    recent = await services.store.search_executions(
+        ExecutionQuery(
+            tenant_id=tenant, namespace=stored.namespace, flow_id=stored.id, page=1, size=10
+        )
+    )
+    return _page(
+        services,
+        "flow.html",
+        title=f"{stored.namespace}.{stored.id}",
+        links=_links(tenant),
+        tenant=tenant,
+        flow=stored,
+        fields=_input_fields(stored),
+        tasks=[task for task in stored.document.get("tasks") or () if isinstance(task, Mapping)],
+        triggers=[t for t in stored.document.get("triggers") or () if isinstance(t, Mapping)],
+        executions=recent.results,
+        topology=topology(
+            [t for t in stored.document.get("tasks") or () if isinstance(t, Mapping)],
+            [t for t in stored.document.get("errors") or () if isinstance(t, Mapping)],
+        ),
+    )
+
+
+# --- topology ----------------------------------------------------------------------------------
+
+BRANCH_KEYS = ("tasks", "then", "else", "errors", "finally")
+BOX_HEIGHT = 34
+GAP = 14
+INDENT = 18
+LABEL_HEIGHT = 20
+TOPOLOGY_WIDTH = 560
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """One task (or branch label) of the topology drawing, in SVG user units."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    label: str
+    kind: str
+    group: bool
+
+
+def _branches(task: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    found: list[tuple[str, list[Mapping[str, Any]]]] = []
+    for key in BRANCH_KEYS:
+        children = task.get(key)
+        if isinstance(children, list) and children:
+            found.append((key, [c for c in children if isinstance(c, Mapping)]))
+    cases = task.get("cases")
+    if isinstance(cases, Mapping):
+        for name, children in cases.items():
+            if isinstance(children, list):
+                found.append((f"case {name}", [c for c in children if isinstance(c, Mapping)]))
+    return found
+
+
+def topology(
+    tasks: Sequence[Mapping[str, Any]], errors: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """Boxes and edges of a flow's tasks drawn top to bottom, flowables as groups around their
+    branches; laid out on the server so the page needs no script to show it."""
+    boxes: list[Box] = []
+    edges: list[tuple[int, int, int, int]] = []
+
+    def place(items: Sequence[Mapping[str, Any]], x: int, y: int, width: int) -> int:
+        previous: Box | None = None
+        for task in items:
+            kind = str(task.get("type", "")).rsplit(".", 1)[-1]
+            label = str(task.get("id", "?"))
+            branches = _branches(task)
+            if not branches:
+                box = Box(x, y, width, BOX_HEIGHT, label, kind, False)
+                boxes.append(box)
+                bottom = y + BOX_HEIGHT
+            else:
+                inner_y = y + LABEL_HEIGHT + 6
+                for name, children in branches:
+                    boxes.append(
+                        Box(x + INDENT, inner_y, width - 2 * INDENT, 0, name, "branch", False)
+                    )
+                    inner_y = place(children, x + INDENT, inner_y + 14, width - 2 * INDENT) + 4
+                bottom = inner_y + 4
+                box = Box(x, y, width, bottom - y, label, kind, True)
+                boxes.append(box)
+            if previous is not None:
+                edges.append((x + width // 2, previous.y + previous.height, x + width // 2, y))
+            previous = Box(x, y, width, bottom - y, label, kind, bool(branches))
+            y = bottom + GAP
+        return y - GAP
+
+    height = place(tasks, 4, 4, TOPOLOGY_WIDTH - 8)
+    if errors:
+        boxes.append(Box(4, height + 10, TOPOLOGY_WIDTH - 8, 0, "errors", "branch", False))
+        height = place(errors, 4, height + 24, TOPOLOGY_WIDTH - 8)
+    groups = [box for box in boxes if box.group]
+    leaves = [box for box in boxes if not box.group]
+    return {
+        "width": TOPOLOGY_WIDTH,
+        "height": max(height + 8, 40),
+        "boxes": groups + leaves,  # groups first: leaves are drawn on top
+        "edges": edges,
+    }
+
+
+# --- flow revisions ---------------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/flows/{namespace}/{flowId}/revisions")
+async def revisions_page(
+    tenant: str, namespace: str, flowId: str, request: Request, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    revisions = await services.store.list_flow_revisions(
+        tenant, _name(namespace, "Namespace"), _name(flowId, "Flow")
+    )
+    if not revisions:
+        raise NotFoundError(f"Flow '{namespace}.{flowId}' not found")
+    latest = revisions[-1].revision
+    right = _int_param(request, "right", latest, latest)
+    left = _int_param(request, "left", max(right - 1, 1), latest)
+    by_number = {stored.revision: stored for stored in revisions}
+    old, new = by_number.get(left), by_number.get(right)
+    lines: list[tuple[str, str]] = []
+    if old is not None and new is not None:
+        import difflib
+
+        for line in difflib.unified_diff(
+            old.source.splitlines(),
+            new.source.splitlines(),
+            f"revision {left}",
+            f"revision {right}",
+            lineterm="",
+        ):
+            kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx"
+            if line.startswith(("+++", "---", "@@")):
+                kind = "meta"
+            lines.append((kind, line))
+    return _page(
+        services,
+        "revisions.html",
+        title=f"{namespace}.{flowId} revisions",
+        links=_links(tenant),
+        tenant=tenant,
+        namespace=namespace,
+        flow_id=flowId,
+        revisions=list(reversed(revisions)),
+        left=left,
+        right=right,
+        diff=lines,
+    )
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
+@router.get("/ui/{tenant}/logs")
+async def logs_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    params = request.query_params
+    namespace = params.get("namespace") or None
+    q = params.get("q") or None
+    level_name = params.get("minLevel") or None
+    level = LogLevel(level_name) if level_name in LEVELS else None
+    page = _int_param(request, "page", 1, 100_000)
+    found = await services.store.search_logs(
+        LogQuery(tenant_id=tenant, namespace=namespace, q=q, min_level=level, page=page, size=100)
+    )
+    return _page(
+        services,
+        "logs.html",
+        title="Logs",
+        links=_links(tenant),
+        tenant=tenant,
+        lines=found.results,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // 100)),
+        filters={"namespace": namespace or "", "q": q or "", "minLevel": level_name or ""},
+        levels=LEVELS,
+        query_for=lambda number: _query_string(params, page=number),
+    )
+
+
+# --- namespaces: KV and files -------------------------------------------------------------------
+
+
+@router.get("/ui/{tenant}/namespaces")
+async def namespaces_page(tenant: str, services: ServicesDep) -> Response:
+    tenant = _tenant(tenant)
+    names = await services.store.distinct_namespaces(tenant)
+    return _page(
+        services,
+        "namespaces.html",
+        title="Namespaces",
+        links=_links(tenant),
+        tenant=tenant,
+        namespaces=names,
+    )
+
+
+@router.get("/ui/{tenant}/namespaces/{namespace}")
+async def namespace_page(
+    tenant: str, namespace: str, request: Request, services: ServicesDep
+) -> Response:
+    tenant = _tenant(tenant)
+    namespace = _name(namespace, "Namespace")
+    now = datetime.now(UTC)
+    entries = [e for e in await services.store.list_kv(tenant, namespace) if not e.is_expired(now)]
+    directory = request.query_params.get("path") or "/"
+    files = NamespaceFiles(services.storage)
+    try:
+        listing = await files.list_directory(tenant, namespace, directory)
+    except (NotFoundError, ValueError, OSError):
+        listing = []
+    parent = directory.rstrip("/").rsplit("/", 1)[0] or "/"
+    return _page(
+        services,
+        "namespace.html",
+        title=namespace,
+        links=_links(tenant),
+        tenant=tenant,
+        namespace=namespace,
+        entries=entries,
+        directory=directory,
+        parent=parent if directory != "/" else None,
+        files=sorted(listing, key=lambda f: (not f.is_directory, f.file_name)),
+        join=lambda name: directory.rstrip("/") + "/" + name,
+        flows=await services.store.list_flows(tenant, namespace),
+    )

@@ -1,0 +1,198 @@
+"""The web UI end to end in headless Chromium (Debian's, driven by Playwright; no browser
+download) against a real server with Basic auth: run a flow from its page's form and watch its
+logs arrive live, restart a failed execution from its page, keep list filters across Back.
+
+Every page visited is written as a screenshot under ``test-artifacts/ui/``; a request to any
+host but 127.0.0.1 fails the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from tests.acceptance.conftest import LannerServer, skip_or_fail
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "ui"
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.parametrize("lanner_server", ["sqlite"], indirect=True)
+
+LIVE_FLOW = """\
+id: live
+namespace: {ns}
+inputs:
+  - id: who
+    type: STRING
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{{{ inputs.who }}}}"
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT2S
+  - id: later
+    type: io.kestra.plugin.core.log.Log
+    message: after the nap
+  - id: rest
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT3S
+"""
+
+FAILING_FLOW = """\
+id: failing
+namespace: {ns}
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: the contract check broke
+"""
+
+
+def chromium_path() -> str:
+    for path in CHROMIUM_PATHS:
+        if Path(path).exists():
+            return path
+    found = shutil.which("chromium")
+    if found is None:
+        skip_or_fail("Debian's chromium is not installed (.ci/run installs it)")
+    return found
+
+
+@pytest.fixture
+def browser_page(lanner_server: LannerServer) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (the test extra has it)")
+    outside: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        context = browser.new_context(
+            http_credentials={
+                "username": lanner_server.username,
+                "password": lanner_server.password,
+            },
+            viewport={"width": 1280, "height": 900},
+        )
+
+        def guard(route: Any) -> None:
+            if urlsplit(route.request.url).hostname != "127.0.0.1":
+                outside.append(route.request.url)
+                route.abort()
+            else:
+                route.continue_()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+    assert outside == [], f"requests left 127.0.0.1: {outside}"
+
+
+def shoot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def deploy(server: LannerServer, source: str) -> None:
+    response = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content=source,
+        headers={"Content-Type": "application/x-yaml"},
+        auth=server.auth,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_run_a_flow_from_its_form_and_watch_logs_arrive(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    deploy(lanner_server, LIVE_FLOW.format(ns=unique_namespace))
+    page.goto(f"{lanner_server.url}/ui/main/flows/{unique_namespace}/live")
+    shoot(page, "flow")
+    page.fill("input[name=who]", "ada")
+    page.click("#execute button")
+    page.wait_for_url(f"**/ui/main/executions/{unique_namespace}/live/*")
+    assert page.get_attribute("#execution", "data-live") == "true"
+    page.evaluate("window.__sameDocument = true")
+    page.locator("#logs").get_by_text("after the nap").wait_for()
+    # the line came over the live stream, into this same document (no reload yet)
+    assert page.evaluate("window.__sameDocument === true")
+    shoot(page, "execution-running")
+    page.locator("#state .state-success").wait_for()
+    page.wait_for_function("document.getElementById('ended').textContent !== ''")  # reloaded
+    assert page.get_attribute("#execution", "data-live") == "false"
+    assert page.locator("#logs").get_by_text("hello ada").count() == 1
+    assert page.locator("#logs").get_by_text("after the nap").count() == 1
+    assert page.locator("#taskruns .bar.state-success").count() == 4
+    shoot(page, "execution-success")
+
+
+def test_restart_a_failed_execution_from_its_page(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    deploy(lanner_server, FAILING_FLOW.format(ns=unique_namespace))
+    created = httpx.post(
+        f"{lanner_server.url}/api/v1/executions/{unique_namespace}/failing",
+        params={"wait": "true"},
+        auth=lanner_server.auth,
+    ).json()
+    assert created["state"]["current"] == "FAILED"
+    page.goto(f"{lanner_server.url}{urlsplit(created['url']).path}")
+    assert page.locator(".failure").get_by_text("the contract check broke").count() >= 1
+    assert page.text_content("#attempt") == "1"
+    shoot(page, "execution-failed")
+    page.click("button[data-action=restart]")
+    page.wait_for_function("document.getElementById('attempt').textContent === '2'")
+    page.locator("#state .state-failed").wait_for()
+    shoot(page, "execution-restarted")
+
+
+def test_list_filters_survive_back(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    deploy(lanner_server, FAILING_FLOW.format(ns=unique_namespace))
+    for _ in range(2):
+        httpx.post(
+            f"{lanner_server.url}/api/v1/executions/{unique_namespace}/failing",
+            auth=lanner_server.auth,
+        )
+    page.goto(f"{lanner_server.url}/ui/main/executions")
+    shoot(page, "executions")
+    page.fill("input[name=namespace]", unique_namespace)
+    page.click(".filters button")
+    page.wait_for_url(f"**namespace={unique_namespace}**")
+    rows = page.locator("table.list tbody tr")
+    assert rows.count() == 2
+    page.locator("table.list tbody tr a code").first.click()
+    page.wait_for_url(f"**/ui/main/executions/{unique_namespace}/failing/*")
+    page.go_back()
+    page.wait_for_url(f"**namespace={unique_namespace}**")
+    assert page.input_value("input[name=namespace]") == unique_namespace
+    assert page.locator("table.list tbody tr").count() == 2
+    for name, path in {
+        "flows": "/ui/main/flows",
+        "logs": f"/ui/main/logs?namespace={unique_namespace}",
+        "namespaces": "/ui/main/namespaces",
+        "namespace": f"/ui/main/namespaces/{unique_namespace}",
+        "revisions": f"/ui/main/flows/{unique_namespace}/failing/revisions",
+    }.items():
+        response = page.goto(f"{lanner_server.url}{path}")
+        assert response is not None
+        assert response.status == 200, path
+        shoot(page, name)

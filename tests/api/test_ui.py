@@ -1,0 +1,293 @@
+"""The web UI's pages, in process over the real engine: the ``url`` an execution answers opens a
+page with its state, task runs, logs and outputs; lists keep their filters in the URL; the flow
+page's execute form comes from the flow's inputs; same auth as the API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from tests.api.conftest import PASSWORD, USER, client_of
+from tests.api.executions_support import create, deploy
+from tests.api.helpers import YAML
+
+from lanner.api.context import Services
+from lanner.config import Settings
+from lanner.engine import Engine
+from lanner.store import Store
+
+pytestmark = pytest.mark.asyncio
+
+DEADLINE_S = 20.0
+
+FLOW = """\
+id: greet
+namespace: {ns}
+description: Says hello
+inputs:
+  - id: who
+    type: STRING
+    defaults: world
+    description: whom to greet
+  - id: times
+    type: INT
+    required: true
+  - id: upload
+    type: FILE
+    required: false
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{{{ inputs.who }}}} <script>alert(1)</script>"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [a, b]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{{{ taskrun.value }}}}"
+"""
+
+FAILING = """\
+id: failing
+namespace: {ns}
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.debug.Return
+    format: fine
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: the contract check broke
+"""
+
+
+@pytest.fixture
+async def engine(services: Services) -> AsyncIterator[Engine]:
+    running = Engine(services.store, services.feed)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def finished(api: httpx.AsyncClient, ns: str, flow: str, **kwargs: Any) -> dict[str, Any]:
+    return await asyncio.wait_for(
+        create(api, ns, flow, params={"wait": "true"}, **kwargs), DEADLINE_S
+    )
+
+
+def page_path(body: dict[str, Any]) -> str:
+    return urlsplit(body["url"]).path
+
+
+@pytest.mark.usefixtures("engine")
+async def test_the_execution_url_opens_its_page(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    body = await finished(api, ns, "greet", data={"who": "ada", "times": "2"})
+    assert body["state"]["current"] == "SUCCESS"
+    response = await api.get(page_path(body))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert body["id"] in html
+    assert 'class="state state-success"' in html
+    for task in ("say", "each", "inner"):
+        assert f"<code>{task}</code>" in html
+    assert "<small>[a]</small>" in html
+    assert "<small>[b]</small>" in html
+    # the log line, escaped: a flow's text never becomes markup
+    assert "hello ada &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&#34;who&#34;: &#34;ada&#34;" in html  # inputs as JSON
+    assert 'data-live="false"' in html
+
+
+@pytest.mark.usefixtures("engine")
+async def test_a_failed_execution_shows_what_failed_first(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    assert body["state"]["current"] == "FAILED"
+    html = (await api.get(page_path(body))).text
+    failure = html.index("What failed")
+    assert failure < html.index("Task runs")
+    assert "the contract check broke" in html[failure : html.index("Task runs")]
+    assert "<code>boom</code>" in html[failure:]
+
+
+@pytest.mark.usefixtures("engine")
+async def test_task_runs_fragment_renders_the_gantt(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    fragment = await api.get(page_path(body) + "/taskruns")
+    assert fragment.status_code == 200
+    assert fragment.text.count('class="bar state-') == 2
+    assert "<html" not in fragment.text
+    assert 'class="bar state-failed"' in fragment.text
+
+
+async def test_unknown_or_mismatched_execution_is_404(api: httpx.AsyncClient, ns: str) -> None:
+    missing = await api.get(f"/ui/main/executions/{ns}/greet/4Xz0000000000000000000")
+    assert missing.status_code == 404
+    assert "not found" in missing.json()["message"]
+    await deploy(api, FAILING.format(ns=ns))
+    body = await create(api, ns, "failing")
+    wrong_flow = await api.get(f"/ui/main/executions/{ns}/other/{body['id']}")
+    assert wrong_flow.status_code == 404
+    bad_tenant = await api.get(f"/ui/flows/executions/{ns}/failing/{body['id']}")
+    assert bad_tenant.status_code == 404
+
+
+async def test_executions_list_keeps_filters_in_the_url(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    other = ns + "x"
+    await deploy(api, FAILING.format(ns=other))
+    ids = [(await create(api, ns, "failing"))["id"] for _ in range(27)]
+    elsewhere = (await create(api, other, "failing"))["id"]
+    first = await api.get("/ui/main/executions", params={"namespace": ns, "flowId": "failing"})
+    assert first.status_code == 200
+    html = first.text
+    assert "<small>27</small>" in html
+    assert elsewhere not in html
+    assert sum(execution_id in html for execution_id in ids) == 25
+    assert "page 1 of 2" in html
+    assert f"?namespace={ns}&amp;flowId=failing&amp;page=2" in html
+    second = await api.get(
+        "/ui/main/executions", params={"namespace": ns, "flowId": "failing", "page": "2"}
+    )
+    assert sum(execution_id in second.text for execution_id in ids) == 2
+    assert f'value="{ns}"' in second.text  # the filter form shows the filter in use
+    by_state = await api.get("/ui/main/executions", params={"namespace": ns, "state": "SUCCESS"})
+    assert "No execution matches." in by_state.text
+
+
+async def test_flows_list_and_flow_page(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    listing = await api.get("/ui/main/flows", params={"namespace": ns})
+    assert listing.status_code == 200
+    assert f'href="/ui/main/flows/{ns}/greet"' in listing.text
+    page = await api.get(f"/ui/main/flows/{ns}/greet")
+    assert page.status_code == 200
+    html = page.text
+    assert "Says hello" in html
+    assert f'data-path="/executions/{ns}/greet"' in html
+    assert '<input type="text" name="who" value="world">' in html
+    assert '<input type="number" name="times" value="" required>' in html
+    assert '<input type="file" name="upload" value="">' in html
+    assert "whom to greet" in html
+    assert "io.kestra.plugin.core.flow.ForEach" in html
+    assert "id: greet" in html  # the source as written
+    missing = await api.get(f"/ui/main/flows/{ns}/nope")
+    assert missing.status_code == 404
+
+
+async def test_entry_points_and_static_files(api: httpx.AsyncClient) -> None:
+    root = await api.get("/ui", follow_redirects=False)
+    assert root.status_code == 302
+    assert root.headers["location"] == "/ui/main/executions"
+    tenant = await api.get("/ui/acme/", follow_redirects=False)
+    assert tenant.headers["location"] == "/ui/acme/executions"
+    script = await api.get("/ui/static/ui.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "EventSource" in script.text
+    assert (await api.get("/ui/static/ui.css")).headers["content-type"].startswith("text/css")
+    assert (await api.get("/ui/static/../pages.py")).status_code == 404
+    assert (await api.get("/ui/static/secret.txt")).status_code == 404
+
+
+async def test_pages_need_the_same_credentials_as_the_api(
+    anonymous_api: httpx.AsyncClient,
+) -> None:
+    response = await anonymous_api.get("/ui/main/executions")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic")  # the browser asks
+
+
+async def test_pages_are_not_in_the_api_document(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/api/openapi.json")).json()
+    assert not [path for path in document["paths"] if path.startswith("/ui")]
+
+
+async def test_flow_page_draws_the_topology(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    html = (await api.get(f"/ui/main/flows/{ns}/greet")).text
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert svg.count('class="node"') == 2  # say, inner (leaves)
+    assert svg.count('class="node group"') == 1  # each (ForEach around inner)
+    assert 'data-task="inner"' in svg
+    assert 'class="branch">tasks</text>' in svg
+    assert svg.count("<line") == 1  # say → each
+
+
+async def test_revisions_page_shows_a_diff(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    changed = FAILING.format(ns=ns).replace("the contract check broke", "it broke again")
+    update = await api.put(f"/api/v1/flows/{ns}/failing", content=changed, headers=YAML)
+    assert update.status_code == 200, update.text
+    page = await api.get(f"/ui/main/flows/{ns}/failing/revisions")
+    assert page.status_code == 200
+    html = page.text
+    assert '<span class="diff-del">-    errorMessage: the contract check broke</span>' in html
+    assert '<span class="diff-add">+    errorMessage: it broke again</span>' in html
+    same = await api.get(f"/ui/main/flows/{ns}/failing/revisions?left=2&right=2")
+    assert "No difference." in same.text
+    assert (await api.get(f"/ui/main/flows/{ns}/nope/revisions")).status_code == 404
+
+
+@pytest.mark.usefixtures("engine")
+async def test_logs_page_searches_every_execution(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    page = await api.get("/ui/main/logs", params={"namespace": ns, "minLevel": "ERROR"})
+    assert page.status_code == 200
+    html = page.text
+    assert "the contract check broke" in html
+    assert f'href="/ui/main/executions/{ns}/failing/{body["id"]}"' in html
+    assert "level-INFO" not in html
+    assert "<option selected>ERROR</option>" in html
+    nothing = await api.get("/ui/main/logs", params={"namespace": ns, "q": "no such words"})
+    assert "No log line matches." in nothing.text
+
+
+async def test_namespace_page_shows_kv_and_files(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    put = await api.put(
+        f"/api/v1/namespaces/{ns}/kv/answer",
+        content='{"n": 42}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert put.status_code in (200, 204), put.text
+    upload = await api.post(
+        f"/api/v1/namespaces/{ns}/files",
+        params={"path": "/scripts/run.sh"},
+        files={"fileContent": ("run.sh", b"echo hi\n")},
+    )
+    assert upload.status_code in (200, 204), upload.text
+    listing = await api.get("/ui/main/namespaces")
+    assert f'href="/ui/main/namespaces/{ns}"' in listing.text
+    page = await api.get(f"/ui/main/namespaces/{ns}")
+    assert page.status_code == 200
+    assert "<code>answer</code>" in page.text
+    assert "&#34;n&#34;: 42" in page.text
+    assert "scripts/</a>" in page.text
+    inside = await api.get(f"/ui/main/namespaces/{ns}", params={"path": "/scripts"})
+    assert "run.sh</a>" in inside.text
+    assert "8 bytes" in inside.text
+
+
+async def test_one_time_zone_setting_is_honoured(
+    settings: Settings, api_store: Store, ns: str
+) -> None:
+    paris = Services(settings=replace(settings, ui_timezone="Europe/Paris"), store=api_store)
+    async with client_of(paris, auth=(USER, PASSWORD)) as http:
+        await deploy(http, FAILING.format(ns=ns))
+        html = (await http.get(f"/ui/main/flows?namespace={ns}")).text
+    assert 'data-zone="Europe/Paris"' in html
+    assert " CET</td>" in html or " CEST</td>" in html
+    assert " UTC</td>" not in html

@@ -1,0 +1,1 @@
+../src/lanner/tools/kestra.nu
