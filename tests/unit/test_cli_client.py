@@ -78,6 +78,15 @@ def test_settings_take_the_environment_over_the_config_file(tmp_path: Path) -> N
     assert "file-pass" not in repr(settings)
 
 
+def test_the_default_config_file_is_the_nu_helpers(tmp_path: Path) -> None:
+    (tmp_path / "kestra").mkdir()
+    # A NUON record with commas (or JSON) reads as YAML.
+    (tmp_path / "kestra" / "config.nuon").write_text('{url: "http://nu:8080", token: "t0k"}')
+    settings = ClientSettings.from_environ({"XDG_CONFIG_HOME": str(tmp_path)})
+    assert (settings.url, settings.token) == ("http://nu:8080", "t0k")
+    assert ClientSettings.from_environ({"XDG_CONFIG_HOME": str(tmp_path / "none")}).token is None
+
+
 def test_a_named_config_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ClientError, match="does not exist"):
         ClientSettings.from_environ({"KESTRA_CONFIG": str(tmp_path / "none.yaml")})

@@ -2,7 +2,8 @@
 
 Settings come from the environment (``KESTRA_URL``, ``KESTRA_USER`` + ``KESTRA_PASSWORD`` or
 ``KESTRA_TOKEN``, ``KESTRA_TENANT``) or, for what the environment leaves unset, a YAML file
-(``KESTRA_CONFIG``, by default ``~/.config/lanner/client.yaml``: ``url``, ``user``,
+(``KESTRA_CONFIG``, by default ``$XDG_CONFIG_HOME/kestra/config.nuon``, the file of
+``tools/kestra.nu``: a JSON, YAML or comma-separated NUON record of ``url``, ``user``,
 ``password``, ``token``, ``tenant``), never from argv, so credentials stay out of process
 listings and shell history. This module must not import the server side (``api``, ``engine``,
 ``store``).
@@ -22,7 +23,6 @@ import yaml
 from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 
 DEFAULT_URL = "http://localhost:8080"
-DEFAULT_CONFIG_FILE = "~/.config/lanner/client.yaml"
 CONFIG_KEYS = {"url": "KESTRA_URL", "user": "KESTRA_USER", "password": "KESTRA_PASSWORD",
                "token": "KESTRA_TOKEN", "tenant": "KESTRA_TENANT"}  # fmt: skip
 API_PREFIX = "/api/v1/"
@@ -84,7 +84,8 @@ class ClientSettings:
 def _config_file_values(env: Mapping[str, str]) -> dict[str, str]:
     """The config file's values under their environment names; {} when there is no file."""
     named = env.get("KESTRA_CONFIG")
-    path = Path(named or DEFAULT_CONFIG_FILE).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or "~/.config"
+    path = Path(named or f"{base}/kestra/config.nuon").expanduser()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
