@@ -47,7 +47,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).expanduser())
     database_url: str | None = None
     basic_auth_username: str | None = None
-    basic_auth_password: str | None = None
+    basic_auth_password: str | None = field(default=None, repr=False)
     url: str | None = None
     config_file: Path | None = None
     encryption_key: bytes | None = field(default=None, repr=False)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
-from pydantic import TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
 
 from lanner import __version__
+from lanner.cli import executions, files, flows, kv
 from lanner.config import Settings, load_settings
+from lanner.domain.times import parse_duration
 from lanner.errors import LannerError
 
 T = TypeVar("T")
@@ -29,12 +29,31 @@ app = typer.Typer(
     help="Lanner: a Kestra-compatible workflow orchestrator.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # a traceback must never print settings' secrets
 )
-server_app = typer.Typer(help="Run the server (all roles, or one role).", no_args_is_help=True)
-admin_app = typer.Typer(help="Administer the store directly.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens for bearer authentication.", no_args_is_help=True)
-logs_app = typer.Typer(help="Execution and trigger log lines.", no_args_is_help=True)
+server_app = typer.Typer(
+    help="Run the server (all roles, or one role).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+admin_app = typer.Typer(
+    help="Administer the store directly.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
+token_app = typer.Typer(
+    help="API tokens for bearer authentication.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+logs_app = typer.Typer(
+    help="Execution and trigger log lines.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(server_app, name="server")
+app.add_typer(flows.app, name="flow")
+app.add_typer(kv.app, name="kv")
+app.add_typer(files.app, name="files")
+executions.register(app)
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(logs_app, name="logs")
@@ -157,9 +176,8 @@ def token_create(
 
     lifetime: timedelta | None = None
     if expires is not None:
-        try:
-            lifetime = TypeAdapter(timedelta).validate_python(expires)
-        except PydanticValidationError:
+        lifetime = parse_duration(expires)  # Java's Duration.parse, as the server reads them
+        if lifetime is None:
             fail(f"--expires must be an ISO-8601 duration such as P30D, got {expires!r}")
         if lifetime is not None and lifetime <= timedelta(0):
             fail("--expires must be positive")
@@ -235,10 +253,8 @@ def logs_purge(
     from lanner.admin import purge_logs
     from lanner.domain.logs import LogLevel
 
-    age: timedelta | None = None
-    try:
-        age = TypeAdapter(timedelta).validate_python(older_than)
-    except PydanticValidationError:
+    age = parse_duration(older_than)
+    if age is None:
         fail(f"--older-than must be an ISO-8601 duration such as P30D, got {older_than!r}")
     if age is None or age < timedelta(0):
         fail("--older-than must not be negative")

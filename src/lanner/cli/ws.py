@@ -57,6 +57,7 @@ app = typer.Typer(
     "Reads KESTRA_URL, KESTRA_USER/KESTRA_PASSWORD or KESTRA_TOKEN.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 
 
