@@ -60,6 +60,13 @@ class Settings:
     log_retention: timedelta | None = None
     """Log lines older than this are purged by the server (``LANNER_LOG_RETENTION=P30D``,
     ``log-retention:``); None keeps them forever."""
+    execution_retention: timedelta | None = None
+    """Ended executions started longer ago than this are purged, with their task runs, logs
+    and files (``LANNER_EXECUTION_RETENTION=P90D``, ``execution-retention:``)."""
+    max_executions: int | None = None
+    """Per tenant, ended executions beyond the newest this many are purged likewise."""
+    search_count_bound: int = 10_000
+    """Search totals are exact up to this many matches, an estimate beyond (README)."""
     # Input limits (README "Limits"): YAML documents, parse time, request sizes.
     yaml_max_aliases: int = 50
     yaml_max_depth: int = 100
@@ -110,10 +117,12 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_URL": "url",
     "LANNER_ENCRYPTION_KEY": "encryption_key",
     "LANNER_LOG_RETENTION": "log_retention",
+    "LANNER_EXECUTION_RETENTION": "execution_retention",
+    "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
-        "max_form_part_bytes", "max_form_fields", "max_header_bytes",
+        "max_form_part_bytes", "max_form_fields", "max_header_bytes", "max_executions",
     )},
 }  # fmt: skip
 # Limits: positive whole numbers (sizes may say KiB/MiB/GiB); the depth has a ceiling.
@@ -181,8 +190,10 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = url
         elif name == "encryption_key":
             out[name] = parse_encryption_key(value, source)
-        elif name == "log_retention":
+        elif name in ("log_retention", "execution_retention"):
             out[name] = parse_retention(value, source)
+        elif name == "search_count_bound":
+            out[name] = parse_limit(name, value, source)
         elif name in _INT_LIMITS:
             out[name] = parse_limit(name, value, source)
         elif name == "flow_parse_timeout":

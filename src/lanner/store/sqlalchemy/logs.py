@@ -20,7 +20,9 @@ from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import IllegalArgumentError
 from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
+from lanner.store.sqlalchemy import textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.counts import DEFAULT_COUNT_BOUND, bounded_total
 from lanner.store.sqlalchemy.schema import log_sequences, logs
 
 MAX_PAGE_SIZE = 10_000
@@ -131,8 +133,11 @@ def list_logs(
     return [_to_entry(row) for row in conn.execute(query)]
 
 
-def search_logs(conn: Connection, query: LogQuery) -> Page[LogEntry]:
-    """Filter, sort and page in SQL; the total counts every match."""
+def search_logs(
+    conn: Connection, query: LogQuery, *, count_bound: int = DEFAULT_COUNT_BOUND
+) -> Page[LogEntry]:
+    """Filter, sort and page in SQL; the total is exact up to ``count_bound`` matches, an
+    estimate beyond (:func:`~lanner.store.sqlalchemy.counts.bounded_total`)."""
     if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
         raise IllegalArgumentError(
             f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
@@ -147,16 +152,15 @@ def search_logs(conn: Connection, query: LogQuery) -> Page[LogEntry]:
             )
         order.append(column.desc() if is_descending else column.asc())
     order.append(logs.c.id.desc())  # a total order: pages neither repeat nor skip rows
-    conditions = _search_conditions(query)
-    total = conn.execute(select(func.count()).select_from(logs).where(*conditions)).scalar_one()
+    conditions = _search_conditions(query, conn.dialect.name)
+    offset = (query.page - 1) * query.size
     rows = conn.execute(
-        select(logs)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(query.size)
-        .offset((query.page - 1) * query.size)
+        select(logs).where(*conditions).order_by(*order).limit(query.size).offset(offset)
     )
-    return Page(results=[_to_entry(row) for row in rows], total=total)
+    results = [_to_entry(row) for row in rows]
+    seen = offset + len(results) + (1 if len(results) == query.size else 0)
+    total = bounded_total(conn, logs, conditions, bound=count_bound, seen=seen)
+    return Page(results=results, total=total)
 
 
 def _namespace_condition(namespace: str) -> ColumnElement[bool]:
@@ -166,7 +170,7 @@ def _namespace_condition(namespace: str) -> ColumnElement[bool]:
     )
 
 
-def _search_conditions(query: LogQuery) -> list[ColumnElement[bool]]:
+def _search_conditions(query: LogQuery, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == query.tenant_id]
     if query.namespace:
         conditions.append(_namespace_condition(query.namespace))
@@ -182,7 +186,11 @@ def _search_conditions(query: LogQuery) -> list[ColumnElement[bool]]:
     if query.end_date is not None:
         conditions.append(logs.c.timestamp < query.end_date)
     if query.q:
-        conditions.append(func.lower(logs.c.message).contains(query.q.lower(), autoescape=True))
+        lowered = query.q.lower()
+        conditions.append(func.lower(logs.c.message).contains(lowered, autoescape=True))
+        candidates = textsearch.candidate_condition(dialect, logs.c.id, lowered)
+        if candidates is not None:
+            conditions.append(candidates)
     return conditions
 
 

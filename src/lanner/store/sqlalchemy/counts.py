@@ -1,0 +1,55 @@
+"""Search totals that never scan every match: exact up to a bound, an estimate beyond it.
+
+:func:`bounded_total` counts at most ``bound + 1`` matching rows (``SELECT count(*) FROM
+(SELECT 1 ... LIMIT bound + 1)``, served by the search's index), so a page costs the same
+whatever the history holds. Up to ``bound`` matches the total is exact; beyond it the total is
+an estimate, never below ``bound + 1`` nor below the rows the pages up to this one show:
+PostgreSQL's planner estimate of the matching rows (``EXPLAIN (FORMAT JSON)``), and on SQLite
+``bound + 1``. Imports SQLAlchemy only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal_column, select
+
+DEFAULT_COUNT_BOUND = 10_000
+"""Matches counted exactly per search; beyond, the total is an estimate (Settings)."""
+
+
+def bounded_total(
+    conn: Connection,
+    table: FromClause,
+    conditions: list[ColumnElement[bool]],
+    *,
+    bound: int,
+    seen: int,
+) -> int:
+    """The number of rows of ``table`` matching ``conditions``, exact when at most ``bound``;
+    else an estimate of at least ``max(bound + 1, seen)`` (``seen``: rows up to the end of
+    the page read, plus one when that page was full, so a client can always ask for the next)."""
+    capped: Select[Any] = (
+        select(literal_column("1")).select_from(table).where(*conditions).limit(bound + 1)
+    )
+    counted: int = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+    if counted <= bound:
+        return counted
+    estimate = (
+        _planner_estimate(conn, table, conditions) if conn.dialect.name == "postgresql" else 0
+    )
+    return max(bound + 1, seen, estimate)
+
+
+def _planner_estimate(
+    conn: Connection, table: FromClause, conditions: list[ColumnElement[bool]]
+) -> int:
+    statement: Select[Any] = select(literal_column("1")).select_from(table).where(*conditions)
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    plan: Any = conn.exec_driver_sql(
+        "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params
+    ).scalar_one()
+    try:
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (LookupError, TypeError, ValueError):
+        return 0
