@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 
 DEFAULT_COUNT_BOUND = 10_000
 """Matches counted exactly per search; beyond, the total is an estimate (Settings)."""
@@ -53,3 +63,13 @@ def _planner_estimate(
         return int(plan[0]["Plan"]["Plan Rows"])
     except (LookupError, TypeError, ValueError):
         return 0
+
+
+def namespace_and_children(column: ColumnElement[str], namespace: str) -> ColumnElement[bool]:
+    """``column`` is ``namespace`` or one of its children (``namespace.``…), as two index
+    ranges: identifiers compare byte-wise on both backends (schema ``Identifier``), and the
+    names starting with ``namespace.`` are those from ``namespace.`` up to ``namespace/``."""
+    return or_(
+        column == namespace,
+        and_(column >= namespace + ".", column < namespace + "/"),
+    )

@@ -44,9 +44,13 @@ from lanner.store.protocols.executions import (
 )
 from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Job, JobClaim, JobGoneError, NewEvent
-from lanner.store.sqlalchemy import queue
+from lanner.store.sqlalchemy import queue, textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
-from lanner.store.sqlalchemy.counts import DEFAULT_COUNT_BOUND, bounded_total
+from lanner.store.sqlalchemy.counts import (
+    DEFAULT_COUNT_BOUND,
+    bounded_total,
+    namespace_and_children,
+)
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.rows import (
     execution_values,
@@ -110,10 +114,11 @@ _DELETE_LABELS = BulkStatement(
 _DELETE_EXECUTION = delete(executions).where(
     executions.c.tenant_id == bindparam("k_tenant_id"), executions.c.id == bindparam("k_id")
 )
-# Rows that hang off an execution without a foreign key (queues and logs outlive nothing).
+# Rows that hang off an execution without a foreign key (queues and logs outlive nothing);
+# log lines go through ``textsearch.delete_lines`` (out of the message index too).
+_DEPENDENTS = (task_runs, execution_labels, executor_events, jobs, log_sequences)
 _DELETE_DEPENDENTS = [
-    delete(table).where(table.c.execution_id == bindparam("k_id"))
-    for table in (task_runs, execution_labels, executor_events, jobs, logs, log_sequences)
+    delete(table).where(table.c.execution_id == bindparam("k_id")) for table in _DEPENDENTS
 ]
 
 # A task run's position is set once, at insert: an update keeps its place in the list.
@@ -267,6 +272,7 @@ def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> boo
         return False
     for statement in _DELETE_DEPENDENTS:
         conn.execute(statement, {"k_id": execution_id})
+    textsearch.delete_lines(conn, [logs.c.execution_id == execution_id])
     return True
 
 
@@ -400,12 +406,7 @@ def _search_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
         executions.c.deleted.is_(False),
     ]
     if query.namespace:
-        conditions.append(
-            or_(
-                executions.c.namespace == query.namespace,
-                executions.c.namespace.startswith(query.namespace + ".", autoescape=True),
-            )
-        )
+        conditions.append(namespace_and_children(executions.c.namespace, query.namespace))
     if query.flow_id:
         conditions.append(executions.c.flow_id == query.flow_id)
     if query.states:
@@ -455,12 +456,7 @@ def purge_executions(
         executions.c.state.in_(chosen),
     ]
     if namespace:
-        conditions.append(
-            or_(
-                executions.c.namespace == namespace,
-                executions.c.namespace.startswith(namespace + ".", autoescape=True),
-            )
-        )
+        conditions.append(namespace_and_children(executions.c.namespace, namespace))
     if flow_id is not None:
         conditions.append(executions.c.flow_id == flow_id)
     rows = conn.execute(
@@ -472,8 +468,9 @@ def purge_executions(
     purged = [PurgedExecution(tenant_id, row.namespace, row.flow_id, row.id) for row in rows]
     ids = [execution.id for execution in purged]
     if ids:
-        for table in (task_runs, execution_labels, executor_events, jobs, logs, log_sequences):
+        for table in _DEPENDENTS:
             conn.execute(delete(table).where(table.c.execution_id.in_(ids)))
+        textsearch.delete_lines(conn, [logs.c.execution_id.in_(ids)])
         conn.execute(delete(executions).where(executions.c.id.in_(ids)))
     return purged
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -22,7 +22,11 @@ from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
 from lanner.store.sqlalchemy import textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
-from lanner.store.sqlalchemy.counts import DEFAULT_COUNT_BOUND, bounded_total
+from lanner.store.sqlalchemy.counts import (
+    DEFAULT_COUNT_BOUND,
+    bounded_total,
+    namespace_and_children,
+)
 from lanner.store.sqlalchemy.schema import log_sequences, logs
 
 MAX_PAGE_SIZE = 10_000
@@ -78,7 +82,9 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
             seq = next_seq[entry.execution_id]
             next_seq[entry.execution_id] = seq + 1
         rows.append(_log_values(entry, seq))
+    last_id = textsearch.last_line_id(conn)
     _INSERT_LOG.execute(conn, rows)
+    textsearch.index_lines_after(conn, last_id)
 
 
 def _execution_conditions(
@@ -164,10 +170,7 @@ def search_logs(
 
 
 def _namespace_condition(namespace: str) -> ColumnElement[bool]:
-    return or_(
-        logs.c.namespace == namespace,
-        logs.c.namespace.startswith(namespace + ".", autoescape=True),
-    )
+    return namespace_and_children(logs.c.namespace, namespace)
 
 
 def _search_conditions(query: LogQuery, dialect: str) -> list[ColumnElement[bool]]:
@@ -208,7 +211,7 @@ def delete_logs(
     conditions = _execution_conditions(
         tenant_id, execution_id, min_level, task_run_id, task_id, attempt
     )
-    return conn.execute(delete(logs).where(*conditions)).rowcount
+    return textsearch.delete_lines(conn, conditions)
 
 
 def delete_flow_logs(
@@ -221,7 +224,7 @@ def delete_flow_logs(
     ]
     if trigger_id is not None:
         conditions.append(logs.c.trigger_id == trigger_id)
-    return conn.execute(delete(logs).where(*conditions)).rowcount
+    return textsearch.delete_lines(conn, conditions)
 
 
 def purge_chunk(
@@ -242,8 +245,10 @@ def purge_chunk(
         conditions.append(logs.c.flow_id == flow_id)
     if levels:
         conditions.append(logs.c.level.in_([level.value for level in levels]))
-    chunk = select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS).scalar_subquery()
-    return conn.execute(delete(logs).where(logs.c.id.in_(chunk))).rowcount
+    ids = list(conn.execute(select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS)).scalars())
+    if not ids:
+        return 0
+    return textsearch.delete_lines(conn, [logs.c.id.in_(ids)])
 
 
 def _log_values(entry: LogEntry, seq: int | None) -> dict[str, Any]:

@@ -24,27 +24,13 @@ TRGM_INDEX = "ix_logs_message_trgm"
 SQLITE_FTS_DDL = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(message, content='logs', "
     "content_rowid='id', tokenize='trigram case_sensitive 0', detail=none, columnsize=0)",
-    f"CREATE TRIGGER IF NOT EXISTS logs_fts_insert AFTER INSERT ON logs BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, message) VALUES (new.id, new.message); END",
-    f"CREATE TRIGGER IF NOT EXISTS logs_fts_delete AFTER DELETE ON logs BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, message) "
-    f"VALUES ('delete', old.id, old.message); END",
-    f"CREATE TRIGGER IF NOT EXISTS logs_fts_update AFTER UPDATE OF message ON logs BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, message) "
-    f"VALUES ('delete', old.id, old.message); "
-    f"INSERT INTO {FTS_TABLE}(rowid, message) VALUES (new.id, new.message); END",
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
 )
-SQLITE_FTS_DROP = (
-    "DROP TRIGGER IF EXISTS logs_fts_insert",
-    "DROP TRIGGER IF EXISTS logs_fts_delete",
-    "DROP TRIGGER IF EXISTS logs_fts_update",
-    f"DROP TABLE IF EXISTS {FTS_TABLE}",
-)
+SQLITE_FTS_DROP = (f"DROP TABLE IF EXISTS {FTS_TABLE}",)
 
 
 def create_text_index(conn: Connection) -> None:
-    """Build the backend's message index (and its triggers) over the lines already stored."""
+    """Build the backend's message index over the lines already stored."""
     if conn.dialect.name == "sqlite":
         for statement in SQLITE_FTS_DDL:
             conn.execute(text(statement))
@@ -71,11 +57,55 @@ def drop_text_index(conn: Connection) -> None:
         conn.execute(text(f"DROP INDEX IF EXISTS {TRGM_INDEX}"))
 
 
+# (dropped, created): the search indexes end with ``deleted`` (index-only bounded counts).
+REPLACED_INDEXES = [
+    (
+        (
+            "ix_executions_tenant_id_namespace_flow_id_start_date",
+            ["tenant_id", "namespace", "flow_id", "start_date"],
+        ),
+        (
+            "ix_executions_tenant_id_namespace_flow_id_start_date_deleted",
+            ["tenant_id", "namespace", "flow_id", "start_date", "deleted"],
+        ),
+    ),
+    (
+        ("ix_executions_tenant_id_start_date", ["tenant_id", "start_date"]),
+        ("ix_executions_tenant_id_start_date_deleted", ["tenant_id", "start_date", "deleted"]),
+    ),
+    (
+        ("ix_executions_tenant_id_state_start_date", ["tenant_id", "state", "start_date"]),
+        (
+            "ix_executions_tenant_id_state_start_date_deleted",
+            ["tenant_id", "state", "start_date", "deleted"],
+        ),
+    ),
+]
+NEW_INDEXES = [
+    (
+        "executions",
+        "ix_executions_tenant_id_flow_id_start_date_deleted",
+        ["tenant_id", "flow_id", "start_date", "deleted"],
+    ),
+    ("logs", "ix_logs_tenant_id_timestamp", ["tenant_id", "timestamp"]),
+]
+
+
 def upgrade() -> None:
-    # The message index: SQLite FTS5 trigram table (external content, synced by triggers),
+    for (old_name, _), (new_name, new_columns) in REPLACED_INDEXES:
+        op.drop_index(old_name, table_name="executions")
+        op.create_index(new_name, "executions", new_columns, unique=False)
+    for table, name, columns in NEW_INDEXES:
+        op.create_index(name, table, columns, unique=False)
+    # The message index: SQLite FTS5 trigram table (external content, kept in sync by the store in bulk),
     # PostgreSQL pg_trgm GIN on lower(message); see ``lanner.store.sqlalchemy.textsearch``.
     create_text_index(op.get_bind())
 
 
 def downgrade() -> None:
     drop_text_index(op.get_bind())
+    for table, name, _ in reversed(NEW_INDEXES):
+        op.drop_index(name, table_name=table)
+    for (old_name, old_columns), (new_name, _) in reversed(REPLACED_INDEXES):
+        op.drop_index(new_name, table_name="executions")
+        op.create_index(old_name, "executions", old_columns, unique=False)
