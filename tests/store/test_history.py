@@ -268,3 +268,31 @@ async def _free_pages_go_back(store: SqlStore) -> None:
     while await store.reclaim_space() > 0:
         pass
     assert (await store.readers.run(pragmas))[1] == 0
+
+
+async def test_walking_the_date_index_answers_as_sorting_the_matches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(8):
+        namespace = "company.team" if number % 2 else "company.team.sub"
+        await store.create_execution(
+            execution(f"x{number}", namespace=namespace, start=at(number % 3))
+        )
+    await store.create_execution(execution("y", namespace="company.teams", start=at(9)))
+    await store.add_logs([log_line(f"line {n % 3}", seconds=n % 4) for n in range(9)])
+    queries = [ExecutionQuery(namespace="company.team", size=3, page=p) for p in (1, 2, 3)]
+    log_queries = [LogQuery(q="line", size=4, page=p) for p in (1, 2, 3)]
+
+    async def answers() -> list[list[str]]:
+        pages = [[e.id for e in (await store.search_executions(q)).results] for q in queries]
+        for q in log_queries:
+            found = await store.search_logs(q)
+            pages.append([f"{e.message}@{e.timestamp}" for e in found.results])
+        return pages
+
+    sorted_answers = await answers()
+    monkeypatch.setattr("lanner.store.sqlalchemy.counts.SMALL_MATCHES", 1)
+    walked = await answers()
+
+    assert walked == sorted_answers
+    assert sum(len(page) for page in sorted_answers[:3]) == 8

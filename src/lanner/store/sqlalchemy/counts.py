@@ -28,6 +28,17 @@ DEFAULT_COUNT_BOUND = 10_000
 """Matches counted exactly per search; beyond, the total is an estimate (Settings)."""
 
 
+def capped_count(
+    conn: Connection, table: FromClause, conditions: list[ColumnElement[bool]], *, bound: int
+) -> int:
+    """How many rows match, counting at most ``bound + 1`` of them (through the index)."""
+    capped: Select[Any] = (
+        select(literal_column("1")).select_from(table).where(*conditions).limit(bound + 1)
+    )
+    counted: int = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+    return counted
+
+
 def bounded_total(
     conn: Connection,
     table: FromClause,
@@ -35,20 +46,34 @@ def bounded_total(
     *,
     bound: int,
     seen: int,
+    counted: int | None = None,
 ) -> int:
     """The number of rows of ``table`` matching ``conditions``, exact when at most ``bound``;
     else an estimate of at least ``max(bound + 1, seen)`` (``seen``: rows up to the end of
-    the page read, plus one when that page was full, so a client can always ask for the next)."""
-    capped: Select[Any] = (
-        select(literal_column("1")).select_from(table).where(*conditions).limit(bound + 1)
-    )
-    counted: int = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+    the page read, plus one when that page was full, so a client can always ask for the next).
+    ``counted``: the :func:`capped_count` already made, if any."""
+    if counted is None:
+        counted = capped_count(conn, table, conditions, bound=bound)
     if counted <= bound:
         return counted
     estimate = (
         _planner_estimate(conn, table, conditions) if conn.dialect.name == "postgresql" else 0
     )
     return max(bound + 1, seen, estimate)
+
+
+SMALL_MATCHES = 1000
+"""Up to this many matches a search reads them all through its filter's index and sorts them;
+beyond, SQLite walks the date index newest first and stops at the page (:func:`walk_hint`)."""
+
+
+def walk_hint(conn: Connection, counted: int, index: str) -> str | None:
+    """The SQLite ``INDEXED BY`` hint that makes a search with many matches walk ``index``
+    (its sort's) instead of sorting every match; None on PostgreSQL, whose planner knows the
+    row counts, or when the matches are few."""
+    if conn.dialect.name != "sqlite" or counted <= SMALL_MATCHES:
+        return None
+    return f"INDEXED BY {index}"
 
 
 def _planner_estimate(
@@ -66,10 +91,13 @@ def _planner_estimate(
 
 
 def namespace_and_children(column: ColumnElement[str], namespace: str) -> ColumnElement[bool]:
-    """``column`` is ``namespace`` or one of its children (``namespace.``…), as two index
-    ranges: identifiers compare byte-wise on both backends (schema ``Identifier``), and the
-    names starting with ``namespace.`` are those from ``namespace.`` up to ``namespace/``."""
-    return or_(
-        column == namespace,
-        and_(column >= namespace + ".", column < namespace + "/"),
+    """``column`` is ``namespace`` or one of its children (``namespace.``…), as ONE index
+    range: identifiers compare byte-wise on both backends (schema ``Identifier``), the names
+    starting with ``namespace.`` are those from ``namespace.`` up to ``namespace/``, and the
+    range from ``namespace`` to ``namespace/`` holds them and ``namespace`` itself (with
+    ``namespace-x`` and the like, which the last term leaves out)."""
+    return and_(
+        column >= namespace,
+        column < namespace + "/",
+        or_(column == namespace, column >= namespace + "."),
     )

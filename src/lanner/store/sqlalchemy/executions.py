@@ -49,7 +49,9 @@ from lanner.store.sqlalchemy.bulk import BulkStatement
 from lanner.store.sqlalchemy.counts import (
     DEFAULT_COUNT_BOUND,
     bounded_total,
+    capped_count,
     namespace_and_children,
+    walk_hint,
 )
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.rows import (
@@ -256,13 +258,25 @@ def search_executions(
 
     conditions = _search_conditions(query)
     offset = (query.page - 1) * query.size
-    rows = conn.execute(
-        select(executions).where(*conditions).order_by(*order).limit(query.size).offset(offset)
-    )
-    results = [to_execution(row) for row in rows]
+    counted = capped_count(conn, executions, conditions, bound=count_bound)
+    page = select(executions).where(*conditions).order_by(*order).limit(query.size)
+    hint = walk_hint(conn, counted, _START_DATE_INDEX) if _sorts_by_start(query) else None
+    if hint is not None:
+        page = page.with_hint(executions, hint, "sqlite")
+    results = [to_execution(row) for row in conn.execute(page.offset(offset))]
     seen = offset + len(results) + (1 if len(results) == query.size else 0)
-    total = bounded_total(conn, executions, conditions, bound=count_bound, seen=seen)
+    total = bounded_total(
+        conn, executions, conditions, bound=count_bound, seen=seen, counted=counted
+    )
     return Page(results=results, total=total)
+
+
+_START_DATE_INDEX = "ix_executions_tenant_id_start_date_deleted"
+
+
+def _sorts_by_start(query: ExecutionQuery) -> bool:
+    """Whether the date index gives the page's order (but for ties, sorted as they come)."""
+    return (query.sort or _DEFAULT_SORT)[0][0] == "state.startDate"
 
 
 def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> bool:

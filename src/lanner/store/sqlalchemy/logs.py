@@ -25,7 +25,9 @@ from lanner.store.sqlalchemy.bulk import BulkStatement
 from lanner.store.sqlalchemy.counts import (
     DEFAULT_COUNT_BOUND,
     bounded_total,
+    capped_count,
     namespace_and_children,
+    walk_hint,
 )
 from lanner.store.sqlalchemy.schema import log_sequences, logs
 
@@ -158,14 +160,17 @@ def search_logs(
             )
         order.append(column.desc() if is_descending else column.asc())
     order.append(logs.c.id.desc())  # a total order: pages neither repeat nor skip rows
-    conditions = _search_conditions(query, conn.dialect.name)
+    conditions = _search_conditions(query, conn)
     offset = (query.page - 1) * query.size
-    rows = conn.execute(
-        select(logs).where(*conditions).order_by(*order).limit(query.size).offset(offset)
-    )
-    results = [_to_entry(row) for row in rows]
+    counted = capped_count(conn, logs, conditions, bound=count_bound)
+    page = select(logs).where(*conditions).order_by(*order).limit(query.size)
+    by_time = (query.sort or (("timestamp", True),))[0][0] == "timestamp"
+    hint = walk_hint(conn, counted, "ix_logs_tenant_id_timestamp") if by_time else None
+    if hint is not None:
+        page = page.with_hint(logs, hint, "sqlite")
+    results = [_to_entry(row) for row in conn.execute(page.offset(offset))]
     seen = offset + len(results) + (1 if len(results) == query.size else 0)
-    total = bounded_total(conn, logs, conditions, bound=count_bound, seen=seen)
+    total = bounded_total(conn, logs, conditions, bound=count_bound, seen=seen, counted=counted)
     return Page(results=results, total=total)
 
 
@@ -173,7 +178,7 @@ def _namespace_condition(namespace: str) -> ColumnElement[bool]:
     return namespace_and_children(logs.c.namespace, namespace)
 
 
-def _search_conditions(query: LogQuery, dialect: str) -> list[ColumnElement[bool]]:
+def _search_conditions(query: LogQuery, conn: Connection) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == query.tenant_id]
     if query.namespace:
         conditions.append(_namespace_condition(query.namespace))
@@ -191,7 +196,7 @@ def _search_conditions(query: LogQuery, dialect: str) -> list[ColumnElement[bool
     if query.q:
         lowered = query.q.lower()
         conditions.append(func.lower(logs.c.message).contains(lowered, autoescape=True))
-        candidates = textsearch.candidate_condition(dialect, logs.c.id, lowered)
+        candidates = textsearch.candidate_condition(conn, logs.c.id, lowered)
         if candidates is not None:
             conditions.append(candidates)
     return conditions

@@ -72,16 +72,28 @@ def trigrams(q: str) -> list[str]:
     return list(dict.fromkeys(grams[round(i * step)] for i in range(MAX_TRIGRAMS)))
 
 
+MAX_CANDIDATES = 2000
+"""Beyond this many FTS candidates a term is common: walking the newest lines finds a page
+sooner than sorting every candidate, so the search does that instead."""
+
+
 def candidate_condition(
-    dialect: str, id_column: ColumnElement[int], lowered_q: str
+    conn: Connection, id_column: ColumnElement[int], lowered_q: str
 ) -> ColumnElement[bool] | None:
-    """On SQLite, "the row is an FTS candidate for ``lowered_q``"; None when the backend's
-    index needs no extra condition (PostgreSQL) or the query has no trigram."""
-    if dialect != "sqlite":
+    """On SQLite, "the row is one of the (at most :data:`MAX_CANDIDATES`) FTS candidates for
+    ``lowered_q``", the rows then read by id; None when the backend's index needs no extra
+    condition (PostgreSQL), the query has no trigram, or the term is common (then the page
+    walks the time index, checking each line, and stops once full)."""
+    if conn.dialect.name != "sqlite":
         return None
     grams = trigrams(lowered_q)
     if not grams:
         return None
     match = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
-    candidates = select(_fts.c.rowid).where(_fts.c[FTS_TABLE].op("MATCH")(match))
-    return id_column.in_(candidates)
+    candidates = (
+        select(_fts.c.rowid).where(_fts.c[FTS_TABLE].op("MATCH")(match)).limit(MAX_CANDIDATES + 1)
+    )
+    ids = list(conn.execute(candidates).scalars())
+    if len(ids) > MAX_CANDIDATES:
+        return None
+    return id_column.in_(ids)
