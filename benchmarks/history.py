@@ -376,6 +376,29 @@ def serve_and_measure(data_dir: Path, database_url: str | None, requests: int) -
             server.wait()
 
 
+def measure_existing(url: str, requests: int) -> None:
+    async def migrate() -> int:
+        store = open_store(url)
+        await store.start()  # upgrades the schema to this version's head
+        await store.close()
+        engine = create_engine(normalize_url(url))
+        with engine.connect() as conn:
+            total = int(conn.execute(text("SELECT count(*) FROM executions")).scalar_one())
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("VACUUM ANALYZE"))
+        engine.dispose()
+        return total
+
+    started = time.perf_counter()
+    total = asyncio.run(migrate())
+    emit({"name": "migrate", "executions": total,
+          "seconds": round(time.perf_counter() - started, 1)})  # fmt: skip
+    emit(sizes(url, total))
+    with tempfile.TemporaryDirectory() as tmp:
+        serve_and_measure(Path(tmp), url, requests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--executions", type=int, default=100_000)
@@ -383,7 +406,17 @@ def main() -> None:
     parser.add_argument("--reset", action="store_true", help="empty the PostgreSQL schema first")
     parser.add_argument("--chunk", type=int, default=2000, help="executions per transaction")
     parser.add_argument("--requests", type=int, default=50, help="requests per page measured")
+    parser.add_argument(
+        "--existing",
+        action="store_true",
+        help="measure the history already in --database (migrated first), seeding nothing",
+    )
     args = parser.parse_args()
+    if args.existing:
+        if not args.database:
+            parser.error("--existing needs --database")
+        measure_existing(args.database, args.requests)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         url = args.database or f"sqlite:///{data_dir / SQLITE_FILE_NAME}"
