@@ -296,3 +296,15 @@ async def test_walking_the_date_index_answers_as_sorting_the_matches(
 
     assert walked == sorted_answers
     assert sum(len(page) for page in sorted_answers[:3]) == 8
+
+
+async def test_a_common_term_walks_the_lines_and_answers_the_same(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.add_logs([log_line(message, seconds=n) for n, message in enumerate(MESSAGES)])
+    monkeypatch.setattr("lanner.store.sqlalchemy.textsearch.MAX_CANDIDATES", 0)
+
+    for q in QUERIES:
+        page = await store.search_logs(LogQuery(q=q, size=100))
+        expected = [m for m in reversed(MESSAGES) if q.lower() in m.lower()]
+        assert [entry.message for entry in page.results] == expected, q

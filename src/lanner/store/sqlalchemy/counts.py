@@ -64,16 +64,14 @@ def bounded_total(
 
 SMALL_MATCHES = 1000
 """Up to this many matches a search reads them all through its filter's index and sorts them;
-beyond, SQLite walks the date index newest first and stops at the page (:func:`walk_hint`)."""
+beyond, SQLite walks the date index newest first and stops at the page (:func:`walks`)."""
 
 
-def walk_hint(conn: Connection, counted: int, index: str) -> str | None:
-    """The SQLite ``INDEXED BY`` hint that makes a search with many matches walk ``index``
-    (its sort's) instead of sorting every match; None on PostgreSQL, whose planner knows the
-    row counts, or when the matches are few."""
-    if conn.dialect.name != "sqlite" or counted <= SMALL_MATCHES:
-        return None
-    return f"INDEXED BY {index}"
+def walks(conn: Connection, counted: int) -> bool:
+    """Whether a page of a search with ``counted`` matches walks its sort's date index instead
+    of sorting every match: on SQLite with many matches (PostgreSQL's planner knows the row
+    counts and chooses itself)."""
+    return conn.dialect.name == "sqlite" and counted > SMALL_MATCHES
 
 
 def _planner_estimate(
@@ -90,12 +88,18 @@ def _planner_estimate(
         return 0
 
 
-def namespace_and_children(column: ColumnElement[str], namespace: str) -> ColumnElement[bool]:
+def namespace_and_children(
+    column: ColumnElement[str], namespace: str, *, indexed: bool = True
+) -> ColumnElement[bool]:
     """``column`` is ``namespace`` or one of its children (``namespace.``…), as ONE index
     range: identifiers compare byte-wise on both backends (schema ``Identifier``), the names
     starting with ``namespace.`` are those from ``namespace.`` up to ``namespace/``, and the
     range from ``namespace`` to ``namespace/`` holds them and ``namespace`` itself (with
-    ``namespace-x`` and the like, which the last term leaves out)."""
+    ``namespace-x`` and the like, which the last term leaves out). ``indexed=False`` compares
+    ``column || ''`` instead, the same values that no index serves: the page then walks the
+    date index (:func:`walks`)."""
+    if not indexed:
+        column = column.concat("")
     return and_(
         column >= namespace,
         column < namespace + "/",

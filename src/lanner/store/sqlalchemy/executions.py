@@ -51,7 +51,7 @@ from lanner.store.sqlalchemy.counts import (
     bounded_total,
     capped_count,
     namespace_and_children,
-    walk_hint,
+    walks,
 )
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.rows import (
@@ -259,19 +259,15 @@ def search_executions(
     conditions = _search_conditions(query)
     offset = (query.page - 1) * query.size
     counted = capped_count(conn, executions, conditions, bound=count_bound)
+    if query.namespace and _sorts_by_start(query) and walks(conn, counted):
+        conditions = _search_conditions(query, indexed_namespace=False)
     page = select(executions).where(*conditions).order_by(*order).limit(query.size)
-    hint = walk_hint(conn, counted, _START_DATE_INDEX) if _sorts_by_start(query) else None
-    if hint is not None:
-        page = page.with_hint(executions, hint, "sqlite")
     results = [to_execution(row) for row in conn.execute(page.offset(offset))]
     seen = offset + len(results) + (1 if len(results) == query.size else 0)
     total = bounded_total(
         conn, executions, conditions, bound=count_bound, seen=seen, counted=counted
     )
     return Page(results=results, total=total)
-
-
-_START_DATE_INDEX = "ix_executions_tenant_id_start_date_deleted"
 
 
 def _sorts_by_start(query: ExecutionQuery) -> bool:
@@ -414,13 +410,19 @@ def _label_rows(tenant_id: str, execution_id: str, labels: Sequence[Label]) -> l
     ]
 
 
-def _search_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
+def _search_conditions(
+    query: ExecutionQuery, *, indexed_namespace: bool = True
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         executions.c.tenant_id == query.tenant_id,
         executions.c.deleted.is_(False),
     ]
     if query.namespace:
-        conditions.append(namespace_and_children(executions.c.namespace, query.namespace))
+        conditions.append(
+            namespace_and_children(
+                executions.c.namespace, query.namespace, indexed=indexed_namespace
+            )
+        )
     if query.flow_id:
         conditions.append(executions.c.flow_id == query.flow_id)
     if query.states:

@@ -27,11 +27,13 @@ from lanner.store.sqlalchemy.counts import (
     bounded_total,
     capped_count,
     namespace_and_children,
-    walk_hint,
+    walks,
 )
 from lanner.store.sqlalchemy.schema import log_sequences, logs
 
 MAX_PAGE_SIZE = 10_000
+TEXT_COUNT_BOUND = 1000
+"""Text searches (``q``) count exactly up to this many matches at most."""
 PURGE_CHUNK_ROWS = 10_000
 """Rows deleted per purge transaction: the single SQLite writer is never held for long."""
 
@@ -160,17 +162,22 @@ def search_logs(
             )
         order.append(column.desc() if is_descending else column.asc())
     order.append(logs.c.id.desc())  # a total order: pages neither repeat nor skip rows
-    conditions = _search_conditions(query, conn)
+    candidates = _candidates(query, conn)
+    conditions = _search_conditions(query, candidates)
     offset = (query.page - 1) * query.size
-    counted = capped_count(conn, logs, conditions, bound=count_bound)
-    page = select(logs).where(*conditions).order_by(*order).limit(query.size)
+    # Text searches count exactly up to a smaller bound: a common term's count checks lines.
+    bound = min(count_bound, TEXT_COUNT_BOUND) if query.q else count_bound
+    counted = capped_count(conn, logs, conditions, bound=bound)
     by_time = (query.sort or (("timestamp", True),))[0][0] == "timestamp"
-    hint = walk_hint(conn, counted, "ix_logs_tenant_id_timestamp") if by_time else None
-    if hint is not None:
-        page = page.with_hint(logs, hint, "sqlite")
+    if candidates is not None:
+        # Few FTS candidates: read them by id (no index on the filters), then sort them.
+        conditions = _search_conditions(query, candidates, indexed=False)
+    elif query.namespace and by_time and walks(conn, counted):
+        conditions = _search_conditions(query, None, indexed=False)
+    page = select(logs).where(*conditions).order_by(*order).limit(query.size)
     results = [_to_entry(row) for row in conn.execute(page.offset(offset))]
     seen = offset + len(results) + (1 if len(results) == query.size else 0)
-    total = bounded_total(conn, logs, conditions, bound=count_bound, seen=seen, counted=counted)
+    total = bounded_total(conn, logs, conditions, bound=bound, seen=seen, counted=counted)
     return Page(results=results, total=total)
 
 
@@ -178,10 +185,23 @@ def _namespace_condition(namespace: str) -> ColumnElement[bool]:
     return namespace_and_children(logs.c.namespace, namespace)
 
 
-def _search_conditions(query: LogQuery, conn: Connection) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == query.tenant_id]
+def _candidates(query: LogQuery, conn: Connection) -> ColumnElement[bool] | None:
+    if not query.q:
+        return None
+    return textsearch.candidate_condition(conn, logs.c.id, query.q.lower())
+
+
+def _search_conditions(
+    query: LogQuery, candidates: ColumnElement[bool] | None, *, indexed: bool = True
+) -> list[ColumnElement[bool]]:
+    # Not indexed with candidates: no index serves the filters, so the rows are read by id.
+    by_id = not indexed and candidates is not None
+    tenant = logs.c.tenant_id.concat("") if by_id else logs.c.tenant_id
+    conditions: list[ColumnElement[bool]] = [tenant == query.tenant_id]
     if query.namespace:
-        conditions.append(_namespace_condition(query.namespace))
+        conditions.append(
+            namespace_and_children(logs.c.namespace, query.namespace, indexed=indexed)
+        )
     if query.flow_id is not None:
         conditions.append(logs.c.flow_id == query.flow_id)
     if query.execution_id is not None:
@@ -196,9 +216,8 @@ def _search_conditions(query: LogQuery, conn: Connection) -> list[ColumnElement[
     if query.q:
         lowered = query.q.lower()
         conditions.append(func.lower(logs.c.message).contains(lowered, autoescape=True))
-        candidates = textsearch.candidate_condition(conn, logs.c.id, lowered)
-        if candidates is not None:
-            conditions.append(candidates)
+    if candidates is not None:
+        conditions.append(candidates)
     return conditions
 
 
