@@ -191,7 +191,7 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         elif name == "encryption_key":
             out[name] = parse_encryption_key(value, source)
         elif name in ("log_retention", "execution_retention"):
-            out[name] = parse_retention(value, source)
+            out[name] = parse_retention(value, source, name.replace("_", " "))
         elif name == "search_count_bound":
             out[name] = parse_limit(name, value, source)
         elif name in _INT_LIMITS:
@@ -226,7 +226,7 @@ def parse_limit(name: str, value: Any, source: str) -> int:
     return number
 
 
-def parse_retention(value: Any, source: str) -> timedelta | None:
+def parse_retention(value: Any, source: str, key: str = "log retention") -> timedelta | None:
     """An ISO-8601 duration (``P30D``, ``PT12H``); ``off``/``none``/empty keeps logs forever."""
     text = str(value).strip()
     if text.lower() in ("", "off", "none", "forever"):
@@ -234,7 +234,7 @@ def parse_retention(value: Any, source: str) -> timedelta | None:
     duration = parse_duration(text)
     if duration is None or duration <= timedelta(0):
         raise ConfigError(
-            f"{source}: log retention must be a positive ISO-8601 duration such as P30D, "
+            f"{source}: {key} must be a positive ISO-8601 duration such as P30D, "
             f"got {text!r}"
         )
     return duration
