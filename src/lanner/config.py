@@ -234,8 +234,7 @@ def parse_retention(value: Any, source: str, key: str = "log retention") -> time
     duration = parse_duration(text)
     if duration is None or duration <= timedelta(0):
         raise ConfigError(
-            f"{source}: {key} must be a positive ISO-8601 duration such as P30D, "
-            f"got {text!r}"
+            f"{source}: {key} must be a positive ISO-8601 duration such as P30D, got {text!r}"
         )
     return duration
 
