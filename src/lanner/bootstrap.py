@@ -26,7 +26,7 @@ from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
-from lanner.engine.retention import start_log_retention
+from lanner.engine.retention import start_history_retention, start_log_retention
 from lanner.engine.runtime_functions import EngineRuntime
 from lanner.engine.scheduler import Scheduler
 from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
@@ -46,7 +46,7 @@ SHUTDOWN_GRACE_S = 10.0
 async def start_store(settings: Settings) -> Store:
     """An opened, migrated store for ``settings``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url, count_bound=settings.search_count_bound)
     await store.start()
     return store
 
@@ -166,11 +166,16 @@ async def run_local(settings: Settings) -> None:
     # A stable holder: after a crash, the next start takes its own lease back at once.
     scheduler = build_scheduler(store, feed, submitter, holder=f"{socket.gethostname()}/embedded")
     retention = start_log_retention(store, settings.log_retention)
+    history = start_history_retention(
+        store, settings.execution_retention, settings.max_executions, storage
+    )
     try:
         await engine.start()
         await scheduler.start()
         await serve_http(settings, store, feed, storage=storage, submitter=submitter)
     finally:
+        if history is not None:
+            await history.stop()
         if retention is not None:
             await retention.stop()
         await scheduler.stop()
@@ -268,10 +273,18 @@ async def run_role(
                 templates=templates,
             )
             retention = start_log_retention(store, settings.log_retention)
+            history = start_history_retention(
+                store,
+                settings.execution_retention,
+                settings.max_executions,
+                build_storage(settings),
+            )
             await executor.start()
             try:
                 await wait_for_signal()
             finally:
+                if history is not None:
+                    await history.stop()
                 if retention is not None:
                     await retention.stop()
                 await executor.stop(grace_s=SHUTDOWN_GRACE_S)

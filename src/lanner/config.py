@@ -61,6 +61,13 @@ class Settings:
     log_retention: timedelta | None = None
     """Log lines older than this are purged by the server (``LANNER_LOG_RETENTION=P30D``,
     ``log-retention:``); None keeps them forever."""
+    execution_retention: timedelta | None = None
+    """Ended executions started longer ago than this are purged, with their task runs, logs
+    and files (``LANNER_EXECUTION_RETENTION=P90D``, ``execution-retention:``)."""
+    max_executions: int | None = None
+    """Per tenant, ended executions beyond the newest this many are purged likewise."""
+    search_count_bound: int = 10_000
+    """Search totals are exact up to this many matches, an estimate beyond (README)."""
     # Input limits (README "Limits"): YAML documents, parse time, request sizes.
     yaml_max_aliases: int = 50
     yaml_max_depth: int = 100
@@ -114,10 +121,12 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_ENCRYPTION_KEY": "encryption_key",
     "LANNER_LOG_RETENTION": "log_retention",
     "LANNER_UI_TIMEZONE": "ui_timezone",
+    "LANNER_EXECUTION_RETENTION": "execution_retention",
+    "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
-        "max_form_part_bytes", "max_form_fields", "max_header_bytes",
+        "max_form_part_bytes", "max_form_fields", "max_header_bytes", "max_executions",
     )},
 }  # fmt: skip
 # Limits: positive whole numbers (sizes may say KiB/MiB/GiB); the depth has a ceiling.
@@ -185,8 +194,10 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = url
         elif name == "encryption_key":
             out[name] = parse_encryption_key(value, source)
-        elif name == "log_retention":
-            out[name] = parse_retention(value, source)
+        elif name in ("log_retention", "execution_retention"):
+            out[name] = parse_retention(value, source, name.replace("_", " "))
+        elif name == "search_count_bound":
+            out[name] = parse_limit(name, value, source)
         elif name in _INT_LIMITS:
             out[name] = parse_limit(name, value, source)
         elif name == "flow_parse_timeout":
@@ -231,7 +242,7 @@ def parse_limit(name: str, value: Any, source: str) -> int:
     return number
 
 
-def parse_retention(value: Any, source: str) -> timedelta | None:
+def parse_retention(value: Any, source: str, key: str = "log retention") -> timedelta | None:
     """An ISO-8601 duration (``P30D``, ``PT12H``); ``off``/``none``/empty keeps logs forever."""
     text = str(value).strip()
     if text.lower() in ("", "off", "none", "forever"):
@@ -239,8 +250,7 @@ def parse_retention(value: Any, source: str) -> timedelta | None:
     duration = parse_duration(text)
     if duration is None or duration <= timedelta(0):
         raise ConfigError(
-            f"{source}: log retention must be a positive ISO-8601 duration such as P30D, "
-            f"got {text!r}"
+            f"{source}: {key} must be a positive ISO-8601 duration such as P30D, got {text!r}"
         )
     return duration
 

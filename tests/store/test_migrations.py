@@ -13,7 +13,12 @@ from sqlalchemy import Engine, inspect
 
 from lanner.store import open_store
 from lanner.store.sqlalchemy.engines import check_connection, create_sync_engine, normalize_url
-from lanner.store.sqlalchemy.migrations import alembic_config, current_revision, upgrade_to_head
+from lanner.store.sqlalchemy.migrations import (
+    alembic_config,
+    current_revision,
+    include_name,
+    upgrade_to_head,
+)
 from lanner.store.sqlalchemy.schema import metadata
 
 
@@ -32,7 +37,12 @@ def head_revision() -> str | None:
 def schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": include_name,
+            },
         )
         return list(compare_metadata(context, metadata))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,21 @@ def test_encryption_key_from_file_and_bad_key(tmp_path: Path) -> None:
         load_settings({}, environ={"LANNER_ENCRYPTION_KEY": "short"})
     assert "16, 24 or 32" in caught.value.message
     assert load_settings({}, environ={}).encryption_key is None
+
+
+def test_history_settings_come_from_the_environment() -> None:
+    defaults = load_settings({}, environ={})
+    env = {
+        "LANNER_EXECUTION_RETENTION": "P90D",
+        "LANNER_MAX_EXECUTIONS": "100000",
+        "LANNER_SEARCH_COUNT_BOUND": "500",
+    }
+    settings = load_settings({}, environ=env)
+
+    assert (defaults.execution_retention, defaults.max_executions) == (None, None)
+    assert defaults.search_count_bound == 10_000
+    assert settings.execution_retention == timedelta(days=90)
+    assert settings.max_executions == 100_000
+    assert settings.search_count_bound == 500
+    with pytest.raises(ConfigError, match="search-count-bound"):
+        load_settings({}, environ={"LANNER_SEARCH_COUNT_BOUND": "0"})

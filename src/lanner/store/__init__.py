@@ -12,6 +12,7 @@ from lanner.store.protocols.executions import (
     ExecutionStep,
     ExecutionStore,
     LiveExecution,
+    PurgedExecution,
 )
 from lanner.store.protocols.flow_triggers import (
     FlowTriggerStore,
@@ -70,6 +71,7 @@ __all__ = [
     "NewFlowRevision",
     "NewJob",
     "Page",
+    "PurgedExecution",
     "QueueStore",
     "Store",
     "StoredFlow",
@@ -84,8 +86,11 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str) -> Store:
-    """A not-yet-started store for ``database_url`` (``sqlite:///path`` or ``postgresql://…``)."""
+def open_store(database_url: str, *, count_bound: int | None = None) -> Store:
+    """A not-yet-started store for ``database_url`` (``sqlite:///path`` or ``postgresql://…``);
+    search totals are exact up to ``count_bound`` matches (default 10,000), estimated beyond."""
     from lanner.store.sqlalchemy.store import SqlStore
 
-    return SqlStore(database_url)
+    if count_bound is None:
+        return SqlStore(database_url)
+    return SqlStore(database_url, count_bound=count_bound)

@@ -82,6 +82,20 @@ class ExecutionQuery:
     sort: Sequence[tuple[str, bool]] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class PurgedExecution:
+    """An execution a purge deleted: what its internal-storage files are found by."""
+
+    tenant_id: str
+    namespace: str
+    flow_id: str
+    id: str
+
+
+PURGE_BATCH = 200
+"""Executions deleted per purge transaction (with their task runs, labels, logs...)."""
+
+
 class ExecutionStore(QueueStore, Protocol):
     """Executions, task runs, executor events and worker jobs."""
 
@@ -134,4 +148,36 @@ class ExecutionStore(QueueStore, Protocol):
         order (the last execution version wins). Events addressed to an execution that does
         not exist (any more) are dropped. Job ids are generated; jobs start queued, except
         those ``claim`` takes, which start running and are returned (oldest first)."""
+        ...
+
+    async def purge_executions(
+        self,
+        before: datetime,
+        *,
+        tenant_id: str,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        states: Sequence[StateType] = (),
+        limit: int = PURGE_BATCH,
+    ) -> list[PurgedExecution]:
+        """Delete, in ONE short transaction, up to ``limit`` executions of ``tenant_id`` that
+        started before ``before`` and are in ``states`` (default: any terminated state; a live
+        execution is never purged), oldest first, with everything that hangs off them (task
+        runs, labels, queued events and jobs, log lines). Call again until it returns fewer
+        than ``limit``; the caller deletes their internal-storage files."""
+        ...
+
+    async def execution_tenants(self) -> list[str]:
+        """Every tenant holding at least one execution (read through the index, not a scan)."""
+        ...
+
+    async def nth_newest_start(self, tenant_id: str, keep: int) -> datetime | None:
+        """The start date of the ``keep``-th newest execution of the tenant (None when it has
+        at most ``keep``): executions started before it are beyond a count retention."""
+        ...
+
+    async def reclaim_space(self) -> int:
+        """Give freed database pages back to the file system, a bounded amount per call
+        (SQLite ``PRAGMA incremental_vacuum``; PostgreSQL's autovacuum needs nothing); how
+        many free pages remain."""
         ...

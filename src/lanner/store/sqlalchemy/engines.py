@@ -125,6 +125,9 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
         # implicit BEGIN breaks SAVEPOINT and transactional DDL.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Takes effect on a new database only (before its first table): freed pages then go
+        # back to the file system with ``PRAGMA incremental_vacuum`` (history retention).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

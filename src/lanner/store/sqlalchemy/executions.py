@@ -35,11 +35,24 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.labels import Label
 from lanner.domain.states import TERMINATED, StateType
 from lanner.errors import ConflictError, IllegalArgumentError
-from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep, LiveExecution
+from lanner.store.protocols.executions import (
+    PURGE_BATCH,
+    ExecutionQuery,
+    ExecutionStep,
+    LiveExecution,
+    PurgedExecution,
+)
 from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Job, JobClaim, JobGoneError, NewEvent
-from lanner.store.sqlalchemy import flow_triggers, queue
+from lanner.store.sqlalchemy import flow_triggers, queue, textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.counts import (
+    DEFAULT_COUNT_BOUND,
+    bounded_total,
+    capped_count,
+    namespace_and_children,
+    walks,
+)
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.rows import (
     execution_values,
@@ -103,10 +116,11 @@ _DELETE_LABELS = BulkStatement(
 _DELETE_EXECUTION = delete(executions).where(
     executions.c.tenant_id == bindparam("k_tenant_id"), executions.c.id == bindparam("k_id")
 )
-# Rows that hang off an execution without a foreign key (queues and logs outlive nothing).
+# Rows that hang off an execution without a foreign key (queues and logs outlive nothing);
+# log lines go through ``textsearch.delete_lines`` (out of the message index too).
+_DEPENDENTS = (task_runs, execution_labels, executor_events, jobs, log_sequences)
 _DELETE_DEPENDENTS = [
-    delete(table).where(table.c.execution_id == bindparam("k_id"))
-    for table in (task_runs, execution_labels, executor_events, jobs, logs, log_sequences)
+    delete(table).where(table.c.execution_id == bindparam("k_id")) for table in _DEPENDENTS
 ]
 
 # A task run's position is set once, at insert: an update keeps its place in the list.
@@ -217,8 +231,11 @@ def live_executions(
     return [LiveExecution(row.id, StateType(row.state), row.start_date) for row in rows]
 
 
-def search_executions(conn: Connection, query: ExecutionQuery) -> Page[Execution]:
-    """Filter, sort and page in SQL; the total counts every match."""
+def search_executions(
+    conn: Connection, query: ExecutionQuery, *, count_bound: int = DEFAULT_COUNT_BOUND
+) -> Page[Execution]:
+    """Filter, sort and page in SQL; the total is exact up to ``count_bound`` matches, an
+    estimate beyond (:func:`~lanner.store.sqlalchemy.counts.bounded_total`)."""
     if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
         raise IllegalArgumentError(
             f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
@@ -240,17 +257,22 @@ def search_executions(conn: Connection, query: ExecutionQuery) -> Page[Execution
     order.append(executions.c.id.asc())  # a total order: pages neither repeat nor skip rows
 
     conditions = _search_conditions(query)
-    total = conn.execute(
-        select(func.count()).select_from(executions).where(*conditions)
-    ).scalar_one()
-    rows = conn.execute(
-        select(executions)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(query.size)
-        .offset((query.page - 1) * query.size)
+    offset = (query.page - 1) * query.size
+    counted = capped_count(conn, executions, conditions, bound=count_bound)
+    if query.namespace and _sorts_by_start(query) and walks(conn, counted):
+        conditions = _search_conditions(query, indexed_namespace=False)
+    page = select(executions).where(*conditions).order_by(*order).limit(query.size)
+    results = [to_execution(row) for row in conn.execute(page.offset(offset))]
+    seen = offset + len(results) + (1 if len(results) == query.size else 0)
+    total = bounded_total(
+        conn, executions, conditions, bound=count_bound, seen=seen, counted=counted
     )
-    return Page(results=[to_execution(row) for row in rows], total=total)
+    return Page(results=results, total=total)
+
+
+def _sorts_by_start(query: ExecutionQuery) -> bool:
+    """Whether the date index gives the page's order (but for ties, sorted as they come)."""
+    return (query.sort or _DEFAULT_SORT)[0][0] == "state.startDate"
 
 
 def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> bool:
@@ -260,6 +282,7 @@ def delete_execution(conn: Connection, tenant_id: str, execution_id: str) -> boo
         return False
     for statement in _DELETE_DEPENDENTS:
         conn.execute(statement, {"k_id": execution_id})
+    textsearch.delete_lines(conn, [logs.c.execution_id == execution_id])
     return True
 
 
@@ -388,16 +411,17 @@ def _label_rows(tenant_id: str, execution_id: str, labels: Sequence[Label]) -> l
     ]
 
 
-def _search_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
+def _search_conditions(
+    query: ExecutionQuery, *, indexed_namespace: bool = True
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         executions.c.tenant_id == query.tenant_id,
         executions.c.deleted.is_(False),
     ]
     if query.namespace:
         conditions.append(
-            or_(
-                executions.c.namespace == query.namespace,
-                executions.c.namespace.startswith(query.namespace + ".", autoescape=True),
+            namespace_and_children(
+                executions.c.namespace, query.namespace, indexed=indexed_namespace
             )
         )
     if query.flow_id:
@@ -428,3 +452,87 @@ def _search_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
             )
         )
     return conditions
+
+
+def purge_executions(
+    conn: Connection,
+    before: datetime,
+    *,
+    tenant_id: str,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    states: Sequence[StateType] = (),
+    limit: int = PURGE_BATCH,
+) -> list[PurgedExecution]:
+    """Delete up to ``limit`` ended executions started before ``before``, oldest first, with
+    their task runs, labels, events, jobs and log lines (read through the start-date index)."""
+    chosen = [state.value for state in states] or [state.value for state in TERMINATED]
+    conditions: list[ColumnElement[bool]] = [
+        executions.c.tenant_id == tenant_id,
+        executions.c.start_date < before,
+        executions.c.state.in_(chosen),
+    ]
+    if namespace:
+        conditions.append(namespace_and_children(executions.c.namespace, namespace))
+    if flow_id is not None:
+        conditions.append(executions.c.flow_id == flow_id)
+    rows = conn.execute(
+        select(executions.c.id, executions.c.namespace, executions.c.flow_id)
+        .where(*conditions)
+        .order_by(executions.c.start_date)
+        .limit(limit)
+    ).all()
+    purged = [PurgedExecution(tenant_id, row.namespace, row.flow_id, row.id) for row in rows]
+    ids = [execution.id for execution in purged]
+    if ids:
+        for table in _DEPENDENTS:
+            conn.execute(delete(table).where(table.c.execution_id.in_(ids)))
+        textsearch.delete_lines(conn, [logs.c.execution_id.in_(ids)])
+        conn.execute(delete(executions).where(executions.c.id.in_(ids)))
+    return purged
+
+
+def execution_tenants(conn: Connection) -> list[str]:
+    """Every tenant with an execution: a loose index scan (one index seek per tenant)."""
+    found: list[str] = []
+    while True:
+        stmt = select(func.min(executions.c.tenant_id))
+        if found:
+            stmt = stmt.where(executions.c.tenant_id > found[-1])
+        tenant: str | None = conn.execute(stmt).scalar()
+        if tenant is None:
+            return found
+        found.append(tenant)
+
+
+def nth_newest_start(conn: Connection, tenant_id: str, keep: int) -> datetime | None:
+    """The start date of the ``keep``-th newest execution of the tenant, if it has more."""
+    start: datetime | None = conn.execute(
+        select(executions.c.start_date)
+        .where(executions.c.tenant_id == tenant_id)
+        .order_by(executions.c.start_date.desc())
+        .limit(1)
+        .offset(keep - 1)
+    ).scalar()
+    return start
+
+
+RECLAIM_PAGES = 2048
+"""Free SQLite pages (4 KiB each) given back to the file system per call."""
+
+
+def reclaim_space(conn: Connection) -> int:
+    """SQLite: ``PRAGMA incremental_vacuum`` of up to :data:`RECLAIM_PAGES` pages; the free
+    pages left. PostgreSQL: 0 (autovacuum reuses the space)."""
+    if conn.dialect.name != "sqlite":
+        return 0
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        remaining: int = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+        # The driver steps this pragma once per execute, and each step frees one page.
+        for _ in range(min(remaining, RECLAIM_PAGES)):
+            cursor.execute("PRAGMA incremental_vacuum(1)")
+        remaining = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+    finally:
+        cursor.close()
+    return remaining

@@ -19,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    func,
     insert,
     or_,
     select,
@@ -30,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from lanner.errors import ConcurrentUpdateError, IllegalArgumentError
 from lanner.store.protocols.flows import FlowQuery, NewFlowRevision, StoredFlow
 from lanner.store.protocols.pages import Page
+from lanner.store.sqlalchemy.counts import DEFAULT_COUNT_BOUND, bounded_total
 from lanner.store.sqlalchemy.schema import flow_labels, flow_revisions, flows
 
 MAX_PAGE_SIZE = 10_000
@@ -194,8 +194,10 @@ def list_flows(conn: Connection, tenant_id: str, namespace: str | None = None) -
     return [_to_flow(row) for row in rows]
 
 
-def search_flows(conn: Connection, query: FlowQuery) -> Page[StoredFlow]:
-    """Filter, sort and page in SQL; the total counts every match."""
+def search_flows(
+    conn: Connection, query: FlowQuery, *, count_bound: int = DEFAULT_COUNT_BOUND
+) -> Page[StoredFlow]:
+    """Filter, sort and page in SQL; the total is exact up to ``count_bound`` matches."""
     if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
         raise IllegalArgumentError(
             f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
@@ -213,15 +215,14 @@ def search_flows(conn: Connection, query: FlowQuery) -> Page[StoredFlow]:
     order += [flows.c.namespace.asc(), flows.c.flow_id.asc()]
 
     conditions = _search_conditions(query)
-    total = conn.execute(select(func.count()).select_from(flows).where(*conditions)).scalar_one()
+    offset = (query.page - 1) * query.size
     rows = conn.execute(
-        select(flows)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(query.size)
-        .offset((query.page - 1) * query.size)
+        select(flows).where(*conditions).order_by(*order).limit(query.size).offset(offset)
     )
-    return Page(results=[_to_flow(row) for row in rows], total=total)
+    results = [_to_flow(row) for row in rows]
+    seen = offset + len(results) + (1 if len(results) == query.size else 0)
+    total = bounded_total(conn, flows, conditions, bound=count_bound, seen=seen)
+    return Page(results=results, total=total)
 
 
 def distinct_namespaces(conn: Connection, tenant_id: str, q: str | None = None) -> list[str]:

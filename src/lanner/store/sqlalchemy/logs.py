@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -20,10 +20,20 @@ from lanner.domain.logs import LogEntry, LogLevel
 from lanner.errors import IllegalArgumentError
 from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
+from lanner.store.sqlalchemy import textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
+from lanner.store.sqlalchemy.counts import (
+    DEFAULT_COUNT_BOUND,
+    bounded_total,
+    capped_count,
+    namespace_and_children,
+    walks,
+)
 from lanner.store.sqlalchemy.schema import log_sequences, logs
 
 MAX_PAGE_SIZE = 10_000
+TEXT_COUNT_BOUND = 1000
+"""Text searches (``q``) count exactly up to this many matches at most."""
 PURGE_CHUNK_ROWS = 10_000
 """Rows deleted per purge transaction: the single SQLite writer is never held for long."""
 
@@ -88,7 +98,9 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
                 entry.level.value, entry.thread, entry.message, entry.timestamp,
             )
         )  # fmt: skip
+    last_id = textsearch.last_line_id(conn)
     _INSERT_LOG.execute_tuples(conn, _LOG_KEYS, rows)
+    textsearch.index_lines_after(conn, last_id)
 
 
 def _execution_conditions(
@@ -143,8 +155,11 @@ def list_logs(
     return [_to_entry(row) for row in conn.execute(query)]
 
 
-def search_logs(conn: Connection, query: LogQuery) -> Page[LogEntry]:
-    """Filter, sort and page in SQL; the total counts every match."""
+def search_logs(
+    conn: Connection, query: LogQuery, *, count_bound: int = DEFAULT_COUNT_BOUND
+) -> Page[LogEntry]:
+    """Filter, sort and page in SQL; the total is exact up to ``count_bound`` matches, an
+    estimate beyond (:func:`~lanner.store.sqlalchemy.counts.bounded_total`)."""
     if query.page < 1 or not 1 <= query.size <= MAX_PAGE_SIZE:
         raise IllegalArgumentError(
             f"page must be ≥ 1 and size between 1 and {MAX_PAGE_SIZE} "
@@ -159,29 +174,46 @@ def search_logs(conn: Connection, query: LogQuery) -> Page[LogEntry]:
             )
         order.append(column.desc() if is_descending else column.asc())
     order.append(logs.c.id.desc())  # a total order: pages neither repeat nor skip rows
-    conditions = _search_conditions(query)
-    total = conn.execute(select(func.count()).select_from(logs).where(*conditions)).scalar_one()
-    rows = conn.execute(
-        select(logs)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(query.size)
-        .offset((query.page - 1) * query.size)
-    )
-    return Page(results=[_to_entry(row) for row in rows], total=total)
+    candidates = _candidates(query, conn)
+    conditions = _search_conditions(query, candidates)
+    offset = (query.page - 1) * query.size
+    # Text searches count exactly up to a smaller bound: a common term's count checks lines.
+    bound = min(count_bound, TEXT_COUNT_BOUND) if query.q else count_bound
+    counted = capped_count(conn, logs, conditions, bound=bound)
+    by_time = (query.sort or (("timestamp", True),))[0][0] == "timestamp"
+    if candidates is not None:
+        # Few FTS candidates: read them by id (no index on the filters), then sort them.
+        conditions = _search_conditions(query, candidates, indexed=False)
+    elif query.namespace and by_time and walks(conn, counted):
+        conditions = _search_conditions(query, None, indexed=False)
+    page = select(logs).where(*conditions).order_by(*order).limit(query.size)
+    results = [_to_entry(row) for row in conn.execute(page.offset(offset))]
+    seen = offset + len(results) + (1 if len(results) == query.size else 0)
+    total = bounded_total(conn, logs, conditions, bound=bound, seen=seen, counted=counted)
+    return Page(results=results, total=total)
 
 
 def _namespace_condition(namespace: str) -> ColumnElement[bool]:
-    return or_(
-        logs.c.namespace == namespace,
-        logs.c.namespace.startswith(namespace + ".", autoescape=True),
-    )
+    return namespace_and_children(logs.c.namespace, namespace)
 
 
-def _search_conditions(query: LogQuery) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == query.tenant_id]
+def _candidates(query: LogQuery, conn: Connection) -> ColumnElement[bool] | None:
+    if not query.q:
+        return None
+    return textsearch.candidate_condition(conn, logs.c.id, query.q.lower())
+
+
+def _search_conditions(
+    query: LogQuery, candidates: ColumnElement[bool] | None, *, indexed: bool = True
+) -> list[ColumnElement[bool]]:
+    # Not indexed with candidates: no index serves the filters, so the rows are read by id.
+    by_id = not indexed and candidates is not None
+    tenant = logs.c.tenant_id.concat("") if by_id else logs.c.tenant_id
+    conditions: list[ColumnElement[bool]] = [tenant == query.tenant_id]
     if query.namespace:
-        conditions.append(_namespace_condition(query.namespace))
+        conditions.append(
+            namespace_and_children(logs.c.namespace, query.namespace, indexed=indexed)
+        )
     if query.flow_id is not None:
         conditions.append(logs.c.flow_id == query.flow_id)
     if query.execution_id is not None:
@@ -194,7 +226,10 @@ def _search_conditions(query: LogQuery) -> list[ColumnElement[bool]]:
     if query.end_date is not None:
         conditions.append(logs.c.timestamp < query.end_date)
     if query.q:
-        conditions.append(func.lower(logs.c.message).contains(query.q.lower(), autoescape=True))
+        lowered = query.q.lower()
+        conditions.append(func.lower(logs.c.message).contains(lowered, autoescape=True))
+    if candidates is not None:
+        conditions.append(candidates)
     return conditions
 
 
@@ -212,7 +247,7 @@ def delete_logs(
     conditions = _execution_conditions(
         tenant_id, execution_id, min_level, task_run_id, task_id, attempt
     )
-    return conn.execute(delete(logs).where(*conditions)).rowcount
+    return textsearch.delete_lines(conn, conditions)
 
 
 def delete_flow_logs(
@@ -225,7 +260,7 @@ def delete_flow_logs(
     ]
     if trigger_id is not None:
         conditions.append(logs.c.trigger_id == trigger_id)
-    return conn.execute(delete(logs).where(*conditions)).rowcount
+    return textsearch.delete_lines(conn, conditions)
 
 
 def purge_chunk(
@@ -246,8 +281,10 @@ def purge_chunk(
         conditions.append(logs.c.flow_id == flow_id)
     if levels:
         conditions.append(logs.c.level.in_([level.value for level in levels]))
-    chunk = select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS).scalar_subquery()
-    return conn.execute(delete(logs).where(logs.c.id.in_(chunk))).rowcount
+    ids = list(conn.execute(select(logs.c.id).where(*conditions).limit(PURGE_CHUNK_ROWS)).scalars())
+    if not ids:
+        return 0
+    return textsearch.delete_lines(conn, [logs.c.id.in_(ids)])
 
 
 def _to_entry(row: Row[Any]) -> LogEntry:

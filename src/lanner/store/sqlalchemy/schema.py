@@ -150,9 +150,12 @@ executions = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("updated", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("id"),
-    Index(None, "tenant_id", "namespace", "flow_id", "start_date"),
-    Index(None, "tenant_id", "start_date"),
-    Index(None, "tenant_id", "state", "start_date"),
+    # One per search shape (tenant; namespace; flow; state), ordered by start date, ending with
+    # ``deleted`` so the bounded count of a search reads the index only.
+    Index(None, "tenant_id", "namespace", "flow_id", "start_date", "deleted"),
+    Index(None, "tenant_id", "start_date", "deleted"),
+    Index(None, "tenant_id", "state", "start_date", "deleted"),
+    Index(None, "tenant_id", "flow_id", "start_date", "deleted"),
     Index(None, "parent_id"),
     Index(None, "original_id"),
     # Start-up re-drive of every non-terminal execution reads this small subset only.
@@ -323,6 +326,7 @@ logs = Table(
     Column("timestamp", UtcDateTime, nullable=False),
     UniqueConstraint("execution_id", "seq"),
     Index(None, "tenant_id", "namespace", "flow_id", "timestamp"),
+    Index(None, "tenant_id", "timestamp"),
     Index(None, "timestamp"),
 )
 

@@ -24,7 +24,10 @@ from lanner.domain.executions import Execution, TaskRun, new_id
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.times import utc_now
 from lanner.errors import StoreUnavailableError
-from lanner.store.protocols.executions import ExecutionStep
+from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep
+from lanner.store.protocols.flows import FlowQuery, StoredFlow
+from lanner.store.protocols.logs import LogQuery
+from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Job, JobClaim, NewEvent
 from lanner.store.sqlalchemy import (
     executions,
@@ -37,6 +40,7 @@ from lanner.store.sqlalchemy import (
     tokens,
     triggers,
 )
+from lanner.store.sqlalchemy.counts import DEFAULT_COUNT_BOUND
 from lanner.store.sqlalchemy.engines import (
     check_connection,
     create_sync_engine,
@@ -67,8 +71,11 @@ class SqlStore:
         *,
         reader_threads: int = DEFAULT_READER_THREADS,
         clock: Callable[[], datetime] = utc_now,
+        count_bound: int = DEFAULT_COUNT_BOUND,
     ) -> None:
         self.url = normalize_url(database_url)
+        #: Search totals are exact up to this many matches, estimated beyond (``counts``).
+        self.count_bound = count_bound
         self._reader_threads = reader_threads
         self._clock = clock
         self._engine: Engine | None = None
@@ -143,7 +150,13 @@ class SqlStore:
     add_flow_revision = writes_at_now(flows.add_flow_revision)
     list_flow_revisions = reads(flows.list_flow_revisions)
     list_flows = reads(flows.list_flows)
-    search_flows = reads(flows.search_flows)
+
+    async def search_flows(self, query: FlowQuery) -> Page[StoredFlow]:
+        bound = self.count_bound
+        return await self.readers.run(
+            lambda conn: flows.search_flows(conn, query, count_bound=bound)
+        )
+
     distinct_namespaces = reads(flows.distinct_namespaces)
 
     # --- tokens ---------------------------------------------------------------------------
@@ -159,9 +172,19 @@ class SqlStore:
     create_execution = writes_at_now(executions.create_execution)
     get_execution = reads(executions.get_execution)
     list_task_runs = reads(executions.list_task_runs)
-    search_executions = reads(executions.search_executions)
+
+    async def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
+        bound = self.count_bound
+        return await self.readers.run(
+            lambda conn: executions.search_executions(conn, query, count_bound=bound)
+        )
+
     live_executions = reads(executions.live_executions)
     delete_execution = writes(executions.delete_execution)
+    purge_executions = writes(executions.purge_executions)
+    execution_tenants = reads(executions.execution_tenants)
+    nth_newest_start = reads(executions.nth_newest_start)
+    reclaim_space = writes(executions.reclaim_space)
 
     async def load_executions(
         self, tenants: Mapping[str, str]
@@ -228,7 +251,11 @@ class SqlStore:
     # --- logs -----------------------------------------------------------------------------
 
     list_logs = reads(logs.list_logs)
-    search_logs = reads(logs.search_logs)
+
+    async def search_logs(self, query: LogQuery) -> Page[LogEntry]:
+        bound = self.count_bound
+        return await self.readers.run(lambda conn: logs.search_logs(conn, query, count_bound=bound))
+
     delete_logs = writes(logs.delete_logs)
     delete_flow_logs = writes(logs.delete_flow_logs)
 

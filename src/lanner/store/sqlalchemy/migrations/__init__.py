@@ -7,6 +7,7 @@ PostgreSQL an advisory lock lets several nodes start at once. Imports SQLAlchemy
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +16,15 @@ from sqlalchemy import Connection, Engine, text
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 # pg_advisory_xact_lock key: "LANNER" in ASCII, an arbitrary constant shared by every node.
 MIGRATION_LOCK_KEY = 0x4C414E4E4552
+
+
+def include_name(name: str | None, type_: str, _parent: Any) -> bool:
+    """Alembic's filter of what autogenerate compares: not the tables of the SQLite full-text
+    index of log messages, nor PostgreSQL's trigram index of them (both made by the revision
+    ``0005_history`` outside the schema module)."""
+    if type_ == "table" and name is not None:
+        return not (name == "logs_fts" or name.startswith("logs_fts_"))
+    return not (type_ == "index" and name == "ix_logs_message_trgm")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
