@@ -9,7 +9,8 @@ the safety net, and pages of ``FOLLOW_PAGE_LINES`` keep a long backlog out of me
 
 Each client has a bounded buffer (``FOLLOW_BUFFER_FRAMES``) between the reader and the socket;
 a client that leaves it full for ``SLOW_CLIENT_TIMEOUT_S`` is dropped (its connection closed)
-rather than the server's memory growing. A disconnect ends the reader and releases the
+rather than the server's memory growing. When the server stops, the stream ends (within
+``FOLLOW_SAFETY_POLL_S``). A disconnect ends the reader and releases the
 subscription at once. ``GET /health/streams`` (authenticated) reports the live followers, the
 feed's subscriptions and the event loop's task count, so leaks are observable.
 """
@@ -75,13 +76,14 @@ class LogFollow:
     tenant: str
     execution_id: str
     filters: LineFilters
+    stopping: asyncio.Event | None = None  # the server is shutting down: end the stream
 
     async def produce(self, queue: asyncio.Queue[bytes]) -> None:
         position: int | None = None
         # Subscribed before the first read: a batch committed meanwhile still wakes us.
         with self.feed.subscribe(logs_topic(self.execution_id)) as changes:
             idle_s = 0.0
-            while True:
+            while self.stopping is None or not self.stopping.is_set():
                 entries = await self.filters.read(
                     self.store,
                     self.tenant,
@@ -143,6 +145,12 @@ class FollowResponse(Response):
             self._stats.active -= 1
         if producer.done() and not producer.cancelled():
             error = producer.exception()
+            if error is None:  # the server is stopping: what is buffered, then the end
+                with contextlib.suppress(TimeoutError, OSError):
+                    async with asyncio.timeout(SLOW_CLIENT_TIMEOUT_S / 10):
+                        rest = b"".join(queue.get_nowait() for _ in range(queue.qsize()))
+                        await send({"type": "http.response.body", "body": rest, "more_body": False})
+                return
             if not isinstance(error, _SlowClientError):
                 raise error or RuntimeError("log follower ended")
             self._stats.dropped_slow += 1
@@ -178,7 +186,9 @@ async def follow_logs(
     executionId: ExecutionIdPath, request: Request, services: ServicesDep, tenant: TenantDep
 ) -> Response:
     filters = LineFilters.of(request)  # validates the parameters before the stream starts
-    follow = LogFollow(services.store, services.feed, tenant, executionId, filters)
+    follow = LogFollow(
+        services.store, services.feed, tenant, executionId, filters, stopping=services.stopping
+    )
     return FollowResponse(follow, follow_stats(request))
 
 
