@@ -73,6 +73,8 @@ class Settings:
     max_form_part_bytes: int = 10 * 1024 * 1024
     max_form_fields: int = 1000
     max_header_bytes: int = 64 * 1024
+    event_loop: str = "auto"
+    """The server's event loop: ``auto`` (uvloop where it imports), ``uvloop`` or ``asyncio``."""
 
     @property
     def effective_database_url(self) -> str:
@@ -110,6 +112,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_URL": "url",
     "LANNER_ENCRYPTION_KEY": "encryption_key",
     "LANNER_LOG_RETENTION": "log_retention",
+    "LANNER_EVENT_LOOP": "event_loop",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -127,6 +130,7 @@ _SIZE_UNITS = {
     "gb": 1000**3,
 }
 YAML_DEPTH_CEILING = 200
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 # Settings that only come from their own sources (not a file key, not a flag).
 _DERIVED = frozenset({"config_file", "secrets", "kestra_environ"})
 
@@ -192,6 +196,10 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                 out[name] = 0.0
             if not 0 < out[name] < float("inf"):
                 raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
+        elif name == "event_loop":
+            out[name] = str(value).strip().lower()
+            if out[name] not in EVENT_LOOPS:
+                raise ConfigError(f"{source}: event loop must be one of {', '.join(EVENT_LOOPS)}")
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")

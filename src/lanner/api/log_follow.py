@@ -206,6 +206,7 @@ async def streams(request: Request, services: ServicesDep) -> Any:
         "feedSubscriptions": services.feed.subscriber_count(),
         "tasks": len(asyncio.all_tasks()),
         "rssBytes": _rss_bytes(),
+        "eventLoop": type(asyncio.get_running_loop()).__module__.split(".")[0],
     }
 
 
