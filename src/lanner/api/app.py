@@ -18,6 +18,7 @@ from lanner.api import (
     logs,
     misc,
     namespace_files,
+    reserved,
     webhooks,
 )
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
@@ -31,7 +32,9 @@ API_PREFIX = "/api/v1"
 
 # Order matters: fixed paths (/flows/validate) before templated ones (/flows/{namespace}).
 # Executions: /executions/webhook/... and /executions/search and the /{id}/<action> routes before /{namespace}/{id}.
+# Kestra's fixed paths Lanner lacks are refused first (api/reserved.py).
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
+    reserved.router,
     misc.router,
     logs.router,
     log_follow.router,
