@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from lanner import __version__
 from lanner.api import (
     execution_actions,
+    execution_bulk,
     execution_create,
     execution_edits,
     execution_follow,
@@ -35,6 +36,7 @@ API_PREFIX = "/api/v1"
 # Kestra's fixed paths Lanner lacks are refused first (api/reserved.py).
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     reserved.router,
+    execution_bulk.router,
     misc.router,
     logs.router,
     log_follow.router,

@@ -55,7 +55,7 @@ def _copied_runs(runs: list[TaskRun], execution_id: str) -> tuple[list[TaskRun],
     return copies, ids
 
 
-async def _replay(
+async def replay_execution(
     services: Services,
     tenant: str,
     execution_id: str,
@@ -103,7 +103,9 @@ async def replay(
     taskRunId: str | None = None,
     revision: RevisionParam = None,
 ) -> Any:
-    return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
+    return execution_json(
+        await replay_execution(services, tenant, executionId, taskRunId, revision)
+    )
 
 
 # Kestra's label key; system labels (``system.``) are Kestra's own.

@@ -24,6 +24,7 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
         ("POST", f"/executions/{verb}/{scope}")
         for verb in ("restart", "replay", "resume", "change-status", "unqueue", "force-run")
         for scope in ("by-ids", "by-query")
+        if (verb, scope) not in (("replay", "by-ids"), ("resume", "by-ids"))  # execution_bulk.py
     ),
     ("POST", "/executions/labels/by-ids"),
     ("POST", "/executions/labels/by-query"),
@@ -32,7 +33,6 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("DELETE", "/executions/kill/by-ids"),
     ("DELETE", "/executions/kill/by-query"),
     ("POST", "/executions/latest"),
-    ("POST", "/executions/{executionId}/force-run"),
     ("POST", "/executions/{executionId}/unqueue"),
     ("POST", "/executions/{executionId}/replay-with-inputs"),
     ("POST", "/executions/{executionId}/resume/validate"),

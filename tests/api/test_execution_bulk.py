@@ -1,0 +1,86 @@
+"""Replay and resume by ids, force-run: Kestra's shapes, with the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from tests.api.executions_support import create, deploy
+
+from lanner.api.context import Services
+from lanner.engine import Engine
+
+pytestmark = pytest.mark.asyncio
+
+DEADLINE_S = 20.0
+
+FLOWS = """\
+id: pausing
+namespace: {ns}
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: done
+"""
+
+
+@pytest.fixture
+async def engine(services: Services) -> AsyncIterator[Engine]:
+    running = Engine(services.store, services.feed)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def reach(api: httpx.AsyncClient, execution_id: str, state: str) -> dict[str, Any]:
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            body: dict[str, Any] = (await api.get(f"/api/v1/executions/{execution_id}")).json()
+            if body["state"]["current"] == state:
+                return body
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.usefixtures("engine")
+async def test_resume_replay_by_ids_and_force_run(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOWS.format(ns=ns))
+    first, second = [(await create(api, ns, "pausing"))["id"] for _ in range(2)]
+    await reach(api, first, "PAUSED")
+    await reach(api, second, "PAUSED")
+
+    refused = await api.post("/api/v1/executions/resume/by-ids", json=[first, "nope"])
+    assert refused.status_code == 400, refused.text
+    assert "execution not found: nope" in refused.json()["message"]
+    assert (await api.get(f"/api/v1/executions/{first}")).json()["state"]["current"] == "PAUSED"
+
+    resumed = await api.post("/api/v1/executions/resume/by-ids", json=[first])
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json() == {"count": 1}
+    await reach(api, first, "SUCCESS")
+
+    not_paused = await api.post("/api/v1/executions/resume/by-ids", json=[first])
+    assert not_paused.status_code == 400
+    assert "not paused" in not_paused.json()["message"]
+
+    forced = await api.post(f"/api/v1/executions/{second}/force-run")
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["id"] == second
+    await reach(api, second, "SUCCESS")
+    again = await api.post(f"/api/v1/executions/{second}/force-run")
+    assert again.status_code == 409
+
+    replayed = await api.post(
+        "/api/v1/executions/replay/by-ids", json=[first, second], params={"latestRevision": "true"}
+    )
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json() == {"count": 2}
+    search = await api.get("/api/v1/executions/search", params={"namespace": ns, "size": 10})
+    copies = [e for e in search.json()["results"] if e["id"] not in (first, second)]
+    assert sorted(e["originalId"] for e in copies) == sorted([first, second])
