@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from lanner import __version__
 from lanner.api import (
+    dependencies,
     execution_actions,
     execution_bulk,
     execution_create,
@@ -37,6 +38,7 @@ API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     reserved.router,
     execution_bulk.router,
+    dependencies.router,
     misc.router,
     logs.router,
     log_follow.router,
