@@ -84,3 +84,37 @@ async def test_resume_replay_by_ids_and_force_run(api: httpx.AsyncClient, ns: st
     search = await api.get("/api/v1/executions/search", params={"namespace": ns, "size": 10})
     copies = [e for e in search.json()["results"] if e["id"] not in (first, second)]
     assert sorted(e["originalId"] for e in copies) == sorted([first, second])
+    for copy in copies:
+        assert {"key": "system.replay", "value": "true"} in copy["labels"]
+    originals = [e for e in search.json()["results"] if e["id"] in (first, second)]
+    assert all(label["key"] != "system.replay" for e in originals for label in e["labels"])
+
+
+FAILING = """\
+id: failing
+namespace: {ns}
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: boom
+"""
+
+
+@pytest.mark.usefixtures("engine")
+async def test_restart_and_state_change_label_the_execution(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    execution_id = (await create(api, ns, "failing"))["id"]
+    failed = await reach(api, execution_id, "FAILED")
+    assert all(label["key"] != "system.restarted" for label in failed["labels"])
+    restarted = await api.post(f"/api/v1/executions/{execution_id}/restart")
+    assert restarted.status_code == 200, restarted.text
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            body = (await api.get(f"/api/v1/executions/{execution_id}")).json()
+            if body["metadata"]["attemptNumber"] == 2 and body["state"]["current"] == "FAILED":
+                break
+            await asyncio.sleep(0.05)
+    assert {"key": "system.restarted", "value": "true"} in body["labels"]
+    assert [label["key"] for label in body["labels"]].count("system.restarted") == 1
