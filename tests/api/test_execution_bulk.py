@@ -118,3 +118,35 @@ async def test_restart_and_state_change_label_the_execution(
             await asyncio.sleep(0.05)
     assert {"key": "system.restarted", "value": "true"} in body["labels"]
     assert [label["key"] for label in body["labels"]].count("system.restarted") == 1
+
+
+LIMITED = """\
+id: limited
+namespace: {ns}
+concurrency:
+  limit: 1
+  behavior: QUEUE
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+"""
+
+
+@pytest.mark.usefixtures("engine")
+async def test_force_run_starts_scheduled_and_queued_executions(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    await deploy(api, LIMITED.format(ns=ns))
+    later = "2099-01-01T00:00:00Z"
+    scheduled = (await create(api, ns, "limited", params={"scheduleDate": later}))["id"]
+    first = (await create(api, ns, "limited"))["id"]
+    await reach(api, first, "PAUSED")
+    queued = (await create(api, ns, "limited"))["id"]
+    await reach(api, queued, "QUEUED")
+    assert (await api.get(f"/api/v1/executions/{scheduled}")).json()["state"]["current"] == (
+        "CREATED"
+    )
+    for execution_id in (scheduled, queued):
+        forced = await api.post(f"/api/v1/executions/{execution_id}/force-run")
+        assert forced.status_code == 200, forced.text
+        await reach(api, execution_id, "PAUSED")  # it ran, up to its Pause task

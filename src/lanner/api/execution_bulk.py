@@ -4,7 +4,8 @@
 ``POST /executions/replay/by-ids`` (``latestRevision``) and ``POST /executions/resume/by-ids``
 take a JSON list of execution ids and answer Kestra's ``BulkResponse`` (``{"count": n}``); an
 unknown id (or, to resume, one not PAUSED) refuses the whole request with 400 naming it, and
-nothing is done. ``POST /executions/{executionId}/force-run`` resumes a PAUSED execution now.
+nothing is done. ``POST /executions/{executionId}/force-run`` runs one now: a PAUSED execution
+resumes, a CREATED (scheduled) or QUEUED one starts whatever its flow's concurrency (409 else).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lanner.api.models import json_body, ok
 from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution
+from lanner.domain.states import StateType
 from lanner.errors import BadRequestError, ConflictError, ErrorDetail, IllegalArgumentError
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
@@ -96,15 +98,15 @@ async def resume_by_ids(request: Request, services: ServicesDep, tenant: TenantD
 
 @router.post(
     "/executions/{executionId}/force-run",
-    summary="Run a paused execution now",
+    summary="Run a paused, scheduled or queued execution now",
     responses={**ok(models.Execution), **error_responses(409)},
 )
 async def force_run(executionId: ExecutionIdPath, services: ServicesDep, tenant: TenantDep) -> Any:
     execution = await get_or_404(services, tenant, executionId)
-    if not execution.state.current.is_paused:
+    current = execution.state.current
+    if not (current.is_paused or current in (StateType.CREATED, StateType.QUEUED)):
         raise ConflictError(
-            f"Illegal state: execution '{executionId}' is {execution.state.current}, "
-            "Lanner force-runs PAUSED executions only"
+            f"Illegal state: execution '{executionId}' is {current}, it can't be force-run"
         )
-    await send_event(services, executionId, "resume", {"inputs": {}})
+    await send_event(services, executionId, "force_run", {})
     return execution_json(execution)
