@@ -56,7 +56,7 @@ async def test_resume_replay_by_ids_and_force_run(api: httpx.AsyncClient, ns: st
     await reach(api, second, "PAUSED")
 
     refused = await api.post("/api/v1/executions/resume/by-ids", json=[first, "nope"])
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 404, refused.text
     assert "execution not found: nope" in refused.json()["message"]
     assert (await api.get(f"/api/v1/executions/{first}")).json()["state"]["current"] == "PAUSED"
 
@@ -66,7 +66,7 @@ async def test_resume_replay_by_ids_and_force_run(api: httpx.AsyncClient, ns: st
     await reach(api, first, "SUCCESS")
 
     not_paused = await api.post("/api/v1/executions/resume/by-ids", json=[first])
-    assert not_paused.status_code == 400
+    assert not_paused.status_code == 409
     assert "not paused" in not_paused.json()["message"]
 
     forced = await api.post(f"/api/v1/executions/{second}/force-run")

@@ -15,10 +15,10 @@ from fastapi import APIRouter
 
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.ids import FlowIdPath, NamespacePath
-from lanner.api.queries import PageParam, SizeParam, check_paging
+from lanner.api.queries import MAX_PAGE_SIZE, PageParam, SizeParam, check_paging
 from lanner.api.wire import JsonResponse
 from lanner.engine.submit import parsed_flow
-from lanner.errors import NotFoundError
+from lanner.errors import ErrorDetail, IllegalArgumentError, NotFoundError
 from lanner.flows.dependencies import FlowRef, Relation, connected, relations_of, topology_json
 
 router = APIRouter(tags=["Flows"], default_response_class=JsonResponse)
@@ -68,6 +68,11 @@ async def search_namespaces(
     size: SizeParam = 20,
 ) -> Any:
     check_paging(page, size)
+    if size > MAX_PAGE_SIZE:
+        raise IllegalArgumentError(
+            f"Invalid entity: size: must be less than or equal to {MAX_PAGE_SIZE}",
+            [ErrorDetail("size", f"must be less than or equal to {MAX_PAGE_SIZE}")],
+        )
     names = sorted(await services.store.distinct_namespaces(tenant, q))
     chunk = names[(page - 1) * size : page * size]
     return {"results": [{"id": name, "deleted": False} for name in chunk], "total": len(names)}

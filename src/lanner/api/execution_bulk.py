@@ -3,8 +3,8 @@
 
 ``POST /executions/replay/by-ids`` (``latestRevision``) and ``POST /executions/resume/by-ids``
 take a JSON list of execution ids and answer Kestra's ``BulkResponse`` (``{"count": n}``); an
-unknown id (or, to resume, one not PAUSED) refuses the whole request with 400 naming it, and
-nothing is done. ``POST /executions/{executionId}/force-run`` runs one now: a PAUSED execution
+unknown id (404) or, to resume, one not PAUSED (409) refuses the whole request naming it, and
+nothing is done (Kestra answers 400 with a ``BulkErrorResponse`` there). ``POST /executions/{executionId}/force-run`` runs one now: a PAUSED execution
 resumes, a CREATED (scheduled) or QUEUED one starts whatever its flow's concurrency (409 else).
 """
 
@@ -27,16 +27,28 @@ from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution
 from lanner.domain.states import StateType
-from lanner.errors import BadRequestError, ConflictError, ErrorDetail, IllegalArgumentError
+from lanner.errors import (
+    BadRequestError,
+    ConflictError,
+    ErrorDetail,
+    IllegalArgumentError,
+    NotFoundError,
+)
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
-IDS_BODY = json_body({"type": "array", "items": {"type": "string"}})
+IDS_BODY = json_body({"type": "array", "items": {"type": "string", "minLength": 1}})
 
 
 async def _read_ids(request: Request) -> list[str]:
+    body = await request.body()
+    if not body.strip():
+        raise BadRequestError(
+            "Required Body [executionsId] not specified",
+            [ErrorDetail("executionsId", "a JSON list of execution ids is required")],
+        )
     try:
-        data = orjson.loads(await request.body() or b"[]")
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise IllegalArgumentError("Invalid json", [ErrorDetail("body", "invalid JSON")]) from None
     if not isinstance(data, list) or not all(isinstance(item, str) and item for item in data):
@@ -51,7 +63,7 @@ async def _existing(services: Services, tenant: str, ids: list[str], verb: str) 
     found = {e.id: e for e in [await store.get_execution(tenant, i) for i in ids] if e is not None}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise BadRequestError(
+        raise NotFoundError(
             f"invalid bulk {verb}: execution not found: {', '.join(missing)}",
             [ErrorDetail("executionsId", f"execution not found: {i}") for i in missing],
         )
@@ -61,7 +73,7 @@ async def _existing(services: Services, tenant: str, ids: list[str], verb: str) 
 @router.post(
     "/executions/replay/by-ids",
     summary="Replay executions (new ids)",
-    responses={**ok(models.BulkResponse), **error_responses(400)},
+    responses={**ok(models.BulkResponse), **error_responses(400, 404, 409)},
     openapi_extra=IDS_BODY,
 )
 async def replay_by_ids(
@@ -80,14 +92,14 @@ async def replay_by_ids(
 @router.post(
     "/executions/resume/by-ids",
     summary="Resume paused executions",
-    responses={**ok(models.BulkResponse), **error_responses(400)},
+    responses={**ok(models.BulkResponse), **error_responses(400, 404, 409)},
     openapi_extra=IDS_BODY,
 )
 async def resume_by_ids(request: Request, services: ServicesDep, tenant: TenantDep) -> Any:
     executions = await _existing(services, tenant, await _read_ids(request), "resume")
     not_paused = [e.id for e in executions if not e.state.current.is_paused]
     if not_paused:
-        raise BadRequestError(
+        raise ConflictError(
             f"invalid bulk resume: execution not paused: {', '.join(not_paused)}",
             [ErrorDetail("executionsId", f"execution not paused: {i}") for i in not_paused],
         )
