@@ -218,12 +218,21 @@ async def serve_http(
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
-    await _Server(config).serve()
+    await _Server(config, stopping=services.stopping).serve()
 
 
 class _Server(uvicorn.Server):
     """uvicorn, minus re-raising the stopping signal once it has shut down: that would kill
-    the process before the caller's graceful stop (running tasks finish, the rest handed back)."""
+    the process before the caller's graceful stop (running tasks finish, the rest handed back).
+    Its shutdown first sets ``stopping``, so open streams end instead of holding the grace."""
+
+    def __init__(self, config: uvicorn.Config, *, stopping: asyncio.Event) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._stopping.set()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -83,6 +83,8 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     ui_timezone: str = "UTC"
     """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
+    event_loop: str = "auto"
+    """The server's event loop: ``auto`` (uvloop where it imports), ``uvloop`` or ``asyncio``."""
 
     @property
     def effective_database_url(self) -> str:
@@ -123,6 +125,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_UI_TIMEZONE": "ui_timezone",
     "LANNER_EXECUTION_RETENTION": "execution_retention",
     "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
+    "LANNER_EVENT_LOOP": "event_loop",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -140,6 +143,7 @@ _SIZE_UNITS = {
     "gb": 1000**3,
 }
 YAML_DEPTH_CEILING = 200
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 # Settings that only come from their own sources (not a file key, not a flag).
 _DERIVED = frozenset({"config_file", "secrets", "kestra_environ"})
 
@@ -209,6 +213,10 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                 raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
         elif name == "ui_timezone":
             out[name] = parse_time_zone(value, source)
+        elif name == "event_loop":
+            out[name] = str(value).strip().lower()
+            if out[name] not in EVENT_LOOPS:
+                raise ConfigError(f"{source}: event loop must be one of {', '.join(EVENT_LOOPS)}")
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")

@@ -71,7 +71,8 @@ def test_infer_value(value: Any, expected: KVValue) -> None:
         ("4.5", T.NUMBER, 4.5),
         ("TRUE", T.BOOLEAN, True),
         ('{"a": 1}', T.JSON, {"a": 1}),
-        ({"a": 1}, T.STRING, '{"a": 1}'),
+        ({"a": 1, "b": [1, 2]}, T.STRING, '{"a":1,"b":[1,2]}'),  # compact, as Kestra writes it
+        ({"é": ["ü"]}, T.STRING, '{"é":["ü"]}'),
         ("2024-05-06T07:08:09Z", T.DATETIME, "2024-05-06T07:08:09Z"),
         ("PT1M", T.DURATION, "PT1M"),
         ("2024-05-06", T.DATE, "2024-05-06"),

@@ -6,7 +6,9 @@ from fastapi import APIRouter, FastAPI
 
 from lanner import __version__
 from lanner.api import (
+    dependencies,
     execution_actions,
+    execution_bulk,
     execution_create,
     execution_edits,
     execution_follow,
@@ -19,6 +21,7 @@ from lanner.api import (
     metrics,
     misc,
     namespace_files,
+    reserved,
     triggers,
     webhooks,
 )
@@ -33,7 +36,11 @@ API_PREFIX = "/api/v1"
 
 # Order matters: fixed paths (/flows/validate) before templated ones (/flows/{namespace}).
 # Executions: /executions/webhook/... and /executions/search and the /{id}/<action> routes before /{namespace}/{id}.
+# Kestra's fixed paths Lanner lacks are refused first (api/reserved.py).
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
+    reserved.router,
+    execution_bulk.router,
+    dependencies.router,
     misc.router,
     logs.router,
     log_follow.router,

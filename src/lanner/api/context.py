@@ -6,6 +6,7 @@ the dependencies here resolve which tenant a request is for.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import InitVar, dataclass, field
 from typing import Annotated
@@ -70,6 +71,8 @@ class Services:
     given_submitter: InitVar[Submitter | None] = None
     storage: LocalStorage = field(init=False)
     submitter: Submitter = field(init=False)
+    #: Set when the server starts shutting down: open streams (follows) end on their own.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(
         self, given_storage: LocalStorage | None, given_submitter: Submitter | None

@@ -22,7 +22,7 @@ from lanner.api.models import json_body, ok
 from lanner.api.queries import RevisionParam
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, TaskRun, new_id
-from lanner.domain.labels import Label, label_text
+from lanner.domain.labels import REPLAY_LABEL, Label, label_text, with_label
 from lanner.domain.states import StateType
 from lanner.engine.feeds import WORK_TOPIC
 from lanner.engine.submit import rerun_of
@@ -55,7 +55,7 @@ def _copied_runs(runs: list[TaskRun], execution_id: str) -> tuple[list[TaskRun],
     return copies, ids
 
 
-async def _replay(
+async def replay_execution(
     services: Services,
     tenant: str,
     execution_id: str,
@@ -74,6 +74,7 @@ async def _replay(
     now = datetime.now(UTC)
     replay_id = new_id()
     replay = rerun_of(source, replay_id, now, flow_revision=stored.revision)
+    replay = replace(replay, labels=with_label(replay.labels, REPLAY_LABEL))
     if task_run_id is None:
         return await services.submitter.resubmit(replay)
     # From a task run: the copy starts as the original ended, then restarts from there.
@@ -103,7 +104,9 @@ async def replay(
     taskRunId: str | None = None,
     revision: RevisionParam = None,
 ) -> Any:
-    return execution_json(await _replay(services, tenant, executionId, taskRunId, revision))
+    return execution_json(
+        await replay_execution(services, tenant, executionId, taskRunId, revision)
+    )
 
 
 # Kestra's label key; system labels (``system.``) are Kestra's own.

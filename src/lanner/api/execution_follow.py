@@ -3,8 +3,11 @@
 ``GET /executions/{id}/follow`` (``text/event-stream``): 1.x's ``id: start`` frame with
 ``{"id": ...}``, an ``id: progress`` frame with the Execution JSON whenever it changed, and
 ``id: end`` with the final execution before closing; an execution already terminated gets one
-``end`` frame. Each client holds one level-triggered subscription (constant memory: a slow
-client gets the latest state, not a backlog); it is released when the client goes away.
+``end`` frame. While nothing changes (a Pause, a long Sleep) a ``: keep-alive`` comment goes
+out every ``FOLLOW_KEEPALIVE_S`` so proxies keep the connection; when the server stops, the
+stream ends (within ``SAFETY_POLL_S``) instead of being cut. Each client holds one
+level-triggered subscription (constant memory: a slow client gets the latest state, not a
+backlog); it is released when the client goes away.
 
 Files (``/file``, ``/file/metas``, ``/file/preview``) must lie under the execution's storage
 prefix (422 "Invalid prefix path" otherwise, 404 when absent). A preview is Kestra's
@@ -55,6 +58,8 @@ from lanner.storage import execution_prefix, is_inside, path_of
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+FOLLOW_KEEPALIVE_S = 15.0
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
 def sse_frame(event_id: str, data: Any) -> bytes:
@@ -72,9 +77,10 @@ async def _frames(
     store = executions_of(services)
     last: dict[str, Any] | None = None
     idle_deadline = time.monotonic() + WAIT_TIMEOUT_S
+    keepalive_at = time.monotonic() + FOLLOW_KEEPALIVE_S
     execution = known
     try:
-        while True:
+        while not services.stopping.is_set():
             if execution is None:
                 execution = await store.get_execution(tenant, execution_id)
             if execution is None:  # deleted while followed
@@ -90,10 +96,17 @@ async def _frames(
                 yield sse_frame("progress", body)
                 last = body
                 idle_deadline = time.monotonic() + WAIT_TIMEOUT_S
-            remaining = idle_deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            await subscription.wait(min(remaining, SAFETY_POLL_S))
+                keepalive_at = time.monotonic() + FOLLOW_KEEPALIVE_S
+            while True:
+                now = time.monotonic()
+                if idle_deadline <= now or services.stopping.is_set():
+                    return
+                if keepalive_at <= now:
+                    yield KEEPALIVE_FRAME
+                    keepalive_at = now + FOLLOW_KEEPALIVE_S
+                wait_s = min(idle_deadline, keepalive_at) - now
+                if await subscription.wait(min(wait_s, SAFETY_POLL_S)):
+                    break
             execution = None
     finally:
         subscription.close()

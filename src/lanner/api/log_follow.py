@@ -16,7 +16,8 @@ Kestra's.
 
 Each client has a bounded buffer (``FOLLOW_BUFFER_FRAMES``) between the reader and the socket;
 a client that leaves it full for ``SLOW_CLIENT_TIMEOUT_S`` is dropped (its connection closed)
-rather than the server's memory growing. A disconnect ends the reader and releases the
+rather than the server's memory growing. When the server stops, the stream ends (within
+``FOLLOW_SAFETY_POLL_S``). A disconnect ends the reader and releases the
 subscription at once. ``GET /health/streams`` (authenticated) reports the live followers, the
 feed's subscriptions and the event loop's task count, so leaks are observable.
 """
@@ -91,12 +92,14 @@ class LogFollow:
         event_id = str(entry.seq).encode() if numbered else b"progress"
         return b"id: " + event_id + b"\ndata: " + dumps(log_json(entry)) + b"\n\n"
 
+    stopping: asyncio.Event | None = None  # the server is shutting down: end the stream
+
     async def produce(self, queue: asyncio.Queue[bytes]) -> None:
         position: int | None = self.after_seq or None
         # Subscribed before the first read: a batch committed meanwhile still wakes us.
         with self.feed.subscribe(logs_topic(self.execution_id)) as changes:
             idle_s = 0.0
-            while True:
+            while self.stopping is None or not self.stopping.is_set():
                 entries = await self.filters.read(
                     self.store,
                     self.tenant,
@@ -158,6 +161,12 @@ class FollowResponse(Response):
             self._stats.active -= 1
         if producer.done() and not producer.cancelled():
             error = producer.exception()
+            if error is None:  # the server is stopping: what is buffered, then the end
+                with contextlib.suppress(TimeoutError, OSError):
+                    async with asyncio.timeout(SLOW_CLIENT_TIMEOUT_S / 10):
+                        rest = b"".join(queue.get_nowait() for _ in range(queue.qsize()))
+                        await send({"type": "http.response.body", "body": rest, "more_body": False})
+                return
             if not isinstance(error, _SlowClientError):
                 raise error or RuntimeError("log follower ended")
             self._stats.dropped_slow += 1
@@ -194,7 +203,15 @@ async def follow_logs(
 ) -> Response:
     filters = LineFilters.of(request)  # validates the parameters before the stream starts
     after_seq = resume_point(request.headers.get("last-event-id"))
-    follow = LogFollow(services.store, services.feed, tenant, executionId, filters, after_seq)
+    follow = LogFollow(
+        services.store,
+        services.feed,
+        tenant,
+        executionId,
+        filters,
+        after_seq,
+        stopping=services.stopping,
+    )
     return FollowResponse(follow, follow_stats(request))
 
 
@@ -220,6 +237,7 @@ async def streams(request: Request, services: ServicesDep) -> Any:
         "feedSubscriptions": services.feed.subscriber_count(),
         "tasks": len(asyncio.all_tasks()),
         "rssBytes": _rss_bytes(),
+        "eventLoop": type(asyncio.get_running_loop()).__module__.split(".")[0],
     }
 
 

@@ -262,6 +262,7 @@ class StreamStats(BaseModel):
     feedSubscriptions: int
     tasks: int
     rssBytes: int | None = None
+    eventLoop: str | None = None
 
 
 def ok(model: Any, description: str = "Successful Response") -> dict[int | str, dict[str, Any]]:

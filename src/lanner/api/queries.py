@@ -77,21 +77,31 @@ def parse_labels(values: Sequence[str]) -> dict[str, str]:
     return labels
 
 
+_DIRECTIONS = ("asc", "desc")
+
+
 def parse_sort(values: Sequence[str], allowed: Iterable[str]) -> list[tuple[str, bool]]:
-    """``sort=field:asc|desc`` parameters as ``(field, descending)`` pairs."""
+    """``sort`` parameters as ``(field, descending)`` pairs, in Kestra's spellings:
+    ``field:desc``, ``field,desc`` (Spring's), several fields per value or several values."""
     allowed_set = frozenset(allowed)
     pairs: list[tuple[str, bool]] = []
     for raw in values:
+        directed = True  # whether the last pair of this value has its direction yet
         for part in raw.split(","):
-            field, _, direction = part.strip().partition(":")
+            field, colon, direction = part.strip().partition(":")
             if not field:
                 continue
-            if field not in allowed_set or direction.lower() not in ("", "asc", "desc"):
+            if not colon and field.lower() in _DIRECTIONS and pairs and not directed:
+                pairs[-1] = (pairs[-1][0], field.lower() == "desc")
+                directed = True
+                continue
+            if field not in allowed_set or direction.lower() not in ("", *_DIRECTIONS):
                 raise IllegalArgumentError(
                     f"Illegal argument: invalid sort '{part}'",
                     [ErrorDetail("sort", f"sortable fields: {', '.join(sorted(allowed_set))}")],
                 )
             pairs.append((field, direction.lower() == "desc"))
+            directed = bool(colon)
     return pairs
 
 

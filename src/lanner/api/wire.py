@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from lanner.store import Page, StoredFlow
 
-_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> bytes:

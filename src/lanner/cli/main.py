@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -77,9 +77,26 @@ def settings_from(**flags: Any) -> Settings:
         raise AssertionError("unreachable") from exc
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
+def loop_factory(choice: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The server's event loop (``Settings.event_loop``): uvloop's where it imports unless
+    ``asyncio`` is asked. uvicorn's own loop choice never applies: ``serve()`` runs in ours."""
+    if choice == "asyncio":
+        return None
     try:
-        return asyncio.run(coroutine)
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            fail("event loop 'uvloop' asked for, but uvloop is not installed")
+        return None
+    return uvloop.new_event_loop
+
+
+def run(coroutine: Coroutine[Any, Any, T], *, server: Settings | None = None) -> T:
+    """Run ``coroutine`` to its end; a server's on :func:`loop_factory`'s loop."""
+    factory = loop_factory(server.event_loop) if server is not None else None
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(coroutine)
     except LannerError as exc:
         fail(exc.message)
         raise AssertionError("unreachable") from exc
@@ -107,7 +124,7 @@ def server_local(
     settings = settings_from(host=host, port=port, data_dir=data_dir, config_file=config)
     configure_logging()
     try:
-        run(run_local(settings))
+        run(run_local(settings), server=settings)
     except KeyboardInterrupt:
         pass
 
@@ -157,7 +174,7 @@ def run_role(settings: Settings, role: Role, *, worker_concurrency: int = 32) ->
 
     configure_logging()
     try:
-        run(run_role_async(settings, role, worker_concurrency=worker_concurrency))
+        run(run_role_async(settings, role, worker_concurrency=worker_concurrency), server=settings)
     except KeyboardInterrupt:
         pass
 

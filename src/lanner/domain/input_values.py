@@ -30,6 +30,8 @@ from lanner.domain.times import format_duration, format_instant, parse_duration
 
 YamlParser = Callable[[str], Any]
 Encrypt = Callable[[str], str]
+#: ``(pattern, text) -> matched``; may raise ``TimeoutError`` (a pattern too slow on ``text``).
+PatternMatch = Callable[[str, str], bool]
 
 MISSING_REQUIRED = "missing required input"
 FILE_URI_PREFIXES = ("kestra://", "nsfile://")
@@ -69,12 +71,15 @@ def coerce_inputs(
     encrypt: Encrypt | None = None,
     render: Render | None = None,
     context: Mapping[str, Any] | None = None,
+    match_pattern: PatternMatch | None = None,
 ) -> dict[str, Any]:
     """The execution's ``inputs`` map: every enabled declared input, typed, defaults applied.
 
     Undeclared submitted values are ignored, as Kestra does. An optional input without a
     value nor a default is present with ``None``. ``render`` evaluates ``dependsOn``
     conditions and templated defaults with ``context`` plus the ``inputs`` resolved so far.
+    ``match_pattern`` checks ``validator`` patterns (Java's syntax, bounded in time, from
+    :mod:`lanner.regexes`); without it the standard library's ``re`` does.
     """
     values: dict[str, Any] = {}
     resolved: dict[str, Any] = {}
@@ -88,7 +93,9 @@ def coerce_inputs(
             if _is_absent(raw, spec) and spec.has_defaults:
                 raw = default_value(spec, render=render, context=scope)
             if not _is_absent(raw, spec):
-                value = coerce_value(spec, raw, parse_yaml=parse_yaml, encrypt=encrypt)
+                value = coerce_value(
+                    spec, raw, parse_yaml=parse_yaml, encrypt=encrypt, match_pattern=match_pattern
+                )
             elif spec.required:
                 raise _Invalid(MISSING_REQUIRED)
             else:
@@ -109,9 +116,10 @@ def coerce_value(
     *,
     parse_yaml: YamlParser | None = None,
     encrypt: Encrypt | None = None,
+    match_pattern: PatternMatch | None = None,
 ) -> Any:
     """One input's value in its JSON form; raises ``ValueError`` naming what is wrong."""
-    value = _coerce(spec.type, spec, raw, parse_yaml)
+    value = _coerce(spec.type, spec, raw, parse_yaml, match_pattern)
     if spec.type is InputType.SECRET and encrypt is not None:
         try:
             return encrypt(value)
@@ -143,10 +151,16 @@ def _put(values: dict[str, Any], input_id: str, value: Any) -> None:
 # --- per type -------------------------------------------------------------------------------
 
 
-def _coerce(kind: InputType, spec: InputSpec, raw: Any, parse_yaml: YamlParser | None) -> Any:
+def _coerce(
+    kind: InputType,
+    spec: InputSpec,
+    raw: Any,
+    parse_yaml: YamlParser | None,
+    match_pattern: PatternMatch | None = None,
+) -> Any:
     props = spec.properties
     if kind in (InputType.STRING, InputType.SECRET):
-        return _check_pattern(spec, _text(raw))
+        return _check_pattern(spec, _text(raw), match_pattern)
     if kind is InputType.EMAIL:
         text = _text(raw).strip()
         if not _EMAIL_RE.match(text):
@@ -194,7 +208,7 @@ def _coerce(kind: InputType, spec: InputSpec, raw: Any, parse_yaml: YamlParser |
         return items
     if kind is InputType.ARRAY:
         item_type = _item_type(props.get("itemType"))
-        return [_coerce(item_type, spec, item, parse_yaml) for item in _list(raw)]
+        return [_coerce(item_type, spec, item, parse_yaml, match_pattern) for item in _list(raw)]
     raise _Invalid(f"unsupported input type `{kind}`")  # pragma: no cover - enum is closed
 
 
@@ -214,9 +228,18 @@ def _scalar_text(raw: Any) -> str:
     return _text(raw)
 
 
-def _check_pattern(spec: InputSpec, text: str) -> str:
+def _check_pattern(spec: InputSpec, text: str, match_pattern: PatternMatch | None) -> str:
     pattern = spec.properties.get("validator")
-    if pattern is not None and not re.fullmatch(str(pattern), text):
+    if pattern is None:
+        return text
+    try:
+        if match_pattern is not None:
+            matched = match_pattern(str(pattern), text)
+        else:
+            matched = re.fullmatch(str(pattern), text) is not None
+    except TimeoutError:
+        raise _Invalid(f"the pattern `{pattern}` took too long to check this value") from None
+    if not matched:
         raise _Invalid(f"it must match the pattern `{pattern}`")
     return text
 

@@ -102,11 +102,16 @@ def infer_value(value: Any) -> KVValue:
     raise InvalidKVValue(f"a KV value cannot be a {type(value).__name__}")
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def convert_value(value: Any, kind: KVType) -> KVValue:
     """``value`` read as ``kind`` (the ``kvType`` of ``kv.Set``); text is parsed."""
     try:
         if kind is KVType.STRING:
-            text = value if isinstance(value, str) else json.dumps(_plain(value))
+            # compact and unescaped, as Jackson writes it
+            text = value if isinstance(value, str) else _compact_json(_plain(value))
             return KVValue(kind, text)
         if kind is KVType.NUMBER:
             number = value if isinstance(value, int | float) else float(str(value))

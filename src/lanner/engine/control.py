@@ -13,6 +13,7 @@ from typing import Any
 
 from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
+from lanner.domain.labels import RESTARTED_LABEL, with_label
 from lanner.domain.states import StateType
 from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
@@ -81,7 +82,14 @@ def restart(w: Work, payload: Mapping[str, Any]) -> None:
         w.put(parent.with_state(S.RUNNING, w.now))
     w.runs.cursors.clear()
     execution = w.execution.with_state(S.RESTARTED, w.now).with_state(S.RUNNING, w.now)
-    w.set_execution(replace(execution, attempt_number=w.execution.attempt_number + 1, outputs={}))
+    w.set_execution(
+        replace(
+            execution,
+            attempt_number=w.execution.attempt_number + 1,
+            outputs={},
+            labels=with_label(execution.labels, RESTARTED_LABEL),
+        )
+    )
 
 
 # -- pause / resume ----------------------------------------------------------------------------

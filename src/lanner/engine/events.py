@@ -11,6 +11,8 @@ Events (``ExecutorEvent.kind``; payload keys in camelCase, JSON-able):
   worker rendered what a flowable task run needs (``runIf`` false skips it, ``error`` fails it).
 - ``finalized`` ``{outputs?, error?}``: the flow outputs were rendered.
 - ``kill`` ``{cascade}``, ``resume`` ``{inputs}``, ``restart`` ``{taskRunId?}``: from the API.
+- ``force_run`` ``{}``: from the API; run now: a PAUSED execution resumes, a CREATED (scheduled
+  for later) or QUEUED one starts, whatever its flow's ``concurrency``.
 - ``pause`` ``{}``: from the API; a RUNNING execution becomes PAUSED, no new task run starts
   until ``resume``.
 - ``state`` ``{taskRunId, state}``: from the API; force a task run to a terminal state and
@@ -37,6 +39,7 @@ RESOLVED = "resolved"
 FINALIZED = "finalized"
 KILL = "kill"
 RESUME = "resume"
+FORCE_RUN = "force_run"
 RESTART = "restart"
 PAUSE = "pause"
 STATE = "state"

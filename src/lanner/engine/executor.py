@@ -112,6 +112,11 @@ def apply_event(w: Work, event: ExecutorEvent) -> None:
         control.kill(w, payload)
     elif kind == ev.RESUME:
         control.resume(w, payload)
+    elif kind == ev.FORCE_RUN:
+        if current.is_paused:
+            control.resume(w, {"inputs": {}})
+        elif current in (S.CREATED, S.QUEUED):
+            w.move_execution(S.RUNNING)
     elif kind == ev.PAUSE:
         overrides.pause(w)
     elif kind == ev.TIMER:

@@ -296,7 +296,9 @@ def loop_values(rendered: Any) -> list[str]:
     if not isinstance(rendered, list):
         raise TaskFailure(f"values must be a list, got {type(rendered).__name__}")
     return [
-        item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
+        item
+        if isinstance(item, str)
+        else json.dumps(item, separators=(",", ":"), ensure_ascii=False)
         for item in rendered
     ]
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from lanner.domain.executions import Attempt, TaskRun
+from lanner.domain.labels import RESTARTED_LABEL, with_label
 from lanner.domain.states import StateType
 from lanner.engine import control
 from lanner.engine.runs import STALE, is_stale
@@ -75,4 +76,6 @@ def _reopen(w: Work, kept: set[str]) -> None:
                 w.put(replace(superseded, internal={**superseded.internal, STALE: True}))
     w.runs.cursors.clear()
     execution = w.execution.with_state(S.RESTARTED, w.now).with_state(S.RUNNING, w.now)
-    w.set_execution(replace(execution, outputs={}))
+    w.set_execution(
+        replace(execution, outputs={}, labels=with_label(execution.labels, RESTARTED_LABEL))
+    )

@@ -40,6 +40,7 @@ from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.errors import ConfigError, ConflictError, ErrorDetail, NotFoundError, ValidationError
 from lanner.flows.loader import safe_load
 from lanner.flows.parser import parse_flow
+from lanner.regexes import full_match
 from lanner.storage import LocalStorage, execution_prefix, input_file_path, uri_of
 from lanner.store import Store, StoredFlow
 from lanner.templating import TemplateEngine, TemplateError
@@ -187,6 +188,7 @@ class InputRenderer:
                 encrypt=encrypt,
                 render=self.render,
                 context=context,
+                match_pattern=full_match,
             )
 
         try:

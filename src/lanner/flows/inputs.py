@@ -11,6 +11,7 @@ from lanner.domain.inputs import DependsOn, InputSpec, InputType, OutputSpec
 from lanner.domain.labels import FLOW_ALLOWED_SYSTEM_LABELS, Label, label_text, labels_from_map
 from lanner.flows.loader import Path
 from lanner.flows.problems import Problems
+from lanner.regexes import PatternError, compile_java
 
 INPUT_ID_RE = re.compile(r"[a-zA-Z0-9][.a-zA-Z0-9_-]*")
 
@@ -87,8 +88,8 @@ def _check_input(raw: Mapping[str, Any], kind: InputType, path: Path, problems: 
     validator = raw.get("validator")
     if validator is not None:
         try:
-            re.compile(str(validator))
-        except re.error:
+            compile_java(str(validator))
+        except PatternError:
             problems.add((*path, "validator"), f"invalid pattern [{validator}]")
     if kind is InputType.FILE and raw.get("defaults") is not None:
         problems.add((*path, "defaults"), "no `defaults` can be set for inputs of type 'FILE'")

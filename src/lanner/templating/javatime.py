@@ -7,7 +7,8 @@ fraction widths (``SSS``), no Java offset styles (``X``/``XXX``/``x``/``Z``/``VV
 literals and it depends on the C library's locale; no maintained PyPI package translates Java
 patterns either. So this module tokenizes the pattern itself and formats (and parses) each
 field. Text is English (Java's default ``en_US`` with CLDR data, as Kestra servers run);
-week-based fields use ISO weeks.
+week-based fields (``Y``, ``w``, ``W``) follow en_US weeks: they start on Sunday and week 1
+is the one holding January 1 (minimal days 1).
 
 Imports only the standard library and this package.
 """
@@ -44,7 +45,7 @@ PATTERNS = {
 }
 
 _TOKEN_RE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|[^A-Za-z']+")
-_KNOWN_LETTERS = set("GuyYQqMLwdDEecaHhKkmsSnNAVzOXxZ")
+_KNOWN_LETTERS = set("GuyYQqMLwWdDEecaHhKkmsSnNAVzOXxZ")
 
 
 @functools.lru_cache(maxsize=256)
@@ -103,6 +104,22 @@ def _gmt(offset: dt.timedelta, long: bool) -> str:
     return f"GMT{'+' if total > 0 else '-'}{hours}" + (f":{rest // 60:02d}" if rest else "")
 
 
+def _days_since_sunday(day: dt.date) -> int:
+    return (day.weekday() + 1) % 7
+
+
+def us_week(day: dt.date) -> tuple[int, int]:
+    """The week-based year and week of ``day`` by Java's ``en_US`` ``WeekFields`` (Sunday first,
+    minimal days 1): the week holding January 1 is week 1 of that year."""
+    start = day - dt.timedelta(days=_days_since_sunday(day))
+    next_year = dt.date(day.year + 1, 1, 1)
+    if start + dt.timedelta(days=6) >= next_year:
+        return day.year + 1, 1
+    january_1 = dt.date(day.year, 1, 1)
+    first_start = january_1 - dt.timedelta(days=_days_since_sunday(january_1))
+    return day.year, (start - first_start).days // 7 + 1
+
+
 def _text(value: int, names: list[str], count: int) -> str:
     name = names[value]
     return name[:3] if count <= 3 else name if count == 4 else name[0]
@@ -114,7 +131,7 @@ def _field(value: dt.datetime, letter: str, count: int) -> str:
     if letter in "uy":
         return f"{value.year % 100:02d}" if count == 2 else str(value.year).zfill(count)
     if letter == "Y":
-        year = value.isocalendar()[0]
+        year = us_week(value.date())[0]
         return f"{year % 100:02d}" if count == 2 else str(year).zfill(count)
     if letter in "ML":
         return (
@@ -160,7 +177,10 @@ def _field(value: dt.datetime, letter: str, count: int) -> str:
             return str(quarter).zfill(count)
         return f"Q{quarter}" if count == 3 else f"{_ORDINALS[quarter - 1]} quarter"
     if letter == "w":
-        return str(value.isocalendar()[1]).zfill(count)
+        return str(us_week(value.date())[1]).zfill(count)
+    if letter == "W":
+        first = value.date().replace(day=1)
+        return str((value.day - 1 + _days_since_sunday(first)) // 7 + 1).zfill(count)
     if offset is None:
         raise ValueError(f"Unable to extract {letter * count}: the value has no time zone")
     if letter == "V":

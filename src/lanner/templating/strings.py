@@ -4,7 +4,8 @@
 
 Java semantics kept where they show: ``split`` takes a regular expression and drops trailing
 empty strings, ``urlencode`` is ``URLEncoder`` (space as ``+``, ``~`` encoded), regex
-replacements use ``$1``. Imports only the standard library and this package.
+replacements use ``$1``. Imports only the standard library, this package and
+:mod:`lanner.regexes`.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
+from lanner.regexes import Pattern, PatternError, compile_java
+
 from .errors import TemplateRenderError
 from .printing import java_string
 
-_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
 _JAVA_GROUP_REF = re.compile(r"\\\$|\$(\d+|\{(\w+)\})")
 
 
-def java_regex(pattern: Any) -> re.Pattern[str]:
-    """Compile a Java regular expression (``(?<name>...)`` named groups included)."""
+def java_regex(pattern: Any) -> Pattern[str]:
+    """Compile a Java regular expression (:mod:`lanner.regexes`)."""
     try:
-        return re.compile(_NAMED_GROUP.sub("(?P<", str(pattern)))
-    except re.error as error:
+        return compile_java(str(pattern))
+    except PatternError as error:
         raise TemplateRenderError(f"Invalid regex '{pattern}': {error}") from error
 
 

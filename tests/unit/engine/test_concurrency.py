@@ -119,3 +119,19 @@ def test_tally_follows_the_batch_decisions() -> None:
     tally.note("c1", T0 + timedelta(seconds=1), S.RUNNING)
     assert tally.taken_before("c2") == 1
     assert tally.next_queued(5) == ["c2"]
+
+
+def test_force_run_starts_a_queued_execution_past_the_limit() -> None:
+    sim = fresh(limited())
+    assert step_with(sim, ev.CREATED, 1).state.current is S.QUEUED
+    forced = step_with(sim, ev.FORCE_RUN, 1)
+    assert [h.state for h in forced.state.histories] == [S.CREATED, S.QUEUED, S.RUNNING]
+    assert sim.steps[-1].jobs
+    # the execution's delayed ``created`` event, due later, changes nothing any more
+    assert step_with(sim, ev.CREATED, 1).state.current is S.RUNNING
+
+
+def test_force_run_of_a_running_execution_changes_nothing() -> None:
+    sim = fresh(limited())
+    running = step_with(sim, ev.CREATED, 0)
+    assert step_with(sim, ev.FORCE_RUN, 0) == running
