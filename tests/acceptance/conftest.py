@@ -200,6 +200,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
 
 
+@pytest.fixture
+def own_postgres_url(acceptance_postgres_url: str) -> Iterator[str]:
+    """A database of this test's own: a second ``server local`` on the session's database
+    would run a second executor over the same executions (``server local`` takes no
+    leadership lock), so a test that starts its own server needs its own database."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"{acceptance_postgres_url.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:8]}"
+    admin = _admin_conninfo(acceptance_postgres_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(acceptance_postgres_url, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],

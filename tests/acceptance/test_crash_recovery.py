@@ -103,7 +103,7 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
     env["LANNER_BASIC_AUTH_USERNAME"] = USERNAME
     env["LANNER_BASIC_AUTH_PASSWORD"] = PASSWORD
     if request.param == "postgres":
-        env["LANNER_DATABASE_URL"] = request.getfixturevalue("acceptance_postgres_url")
+        env["LANNER_DATABASE_URL"] = request.getfixturevalue("own_postgres_url")
     server = Node(tmp_path / "data", env, tmp_path / "server.log", free_port())
     server.start()
     try:

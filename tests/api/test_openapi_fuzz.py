@@ -102,7 +102,8 @@ def repeats_a_scalar(case: schemathesis.Case) -> bool:
 
     On the wire ``?q=a&q=b`` is no "array instead of a string": servers bind one of the values
     (FastAPI the last, Micronaut the first), so the mutation is not a schema violation the
-    server could see.
+    server could see. An object in place of a scalar goes out the same way (its values as
+    repeated parameters of that name).
     """
     operation = schema.raw_schema["paths"].get(case.path, {}).get(case.method.lower(), {})
     scalars = {
@@ -111,7 +112,8 @@ def repeats_a_scalar(case: schemathesis.Case) -> bool:
         if p["in"] == "query" and p.get("schema", {}).get("type") != "array"
     }
     return any(
-        isinstance(value, list) and name in scalars for name, value in (case.query or {}).items()
+        isinstance(value, list | dict) and name in scalars
+        for name, value in (case.query or {}).items()
     )
 
 
