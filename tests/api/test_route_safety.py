@@ -69,7 +69,7 @@ def kestra_fixed_paths() -> list[tuple[str, str]]:
 FIXED = kestra_fixed_paths()
 
 
-def test_the_reference_lists_the_paths_of_the_issue() -> None:
+async def test_the_reference_lists_the_paths_of_the_issue() -> None:
     assert ("POST", "/executions/replay/by-ids") in FIXED
     assert ("POST", "/executions/resume/by-ids") in FIXED
     assert ("POST", f"/executions/{EXECUTION_ID}/force-run") in FIXED
