@@ -97,7 +97,12 @@ class JobRunner:
                    "state": S.KILLED.value, "startedAt": _now(), "endedAt": _now()}  # fmt: skip
         return NewEvent(job.execution_id, ev.TASK_RESULT, payload)
 
-    async def run(self, job: Job, snapshot: Snapshot, worker_id: str) -> Result:
+    async def run(
+        self, job: Job, snapshot: Snapshot, worker_id: str, *, stream_logs: bool = True
+    ) -> Result:
+        """The job's result event and the log lines it kept: all of them without
+        ``stream_logs`` (the executor stores them with its step), else those not streamed
+        through the log writer."""
         if job.kind == ev.JOB_FINALIZE:
             return await self._finalize(job, snapshot)
         run = snapshot.runs.get(job.task_run_id)
@@ -111,7 +116,8 @@ class JobRunner:
         attempt = int(job.payload.get("attempt") or 1)
         ctx = TaskContext(
             spec, run, snapshot.execution, variables, self.templates, attempt,
-            writer=self.log_writer, masker=self.masker, kv=self._store, triggers=self._store,
+            writer=self.log_writer if stream_logs else None, masker=self.masker, kv=self._store,
+            triggers=self._store,
             storage=self.storage, work_root=self.work_root,
         )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:

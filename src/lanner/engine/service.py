@@ -156,7 +156,7 @@ class Engine:
             log_writer=self.log_writer,
             results=self.results,
         )
-        self.loop.attach(self.worker)
+        self.loop.attach(self.worker, inline=runner)
         self._loop_task: asyncio.Task[None] | None = None
         self._triggers_task: asyncio.Task[None] | None = None
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from lanner.domain.executions import Execution, TaskRun, new_id
 from lanner.domain.logs import LogEntry, LogLevel
@@ -48,6 +48,7 @@ from lanner.store.sqlalchemy.engines import (
     normalize_url,
 )
 from lanner.store.sqlalchemy.forwarding import reads, reads_at_now, writes, writes_at_now
+from lanner.store.sqlalchemy.logs import add_logs as add_log_rows
 from lanner.store.sqlalchemy.migrations import upgrade_to_head
 from lanner.store.sqlalchemy.readers import ReaderPool
 from lanner.store.sqlalchemy.writer import Writer
@@ -195,7 +196,11 @@ class SqlStore:
         return await self.readers.run(lambda conn: executions.load_executions(conn, wanted))
 
     async def apply_steps(
-        self, steps: Sequence[ExecutionStep], *, claim: JobClaim | None = None
+        self,
+        steps: Sequence[ExecutionStep],
+        *,
+        claim: JobClaim | None = None,
+        logs: Sequence[LogEntry] = (),
     ) -> list[Job]:
         """All the steps or, when one cannot be applied, none of them: a step whose task run
         belongs to no execution raises :class:`~lanner.errors.ConflictError`, a step whose
@@ -212,9 +217,15 @@ class SqlStore:
         now = self._clock()
         # Ids are drawn here, not in the operation, which the writer may run twice.
         job_ids = [new_id() for step in steps for _ in step.jobs]
-        return await self.writer.submit(
-            lambda conn: executions.apply_steps(conn, steps, job_ids, now, claim)
-        )
+        lines = tuple(logs)
+
+        def operation(conn: Connection) -> list[Job]:
+            claimed = executions.apply_steps(conn, steps, job_ids, now, claim)
+            if lines:
+                add_log_rows(conn, lines)
+            return claimed
+
+        return await self.writer.submit(operation)
 
     # --- queues ---------------------------------------------------------------------------
 
