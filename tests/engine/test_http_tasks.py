@@ -189,7 +189,8 @@ async def test_requests_send_bodies_forms_auth_and_read_the_response(
     head = runs["head"].outputs
     assert (head["code"], head["body"], head["headers"]["X-Head"]) == (200, None, ["yes"])
     assert runs["redirected"].outputs["code"] == 200
-    assert runs["redirected"].outputs["uri"] == f"{server}/json"
+    assert runs["redirected"].outputs["uri"] == f"{server}/redirect"  # the URI requested
+    assert json.loads(runs["redirected"].outputs["body"]) == {"hello": "world"}
     assert runs["not_followed"].outputs["code"] == 302
     assert runs["not_followed"].outputs["headers"]["Location"] == ["/json"]
     assert runs["allowed"].outputs["code"] == 404

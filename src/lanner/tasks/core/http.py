@@ -482,7 +482,7 @@ class Request(Task, HttpProperties):
                 ctx.logger.log(LogLevel.TRACE, "response body:\n" + body.decode(errors="replace"))
             _metrics(ctx, prepared, response, len(body))
             return {
-                "uri": str(response.request.url),
+                "uri": prepared.url,  # the URI requested (Kestra), not a redirect's
                 "code": response.status_code,
                 "headers": response_headers(response),
                 "body": body.decode(response.encoding or "utf-8", errors="replace")
