@@ -134,6 +134,8 @@ async def test_requests_send_bodies_forms_auth_and_read_the_response(
         "    options:\n      auth: {type: BEARER, token: tok}\n"
         f"  - id: legacy_auth\n    type: io.kestra.plugin.fs.http.Request\n    uri: {server}/echo\n"
         "    options: {basicAuthUser: old, basicAuthPassword: pw, readTimeout: PT10S}\n"
+        f"  - id: map_body\n    type: {HTTP}.Request\n    uri: {server}/echo\n    method: PATCH\n"
+        "    body: \"{{ {'b': 2} }}\"\n"
         f"  - id: form\n    type: {HTTP}.Request\n    uri: {server}/echo\n    method: POST\n"
         "    formData:\n      user: John Doe\n      n: 2\n"
         f"  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    content: filedata\n"
@@ -177,6 +179,9 @@ async def test_requests_send_bodies_forms_auth_and_read_the_response(
     legacy = json.loads(runs["legacy_auth"].outputs["body"])
     assert legacy["headers"]["authorization"] == "Basic b2xkOnB3"
     assert legacy["headers"]["content-type"] == "application/json"  # Kestra's default
+    map_body = json.loads(runs["map_body"].outputs["body"])
+    assert json.loads(map_body["body"]) == {"b": 2}  # a map is sent as JSON
+    assert map_body["headers"]["content-type"] == "application/json; charset=UTF-8"
     form = json.loads(runs["form"].outputs["body"])
     assert form["headers"]["content-type"] == "application/x-www-form-urlencoded"
     assert form["body"] == "user=John+Doe&n=2"

@@ -133,7 +133,7 @@ class _Config:
     verify: bool = True
     proxy: str | None = None
     auth: httpx.Auth | None = None
-    charset: str = "utf-8"
+    charset: str = "UTF-8"
     logs: set[str] = field(default_factory=set)
     max_length: int | None = None
 
@@ -195,7 +195,7 @@ async def _config(task: HttpProperties, ctx: RunContext, default_max: int | None
         config.verify = False
     config.proxy = await _proxy(ctx, options)
     config.auth = await _auth(ctx, options)
-    config.charset = (await ctx.render(options.defaultCharset) or "utf-8").strip()
+    config.charset = (await ctx.render(options.defaultCharset) or "UTF-8").strip()
     if options.logs is not None:
         config.logs = set(options.logs)
     elif options.logLevel:
@@ -285,7 +285,8 @@ async def _prepare(task: HttpProperties, ctx: RunContext, config: _Config) -> _P
         else:
             prepared.data = {str(k): _form_text(v) for k, v in form.items()}
     elif task.body is not None:
-        body = await ctx.render(task.body) or ""
+        rendered = await ctx.render_typed(task.body)
+        body = rendered if isinstance(rendered, str) else json.dumps(rendered, default=str)
         prepared.content = body.encode(config.charset)
         if content_type:
             charset = "" if "charset" in content_type.lower() else f"; charset={config.charset}"
