@@ -225,6 +225,8 @@ async def test_download_writes_the_body_to_storage_and_failures_are_logged(
         "    options:\n      timeout: {connectTimeout: PT2S}\n    allowFailure: true\n"
         f"  - id: encrypted\n    type: {HTTP}.Request\n    uri: {server}/json\n"
         "    encryptBody: true\n    allowFailure: true\n"
+        "  - id: fn\n    type: io.kestra.plugin.core.log.Log\n    allowFailure: true\n"
+        f"    message: \"{{{{ http(uri='{server}/missing') }}}}\"\n"
     )
     execution = await harness.run_flow(source)
     assert execution.state.current is S.WARNING
@@ -246,6 +248,7 @@ async def test_download_writes_the_body_to_storage_and_failures_are_logged(
         "slow": "timed out",
         "refused": "failed",
         "encrypted": "encryptBody",
+        "fn": "Failed to execute HTTP Request, server respond with status 404 : Not Found",
     }
     for task_id, reason in reasons.items():
         assert runs[task_id].state.current is S.WARNING, task_id  # failed, allowFailure
