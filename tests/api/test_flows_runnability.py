@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from tests.api.helpers import YAML, flow_yaml
 
-HTTP_REQUEST = "io.kestra.plugin.core.http.Request"
+TEMPLATED = "io.kestra.plugin.core.templating.TemplatedTask"
 PURGE_LOGS = "io.kestra.plugin.core.log.PurgeLogs"
 
 
@@ -17,13 +17,13 @@ def unrunnable(ns: str, flow_id: str = "unrunnable") -> str:
         "tasks:\n"
         "  - id: ok\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
         "  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
-        f"      - id: fetch\n        type: {HTTP_REQUEST}\n        uri: https://example.com\n"
+        f"      - id: fetch\n        type: {TEMPLATED}\n        spec: 'id: x'\n"
         f"errors:\n  - id: purge\n    type: {PURGE_LOGS}\n    endDate: '{{{{ now() }}}}'\n"
     )
 
 
 EXPECTED = {
-    "tasks[1].tasks[0].type": HTTP_REQUEST,
+    "tasks[1].tasks[0].type": TEMPLATED,
     "errors[0].type": PURGE_LOGS,
 }
 

@@ -18,8 +18,8 @@ async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
     source = (
         "id: unrunnable\nnamespace: company.team\n"
         "tasks:\n"
-        "  - id: fetch\n    type: io.kestra.plugin.core.http.Request\n"
-        "    uri: https://example.com\n"
+        "  - id: fetch\n    type: io.kestra.plugin.core.templating.TemplatedTask\n"
+        "    spec: 'id: x'\n"
         "    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempt: 5\n"
     )
     execution = await harness.run_flow(source)  # the harness stores it as parse_flow accepts it
@@ -29,7 +29,7 @@ async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
     assert len(run.attempts) == 1
     errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
     assert [e.message for e in errors] == [
-        "task type io.kestra.plugin.core.http.Request cannot run on this server yet"
+        "task type io.kestra.plugin.core.templating.TemplatedTask cannot run on this server yet"
     ]
 
 

@@ -6,8 +6,8 @@ secrets, metrics, internal storage and a working directory through it, and retur
 (or ``None``). It fails by raising :class:`~lanner.tasks.failures.TaskFailure` (any other
 exception fails the task too). The engine implements the protocol
 (``lanner.engine.task_context.TaskContext``); tests may implement it with a fake.
-Imports the domain and the standard library only (the store only for type checking); never the
-engine.
+Imports the domain and the standard library only (the store and storage only for type
+checking); never the engine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogLevel
 
 if TYPE_CHECKING:
+    from lanner.storage import NamespaceFiles
     from lanner.store import KVStore, TriggerStore
 
 Outputs = Mapping[str, Any] | None
@@ -80,6 +81,11 @@ class RunContext(Protocol):
         list...); maps and lists are rendered item by item."""
         ...
 
+    async def render_with(self, value: Any, variables: Mapping[str, Any]) -> str | None:
+        """Render a property as text with ``variables`` added over the run's own (an item of
+        a file for ``FilterItems``/``DeduplicateItems``, as Kestra's ``render(expr, map)``)."""
+        ...
+
     # -- services ------------------------------------------------------------------------------
 
     @property
@@ -115,6 +121,23 @@ class RunContext(Protocol):
     async def read_file(self, uri: str) -> bytes:
         """Read a ``kestra://`` file of internal storage: one of this execution's or of its
         namespace's files (anything else is refused)."""
+        ...
+
+    async def file_size(self, uri: str) -> int:
+        """The size of a ``kestra://`` file (same access rule as :meth:`read_file`)."""
+        ...
+
+    async def delete_file(self, uri: str) -> bool:
+        """Delete a ``kestra://`` file (same access rule as :meth:`read_file`); whether it
+        existed."""
+        ...
+
+    async def delete_execution_files(self) -> list[str]:
+        """Delete every internal-storage file of this execution; returns their URIs."""
+        ...
+
+    def namespace_files(self) -> NamespaceFiles:
+        """The namespace files of the execution's tenant (any namespace)."""
         ...
 
     def working_directory(self) -> Path:

@@ -20,8 +20,8 @@ from lanner.tasks.base import Task, Text
 from lanner.tasks.context import Outputs, RunContext, Runnable
 from lanner.tasks.core.debug import Return
 from lanner.tasks.core.execution import Fail
-from lanner.tasks.core.http import Request
 from lanner.tasks.core.log import Log
+from lanner.tasks.core.storage import TemplatedTask
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.registry import CORE_MODELS, TypeRegistry, default_registry, has_runtime
 from lanner.templating import TemplateEngine
@@ -156,7 +156,7 @@ async def test_fail_raises_a_task_failure_only_when_its_condition_holds() -> Non
 
 
 def test_a_type_without_run_or_unknown_fails_without_retry() -> None:
-    for name in (Request.TYPE, "com.example.Nothing"):
+    for name in (TemplatedTask.TYPE, "com.example.Nothing"):
         with pytest.raises(TaskFailure, match="cannot run on this server yet") as caught:
             default_registry.runnable(name, {"id": "t", "type": name})
         assert caught.value.retryable is False
@@ -184,7 +184,9 @@ def test_runtime_is_run_flowable_or_engine_resolved() -> None:
         assert has_runtime(by_type[name]), name
     for name in ("flow.Sequential", "flow.If", "flow.ForEach", "flow.Pause", "flow.Subflow"):
         assert has_runtime(by_type[name]), name
-    missing = ("http.Request", "http.Download", "kv.PurgeKV", "log.PurgeLogs")
+    for name in ("http.Request", "http.Download", "storage.Split", "namespace.UploadFiles"):
+        assert has_runtime(by_type[name]), name
+    missing = ("templating.TemplatedTask", "kv.PurgeKV", "log.PurgeLogs")
     unresolved = ("flow.ForEachItem", "flow.Template", "flow.Loop")
     for name in (*missing, *unresolved, "execution.PurgeExecutions", "state.Set"):
         assert not has_runtime(by_type[name]), name
