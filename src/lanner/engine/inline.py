@@ -44,6 +44,10 @@ PURE_TASKS = frozenset(
 """Runnable types that only render and return (or log, or fail): safe to run in the loop."""
 
 _RESOLVED = frozenset({*VALUED, *PAUSES, FLOW + "LoopUntil"})
+_LOG = _CORE + "log.Log"
+LOG_MESSAGES = 100
+"""A ``Log`` task with more messages than this goes to the worker: its lines stream through
+the log writer (batched, with back-pressure) instead of riding in the step's transaction."""
 
 
 def can_inline(job: NewJob, snapshot: Snapshot) -> bool:
@@ -57,6 +61,9 @@ def can_inline(job: NewJob, snapshot: Snapshot) -> bool:
     if job.kind == ev.JOB_RESOLVE:
         return spec.type in _RESOLVED
     if job.kind != ev.JOB_RUN or spec.type not in PURE_TASKS or spec.type == SUBFLOW:
+        return False
+    messages = spec.properties.get("message")
+    if spec.type == _LOG and isinstance(messages, list) and len(messages) > LOG_MESSAGES:
         return False
     return not _in_working_directory(run, snapshot)
 
