@@ -4,7 +4,7 @@ Runs, each in its own processes (so one cannot warm another's caches):
 
 1. ``benchmarks/engine.py --no-http``: the engine in process on SQLite (100 sequential tasks,
    concurrent 2-task executions, ForEach per item);
-2. ``benchmarks/http.py`` on SQLite: a real ``lanner server local``, load from another process
+2. ``benchmarks/http_load.py`` on SQLite: a real ``lanner server local``, load from another process
    (``wait=true`` p50/p99, 100 sequential tasks, 32 clients with and without wait, server CPU
    per execution, ForEach, server RSS idle and after 10,000 executions);
 3. the same on PostgreSQL (a fresh database on ``LANNER_TEST_POSTGRES_URL``, dropped after);
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 
 def run_script(args: list[str], figures: dict[str, dict[str, Any]]) -> None:
     """Run ``python benchmarks/<script> ...``; echo and keep its JSON lines."""
-    # -P: the scripts' folder stays off sys.path (``benchmarks/http.py`` would shadow ``http``).
+    # -P: the scripts' folder stays off sys.path (as when run by hand from the root).
     command = [sys.executable, "-P", str(HERE / args[0]), *args[1:]]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
@@ -129,7 +129,7 @@ def main() -> None:
         ["engine.py", "--no-http", "--executions", str(executions), "--max-items", str(items)],
         figures,
     )
-    http = ["http.py", "--executions", str(executions), "--max-items", str(items)]
+    http = ["http_load.py", "--executions", str(executions), "--max-items", str(items)]
     run_script([*http, "--label", "sqlite"], figures)
     if args.postgres_url:
         with postgres_database(args.postgres_url) as url:
