@@ -1,13 +1,22 @@
-"""Core ``execution.*`` tasks (0.20 and the 1.x additions); ``Fail`` runs, the others have no
-runtime yet.
+"""Core ``execution.*`` tasks (0.20 and the 1.x additions).
 
-Imports ``lanner.tasks`` only.
+``Labels``, ``SetVariables``, ``UnsetVariables``, ``Exit``, ``Kill`` and ``Resume`` change the
+execution: Kestra runs them in its executor; here they run on a worker like any task, render
+their properties and hand the change to the executor (``RunContext.update_execution``), which
+applies it with the task run's end (``lanner.engine.effects``). ``Count`` and
+``PurgeExecutions`` read and purge the store. Imports the domain, the store protocols and
+``lanner.tasks`` only.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
+from lanner.domain.labels import SYSTEM_PREFIX
+from lanner.domain.states import StateType
+from lanner.store import ExecutionQuery, Store
 from lanner.tasks.base import (
     DYNAMIC,
     AnyMap,
@@ -19,12 +28,79 @@ from lanner.tasks.base import (
     Task,
     Text,
 )
-from lanner.tasks.context import Outputs, RunContext
+from lanner.tasks.context import (
+    EXIT,
+    KILL,
+    LABELS,
+    RESUME,
+    SET_VARIABLES,
+    UNSET_VARIABLES,
+    Outputs,
+    RunContext,
+)
 from lanner.tasks.failures import TaskFailure
-from lanner.tasks.values import is_truthy
+from lanner.tasks.values import as_flag, is_truthy
 
 CORE = "io.kestra.plugin.core.execution"
 LEGACY = "io.kestra.core.tasks.executions"
+
+
+def store_of(ctx: RunContext) -> Store:
+    if ctx.store is None:
+        raise TaskFailure("the store is not available to this worker", retryable=False)
+    return ctx.store
+
+
+def parse_date(text: str | None, name: str) -> datetime | None:
+    """An ISO-8601 date-time as Kestra's ``ZonedDateTime.parse`` reads it (``[zone]`` ignored)."""
+    if not text:
+        return None
+    value = text.strip().split("[", 1)[0]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TaskFailure(f"{name}: invalid date '{text}'", retryable=False) from None
+    if parsed.tzinfo is None:
+        raise TaskFailure(f"{name}: the date '{text}' has no time zone", retryable=False)
+    return parsed
+
+
+async def render_states(ctx: RunContext, states: Any) -> tuple[StateType, ...]:
+    rendered = await ctx.render_typed(states)
+    if rendered is None:
+        return ()
+    if isinstance(rendered, str):
+        rendered = json.loads(rendered) if rendered.strip().startswith("[") else [rendered]
+    try:
+        return tuple(StateType(str(item).upper()) for item in rendered)
+    except ValueError as error:
+        raise TaskFailure(f"states: {error}", retryable=False) from None
+
+
+async def render_list(ctx: RunContext, value: Any, name: str) -> list[str]:
+    rendered = await ctx.render_typed(value)
+    if rendered is None:
+        return []
+    if isinstance(rendered, str):
+        try:
+            rendered = json.loads(rendered)
+        except ValueError:
+            rendered = [rendered]
+    if not isinstance(rendered, list):
+        raise TaskFailure(f"{name} must be a list, got {type(rendered).__name__}")
+    return [str(item) for item in rendered]
+
+
+async def _variables(ctx: RunContext) -> dict[str, Any]:
+    """The execution's variables as templates see them (``{{ vars }}``)."""
+    rendered = await ctx.render_typed("{{ vars }}")
+    return rendered if isinstance(rendered, dict) else {}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Fail(Task):
@@ -46,12 +122,47 @@ class Fail(Task):
 
 
 class Labels(Task):
-    """Add labels to the running execution."""
+    """Add labels to the running execution (a map, a list of ``{key, value}`` or a JSON map)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Labels"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Labels",)
 
     labels: Annotated[dict[str, Any] | list[dict[str, Any]], DYNAMIC]
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        pairs: list[list[str]] = []
+        if isinstance(self.labels, str):
+            text = await ctx.render(self.labels) or ""
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise TaskFailure(f"labels: not a JSON map of labels: {text!r}") from None
+            if not isinstance(parsed, dict):
+                raise TaskFailure(f"labels: not a JSON map of labels: {text!r}")
+            pairs = [[str(k), _text(v)] for k, v in parsed.items()]
+        elif isinstance(self.labels, dict):
+            for key, value in self.labels.items():
+                pairs.append([await ctx.render(key) or "", await self._value(ctx, value)])
+        else:
+            for item in self.labels:
+                if "key" not in item:
+                    raise TaskFailure(f"labels: a label has no key: {item!r}")
+                key = await ctx.render(item["key"]) or ""
+                pairs.append([key, await self._value(ctx, item.get("value", ""))])
+        for key, value in pairs:
+            if key.startswith(SYSTEM_PREFIX):
+                raise TaskFailure(
+                    "System labels can only be set by Kestra itself, offending label: "
+                    f"{key}={value}"
+                )
+        ctx.update_execution(LABELS, pairs)
+        return None
+
+    @staticmethod
+    async def _value(ctx: RunContext, value: Any) -> str:
+        if isinstance(value, dict):
+            return json.dumps(await ctx.render_typed(value), separators=(",", ":"))
+        return await ctx.render(_text(value)) or ""
 
 
 class CountFlow(Strict):
@@ -60,7 +171,8 @@ class CountFlow(Strict):
 
 
 class Count(Task):
-    """Count executions of some flows and evaluate ``expression`` on the counts."""
+    """Count executions of some flows (or of namespaces' flows) in a date range; keep the
+    flows whose count passes ``expression`` (``{{ count }}`` is the flow's count)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Count"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Counts",)
@@ -71,6 +183,37 @@ class Count(Task):
     endDate: Text | None = None
     expression: Text
     namespaces: StrList | None = None
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        if self.flows is None and self.namespaces is None:
+            raise TaskFailure("You must provide a list of flows or namespaces.")
+        store = store_of(ctx)
+        tenant = ctx.execution.tenant_id
+        states = await render_states(ctx, self.states)
+        start = parse_date(await ctx.render(self.startDate), "startDate")
+        end = parse_date(await ctx.render(self.endDate), "endDate")
+        targets: list[tuple[str, str, bool]] = []  # namespace, flow id, kept at zero
+        for flow in self.flows or ():
+            namespace = await ctx.render(flow.namespace) or ""
+            targets.append((namespace, await ctx.render(flow.flowId) or "", True))
+        for namespace in await render_list(ctx, self.namespaces, "namespaces"):
+            for stored in await store.list_flows(tenant, namespace):
+                if stored.namespace == namespace:
+                    targets.append((namespace, stored.id, False))
+        results: list[dict[str, Any]] = []
+        for namespace, flow_id, keep_zero in targets:
+            query = ExecutionQuery(
+                tenant_id=tenant, namespace=namespace, flow_id=flow_id, states=states,
+                start_date=start, end_date=end, size=1,
+            )  # fmt: skip
+            page = await store.search_executions(query)
+            count = page.total  # over every page
+            if count == 0 and not keep_zero:
+                continue
+            if await ctx.render_with(self.expression, {"count": count}) == "true":
+                results.append({"namespace": namespace, "flowId": flow_id, "count": count})
+        ctx.logger.log("DEBUG", f"{len(results)} flows matching the expression")
+        return {"results": results, "total": sum(r["count"] for r in results)}
 
 
 class Resume(Task):
@@ -83,9 +226,30 @@ class Resume(Task):
     executionId: Text | None = None
     inputs: AnyMap | None = None
 
+    async def run(self, ctx: RunContext) -> Outputs:
+        current = ctx.execution
+        execution_id = await ctx.render(self.executionId) or current.id
+        namespace = await ctx.render(self.namespace) or current.namespace
+        flow_id = await ctx.render(self.flowId) or current.flow_id
+        target = await store_of(ctx).get_execution(current.tenant_id, execution_id)
+        if target is None or (target.namespace, target.flow_id) != (namespace, flow_id):
+            raise TaskFailure(f"No execution found for execution id {execution_id}")
+        if target.state.current is not StateType.PAUSED:
+            raise TaskFailure(
+                f"Execution {execution_id} is not paused, it is {target.state.current.value}"
+            )
+        inputs = await ctx.render_typed(self.inputs) or {}
+        if not isinstance(inputs, dict):
+            raise TaskFailure(f"inputs must be a map, got {type(inputs).__name__}")
+        ctx.update_execution(RESUME, {"executionId": target.id, "inputs": inputs})
+        resumed = {"id": target.id, "namespace": target.namespace, "flowId": target.flow_id}
+        ctx.update_execution(SET_VARIABLES, {"resumedExecution": resumed})
+        return None
+
 
 class PurgeExecutions(Task):
-    """Purge executions, logs, metrics and storage matching filters and a date range."""
+    """Purge ended executions, their logs, metrics and storage matching filters and a date
+    range."""
 
     TYPE: ClassVar[str] = f"{CORE}.PurgeExecutions"
     ALIASES: ClassVar[tuple[str, ...]] = (
@@ -102,53 +266,193 @@ class PurgeExecutions(Task):
     purgeLog: Bool = True
     purgeMetric: Bool = True
     purgeStorage: Bool = True
-    batchSize: Int | None = None
+    batchSize: Int = 100
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        store = store_of(ctx)
+        current = ctx.execution
+        namespace = await ctx.render(self.namespace)
+        flow_id = await ctx.render(self.flowId)
+        start = parse_date(await ctx.render(self.startDate), "startDate")
+        end = parse_date(await ctx.render(self.endDate), "endDate")
+        states = await render_states(ctx, self.states)
+        flags = [
+            as_flag(await ctx.render_typed(flag))
+            for flag in (self.purgeExecution, self.purgeLog, self.purgeMetric, self.purgeStorage)
+        ]
+        purge_execution, purge_log, purge_metric, purge_storage = flags
+        size = int(await ctx.render_typed(self.batchSize))
+        if size < 1:
+            raise TaskFailure(f"batchSize must be at least 1, got {size}", retryable=False)
+        counts = dict.fromkeys(
+            ("executionsCount", "taskOutputsCount", "logsCount", "storagesCount", "metricsCount"),
+            0,
+        )
+        page = 1
+        while True:
+            query = ExecutionQuery(
+                tenant_id=current.tenant_id, namespace=namespace, flow_id=flow_id,
+                states=states, start_date=start, end_date=end, page=page, size=size,
+                sort=(("state.startDate", False),),
+            )  # fmt: skip
+            found = (await store.search_executions(query)).results
+            for execution in found:
+                if execution.id == current.id or not execution.state.current.is_terminated:
+                    continue  # a live execution is never purged
+                if purge_log:
+                    counts["logsCount"] += await store.delete_logs(
+                        execution.tenant_id, execution.id
+                    )
+                if purge_metric:
+                    counts["metricsCount"] += await store.delete_execution_metrics(
+                        execution.tenant_id, execution.id
+                    )
+                if purge_storage and await ctx.delete_execution_files(
+                    execution.namespace, execution.flow_id, execution.id
+                ):
+                    counts["storagesCount"] += 1
+                if purge_execution and await store.delete_execution(
+                    execution.tenant_id, execution.id
+                ):
+                    counts["executionsCount"] += 1
+            if len(found) < size:
+                break
+            if not purge_execution:
+                page += 1  # kept: the next page holds the next ones
+        return counts
+
+
+ExitState = Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"]
+_EXIT_STATES = {
+    "SUCCESS": StateType.SUCCESS, "WARNING": StateType.WARNING, "KILLED": StateType.KILLED,
+    "FAILED": StateType.FAILED, "CANCELED": StateType.CANCELLED,
+}  # fmt: skip
 
 
 class Exit(Task):
-    """End the execution now with ``state`` (1.x)."""
+    """End the execution now with ``state`` (1.x); ``KILLED`` also kills what still runs."""
 
     TYPE: ClassVar[str] = f"{CORE}.Exit"
 
-    state: Annotated[Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELLED"], DYNAMIC] = (
-        "SUCCESS"
-    )
+    state: Annotated[ExitState, DYNAMIC] = "SUCCESS"
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        rendered = (await ctx.render(self.state) or "").strip().upper()
+        state = _EXIT_STATES.get(rendered)
+        if state is None:
+            raise TaskFailure(
+                f"state: '{rendered}' is not one of {', '.join(_EXIT_STATES)}", retryable=False
+            )
+        ctx.update_execution(EXIT, state.value)
+        return None
+
+
+_FALSY = ("false", "0", "-0", "")
 
 
 class Assert(Task):
-    """Fail when one of the ``conditions`` is falsy (1.x)."""
+    """Fail when one of the ``conditions`` renders falsy (``false``, ``0``, ``-0``, empty), each
+    failed one logged at ERROR; ``success``/``failed`` counters (1.x)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Assert"
 
     conditions: StrList
     errorMessage: Text | None = None
 
+    async def run(self, ctx: RunContext) -> Outputs:
+        failed = success = 0
+        conditions = self.conditions if isinstance(self.conditions, list) else [self.conditions]
+        for condition in conditions:
+            try:
+                rendered = await ctx.render(condition)
+            except Exception as error:  # a render error is a failed assertion, not a crash
+                ctx.logger.log(
+                    "ERROR", f"Assertion `{condition}` failed, failed to render `{error}`"
+                )
+                failed += 1
+                continue
+            if rendered is None or rendered.strip() in _FALSY:
+                ctx.logger.log("ERROR", f"Assertion `{condition}` failed!")
+                failed += 1
+            else:
+                success += 1
+        ctx.metric("success", success)
+        ctx.metric("failed", failed)
+        if failed:
+            message = f"{failed} assertion{'s' if failed > 1 else ''} failed!"
+            extra = await ctx.render(self.errorMessage)
+            raise TaskFailure(message + (f"\n{extra}" if extra else ""))
+        return None
+
 
 class SetVariables(Task):
-    """Set execution variables (1.x)."""
+    """Deep-merge ``variables`` into the execution's variables (``{{ vars.* }}``) (1.x)."""
 
     TYPE: ClassVar[str] = f"{CORE}.SetVariables"
 
     variables: AnyMap
     overwrite: Bool = True
 
+    async def run(self, ctx: RunContext) -> Outputs:
+        rendered = await ctx.render_typed(self.variables)
+        if not isinstance(rendered, dict):
+            raise TaskFailure(f"variables must be a map, got {type(rendered).__name__}")
+        if not as_flag(await ctx.render_typed(self.overwrite)):
+            current = await _variables(ctx)
+            duplicated = [key for key in rendered if key in current]
+            if duplicated:
+                raise TaskFailure(
+                    "`overwrite` is set to false and the following variables already exist: "
+                    + ",".join(duplicated)
+                )
+        ctx.update_execution(SET_VARIABLES, rendered)
+        return None
+
 
 class UnsetVariables(Task):
-    """Remove execution variables (1.x)."""
+    """Remove execution variables (dotted paths reach into maps) (1.x)."""
 
     TYPE: ClassVar[str] = f"{CORE}.UnsetVariables"
 
     variables: StrList
     ignoreMissing: Bool = False
 
+    async def run(self, ctx: RunContext) -> Outputs:
+        names = await render_list(ctx, self.variables, "variables")
+        if not as_flag(await ctx.render_typed(self.ignoreMissing)):
+            current = await _variables(ctx)
+            for name in names:
+                node = current
+                for part in name.split("."):
+                    if not isinstance(node, dict) or part not in node:
+                        raise TaskFailure(f"The variable '{name}' does not exist")
+                    node = node[part]
+        ctx.update_execution(UNSET_VARIABLES, names)
+        return None
+
 
 class Kill(Task):
-    """Kill an execution, the current one by default (1.x)."""
+    """Kill the current execution (or ``executionId``'s), its subflows' too when
+    ``propagateKill`` (1.x)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Kill"
 
     executionId: Text | None = None
-    propagateKill: Bool = True
+    propagateKill: Bool = False
+
+    async def run(self, ctx: RunContext) -> Outputs:
+        current = ctx.execution
+        propagate = as_flag(await ctx.render_typed(self.propagateKill))
+        target_id = await ctx.render(self.executionId) or current.id
+        if target_id != current.id:
+            target = await store_of(ctx).get_execution(current.tenant_id, target_id)
+            if target is None:
+                raise TaskFailure(f"No execution found for execution id {target_id}")
+            if target.state.current.is_terminated:
+                ctx.logger.log("INFO", f"Execution {target_id} has ended already")
+                return None
+        ctx.update_execution(KILL, {"executionId": target_id, "propagate": propagate})
+        return None
 
 
 MODELS: tuple[type[Task], ...] = (

@@ -120,16 +120,7 @@ class DeleteFiles(Task):
     deleteParentFolder: Bool | None = None
 
 
-class TemplatedTask(Task):
-    """Render ``spec`` (the YAML of a task) and run the resulting task."""
-
-    TYPE: ClassVar[str] = f"{CORE}.templating.TemplatedTask"
-    ALIASES: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.templating.TemplatedTask",)
-
-    spec: Text
-
-
 MODELS: tuple[type[Task], ...] = (
     Concat, Split, Size, Delete, Reverse, FilterItems, DeduplicateItems, LocalFiles,
-    PurgeCurrentExecutionFiles, UploadFiles, DownloadFiles, DeleteFiles, TemplatedTask,
+    PurgeCurrentExecutionFiles, UploadFiles, DownloadFiles, DeleteFiles,
 )  # fmt: skip

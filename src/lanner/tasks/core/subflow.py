@@ -85,6 +85,10 @@ class Template(FlowableTask):
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Template",)
     BRANCHES: ClassVar[tuple[str, ...]] = ("errors", "finally")
     DEPRECATED: ClassVar[bool] = True
+    REFUSAL: ClassVar[str] = (
+        "Templates are deprecated in Kestra and not supported by this server: move the "
+        "template's tasks into a flow and call it with io.kestra.plugin.core.flow.Subflow"
+    )
 
     namespace: Text
     templateId: Text
