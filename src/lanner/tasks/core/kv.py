@@ -259,9 +259,11 @@ STATES = "tasks-states"
 
 
 def _slug(text: str) -> str:
-    normalized = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in normalized if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+    """Kestra's ``Slugify.of``: spaces and ``_`` become ``-``, other non-word characters go."""
+    normalized = unicodedata.normalize("NFD", re.sub(r"\s", "-", text))
+    slug = re.sub(r"[^A-Za-z0-9_-]", "", normalized).replace("_", "-")
+    slug = re.sub(r"-{2,}", "-", slug).removeprefix("-").removesuffix("-")
+    return slug.lower()
 
 
 class _State(Task):

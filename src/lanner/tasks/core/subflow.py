@@ -86,8 +86,8 @@ class Template(FlowableTask):
     BRANCHES: ClassVar[tuple[str, ...]] = ("errors", "finally")
     DEPRECATED: ClassVar[bool] = True
     REFUSAL: ClassVar[str] = (
-        "Templates are deprecated in Kestra and not supported by this server: move the "
-        "template's tasks into a flow and call it with io.kestra.plugin.core.flow.Subflow"
+        "templates are deprecated in Kestra; move the template's tasks into a flow and call "
+        "it with io.kestra.plugin.core.flow.Subflow"
     )
 
     namespace: Text
