@@ -91,6 +91,31 @@ async def render_list(ctx: RunContext, value: Any, name: str) -> list[str]:
     return [str(item) for item in rendered]
 
 
+async def target_execution(
+    ctx: RunContext, namespace: str | None, flow_id: str | None, execution_id: str | None
+) -> tuple[str, str, str]:
+    """``(namespace, flowId, executionId)`` a task's properties point at, as Kestra's
+    ``executionFromTaskParameters``: the current execution without ``executionId``; with it,
+    the current flow's unless both ``namespace`` and ``flowId`` are given."""
+    current = ctx.execution
+    if execution_id is None:
+        if namespace is not None or flow_id is not None:
+            raise TaskFailure(
+                "`namespace` and `flowId` should only be set when `executionId` is set.",
+                retryable=False,
+            )
+        return current.namespace, current.flow_id, current.id
+    rendered_id = await ctx.render(execution_id) or ""
+    if namespace is not None and flow_id is not None:
+        return await ctx.render(namespace) or "", await ctx.render(flow_id) or "", rendered_id
+    if namespace is not None or flow_id is not None:
+        raise TaskFailure(
+            "Both `namespace` and `flowId` must be set when `executionId` is set.",
+            retryable=False,
+        )
+    return current.namespace, current.flow_id, rendered_id
+
+
 async def _variables(ctx: RunContext) -> dict[str, Any]:
     """The execution's variables as templates see them (``{{ vars }}``)."""
     rendered = await ctx.render_typed("{{ vars }}")
@@ -191,6 +216,8 @@ class Count(Task):
         tenant = ctx.execution.tenant_id
         states = await render_states(ctx, self.states)
         start = parse_date(await ctx.render(self.startDate), "startDate")
+        if start is None:
+            raise TaskFailure("startDate: must not be empty", retryable=False)
         end = parse_date(await ctx.render(self.endDate), "endDate")
         targets: list[tuple[str, str, bool]] = []  # namespace, flow id, kept at zero
         for flow in self.flows or ():
@@ -228,11 +255,11 @@ class Resume(Task):
 
     async def run(self, ctx: RunContext) -> Outputs:
         current = ctx.execution
-        execution_id = await ctx.render(self.executionId) or current.id
-        namespace = await ctx.render(self.namespace) or current.namespace
-        flow_id = await ctx.render(self.flowId) or current.flow_id
+        _, _, execution_id = await target_execution(
+            ctx, self.namespace, self.flowId, self.executionId
+        )
         target = await store_of(ctx).get_execution(current.tenant_id, execution_id)
-        if target is None or (target.namespace, target.flow_id) != (namespace, flow_id):
+        if target is None:
             raise TaskFailure(f"No execution found for execution id {execution_id}")
         if target.state.current is not StateType.PAUSED:
             raise TaskFailure(
@@ -275,6 +302,8 @@ class PurgeExecutions(Task):
         flow_id = await ctx.render(self.flowId)
         start = parse_date(await ctx.render(self.startDate), "startDate")
         end = parse_date(await ctx.render(self.endDate), "endDate")
+        if end is None:
+            raise TaskFailure("endDate: must not be empty", retryable=False)
         states = await render_states(ctx, self.states)
         flags = [
             as_flag(await ctx.render_typed(flag))
@@ -319,6 +348,9 @@ class PurgeExecutions(Task):
                 break
             if not purge_execution:
                 page += 1  # kept: the next page holds the next ones
+        if counts["executionsCount"]:
+            while await store.reclaim_space() > 0:  # as the history retention does
+                pass
         return counts
 
 

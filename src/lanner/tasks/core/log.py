@@ -16,7 +16,7 @@ from lanner.domain.logs import LogEntry, parse_level
 from lanner.domain.times import format_instant
 from lanner.tasks.base import DYNAMIC, Bool, Int, LogLevel, StrList, Task, Text
 from lanner.tasks.context import Outputs, RunContext
-from lanner.tasks.core.execution import parse_date, render_list, store_of
+from lanner.tasks.core.execution import parse_date, render_list, store_of, target_execution
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.values import as_flag
 
@@ -59,17 +59,19 @@ class Fetch(Task):
     async def run(self, ctx: RunContext) -> Outputs:
         current = ctx.execution
         store = store_of(ctx)
-        execution_id = await ctx.render(self.executionId) or current.id
-        namespace = await ctx.render(self.namespace) or current.namespace
-        flow_id = await ctx.render(self.flowId) or current.flow_id
+        namespace, flow_id, execution_id = await target_execution(
+            ctx, self.namespace, self.flowId, self.executionId
+        )
+        is_other = False  # the lines of the execution when it is of that flow (else none)
         if execution_id != current.id:
             target = await store.get_execution(current.tenant_id, execution_id)
-            if target is None or (target.namespace, target.flow_id) != (namespace, flow_id):
-                raise TaskFailure(f"No execution found for execution id {execution_id}")
+            is_other = target is None or (target.namespace, target.flow_id) != (namespace, flow_id)
         level = parse_level(await ctx.render(self.level))
         task_ids = await render_list(ctx, self.tasksId, "tasksId")
         lines: list[LogEntry] = []
-        if task_ids:
+        if is_other:
+            pass
+        elif task_ids:
             for task_id in task_ids:
                 lines.extend(
                     await store.list_logs(
@@ -140,7 +142,8 @@ class PurgeLogs(Task):
     async def run(self, ctx: RunContext) -> Outputs:
         store = store_of(ctx)
         before = parse_date(await ctx.render(self.endDate), "endDate")
-        assert before is not None  # required
+        if before is None:
+            raise TaskFailure("endDate: must not be empty", retryable=False)
         after = parse_date(await ctx.render(self.startDate), "startDate")
         levels = [
             parse_level(level) for level in await render_list(ctx, self.logLevels, "logLevels")
