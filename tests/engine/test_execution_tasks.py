@@ -534,15 +534,29 @@ async def test_state_tasks(harness: Harness) -> None:
     type: io.kestra.core.tasks.states.Set
     data:
       b: x
-  - id: each
-    type: {FLOWS}.ForEach
-    values: ["v1"]
-    tasks:
-      - id: iteration
-        type: io.kestra.plugin.core.state.Set
-        name: loop
-        data:
-          value: "{{{{ taskrun.value }}}}"
+  - id: if
+    type: {FLOWS}.If
+    condition: "{{{{ true }}}}"
+    then:
+      - id: each
+        type: {FLOWS}.ForEach
+        values: ["v1", "v2"]
+        tasks:
+          - id: iteration
+            type: io.kestra.plugin.core.state.Set
+            name: loop
+            data:
+              value: "{{{{ taskrun.value }}}}"
+          - id: read_shared
+            type: io.kestra.plugin.core.state.Get
+            name: chain
+            taskrunValue: false
+          - id: chain
+            type: io.kestra.plugin.core.state.Set
+            name: chain
+            taskrunValue: false
+            data:
+              value: "{{{{ (currentEachOutput(outputs.read_shared).data.value ?? 'null') ~ '-' ~ taskrun.value }}}}"
   - id: shared
     type: io.kestra.plugin.core.state.Set
     namespace: true
@@ -575,6 +589,11 @@ async def test_state_tasks(harness: Harness) -> None:
         "State my-flowv2_states_tasks-states_default not found" in line
         for line in await messages(harness, execution_id, "missing")
     )
+    chained = runs["chain[v2]"].outputs or {}
+    assert chained["key"] == "my-flowv2_states_tasks-states_chain"
+    chain_state = await harness.store.get_kv("main", "company.team", str(chained["key"]))
+    assert chain_state is not None
+    assert chain_state.value == {"value": "null-v1-v2"}
     loop_state = await harness.store.get_kv("main", "company.team", loop_key)
     assert loop_state is not None
     assert loop_state.value == {"value": "v1"}

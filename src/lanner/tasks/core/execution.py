@@ -175,6 +175,8 @@ class Labels(Task):
                 key = await ctx.render(item["key"]) or ""
                 pairs.append([key, await self._value(ctx, item.get("value", ""))])
         for key, value in pairs:
+            if not key or not value:
+                raise TaskFailure(f"labels: a label key and value must not be empty: {key}={value}")
             if key.startswith(SYSTEM_PREFIX):
                 raise TaskFailure(
                     "System labels can only be set by Kestra itself, offending label: "
