@@ -11,7 +11,7 @@ applies it with the task run's end (``lanner.engine.effects``). ``Count`` and
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from lanner.domain.labels import SYSTEM_PREFIX
@@ -220,27 +220,38 @@ class Count(Task):
         start = parse_date(await ctx.render(self.startDate), "startDate")
         if start is None:
             raise TaskFailure("startDate: must not be empty", retryable=False)
-        end = parse_date(await ctx.render(self.endDate), "endDate")
-        targets: list[tuple[str, str, bool]] = []  # namespace, flow id, kept at zero
-        for flow in self.flows or ():
-            namespace = await ctx.render(flow.namespace) or ""
-            targets.append((namespace, await ctx.render(flow.flowId) or "", True))
-        for namespace in await render_list(ctx, self.namespaces, "namespaces"):
-            for stored in await store.list_flows(tenant, namespace):
-                if stored.namespace == namespace:
-                    targets.append((namespace, stored.id, False))
-        results: list[dict[str, Any]] = []
-        for namespace, flow_id, keep_zero in targets:
+        end = parse_date(await ctx.render(self.endDate), "endDate") or datetime.now(UTC)
+
+        async def count_of(namespace: str, flow_id: str) -> int:
             query = ExecutionQuery(
                 tenant_id=tenant, namespace=namespace, flow_id=flow_id, states=states,
                 start_date=start, end_date=end, size=1,
             )  # fmt: skip
-            page = await store.search_executions(query)
-            count = page.total  # over every page
-            if count == 0 and not keep_zero:
-                continue
-            if await ctx.render_with(self.expression, {"count": count}) == "true":
-                results.append({"namespace": namespace, "flowId": flow_id, "count": count})
+            return (await store.search_executions(query)).total
+
+        rows: list[dict[str, Any]] = []  # every given flow (0 included), then each namespace
+        for flow in self.flows or ():
+            namespace = await ctx.render(flow.namespace) or ""
+            flow_id = await ctx.render(flow.flowId) or ""
+            rows.append(
+                {
+                    "namespace": namespace,
+                    "flowId": flow_id,
+                    "count": await count_of(namespace, flow_id),
+                }
+            )
+        for namespace in await render_list(ctx, self.namespaces, "namespaces"):
+            total = 0
+            for stored in await store.list_flows(tenant, namespace):
+                if stored.namespace == namespace:
+                    total += await count_of(namespace, stored.id)
+            if total:  # as Kestra: a namespace without executions has no row
+                rows.append({"namespace": namespace, "count": total})
+        results = [
+            row
+            for row in rows
+            if await ctx.render_with(self.expression, {"count": row["count"]}) == "true"
+        ]
         ctx.logger.log("DEBUG", f"{len(results)} flows matching the expression")
         return {"results": results, "total": sum(r["count"] for r in results)}
 
