@@ -231,8 +231,16 @@ async def test_kill(harness: Harness) -> None:
 
 async def test_resume(harness: Harness) -> None:
     paused_source = flow(
-        f"  - id: wait\n    type: {FLOWS}.Pause\n  - id: after\n    type: {RET}\n"
-        '    format: "{{ outputs.wait.onResume.answer }}"\n',
+        f"""
+  - id: wait
+    type: {FLOWS}.Pause
+    onResume:
+      - id: answer
+        type: INT
+  - id: after
+    type: {RET}
+    format: "{{{{ outputs.wait.onResume.answer + 1 }}}}"
+""",
         flow_id="paused",
     )
     paused = await harness.start(paused_source)
@@ -245,14 +253,14 @@ async def test_resume(harness: Harness) -> None:
     flowId: paused
     executionId: "{{{{ inputs.target }}}}"
     inputs:
-      answer: "{{{{ 6 * 7 }}}}"
+      answer: "{{{{ inputs.answer }}}}"
   - id: seen
     type: {RET}
     format: "{{{{ vars.resumedExecution.flowId }}}}"
 """,
-        "inputs:\n  - id: target\n    type: STRING\n",
+        "inputs:\n  - id: target\n    type: STRING\n  - id: answer\n    type: STRING\n",
     )
-    execution_id = await harness.start(source, {"target": paused})
+    execution_id = await harness.start(source, {"target": paused, "answer": "42"})
     execution = await harness.wait_for(execution_id)
     assert execution.state.current is S.SUCCESS
     assert execution.variables["resumedExecution"] == {
@@ -261,10 +269,25 @@ async def test_resume(harness: Harness) -> None:
     assert (await harness.runs(execution_id))["seen"].outputs == {"value": "paused"}
     resumed = await harness.wait_for(paused)
     assert resumed.state.current is S.SUCCESS
-    assert (await harness.runs(paused))["after"].outputs == {"value": "42"}
-    again = await harness.start(source, {"target": paused})  # it has ended: not paused
+    assert (await harness.runs(paused))["after"].outputs == {"value": "43"}  # typed INT
+    again = await harness.start(source, {"target": paused, "answer": "1"})  # ended: not paused
     assert (await harness.wait_for(again)).state.current is S.FAILED
     assert any("is not paused" in m for m in await messages(harness, again, "resume"))
+    other = await harness.start(paused_source)
+    await harness.wait_for(other, S.PAUSED)
+    bad = await harness.start(source, {"target": other, "answer": "many"})
+    assert (await harness.wait_for(bad)).state.current is S.FAILED
+    assert any(
+        "Invalid resume inputs: inputs.answer" in m for m in await messages(harness, bad, "resume")
+    )
+    assert (await harness.store.get_execution("main", other)).state.current is S.PAUSED  # type: ignore[union-attr]
+    mixed = flow(f"  - id: t\n    type: {EXE}.Resume\n    flowId: paused\n")
+    refused_run = await harness.start(mixed)
+    assert (await harness.wait_for(refused_run)).state.current is S.FAILED
+    assert any(
+        "`namespace` and `flowId` should only be set when `executionId` is set." in m
+        for m in await messages(harness, refused_run, "t")
+    )
 
 
 async def test_assert(harness: Harness) -> None:

@@ -14,6 +14,9 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
+from lanner.domain.executions import Execution
+from lanner.domain.input_values import InputValuesError, coerce_inputs
+from lanner.domain.inputs import InputSpec, resume_input_specs
 from lanner.domain.labels import SYSTEM_PREFIX
 from lanner.domain.states import StateType
 from lanner.store import ExecutionQuery, Store
@@ -281,10 +284,42 @@ class Resume(Task):
         inputs = await ctx.render_typed(self.inputs) or {}
         if not isinstance(inputs, dict):
             raise TaskFailure(f"inputs must be a map, got {type(inputs).__name__}")
+        specs = await _resume_specs(store_of(ctx), target)
+        if specs:  # typed as the API types them: against the Pause's ``onResume``
+            try:
+                inputs = coerce_inputs(specs, inputs)
+            except InputValuesError as error:
+                raise TaskFailure(f"Invalid resume inputs: {error}") from None
         ctx.update_execution(RESUME, {"executionId": target.id, "inputs": inputs})
         resumed = {"id": target.id, "namespace": target.namespace, "flowId": target.flow_id}
         ctx.update_execution(SET_VARIABLES, {"resumedExecution": resumed})
         return None
+
+
+async def _resume_specs(store: Store, target: Execution) -> tuple[InputSpec, ...]:
+    """The ``onResume`` declarations of the target's paused Pause task runs."""
+    paused = {
+        run.task_id
+        for run in await store.list_task_runs(target.id)
+        if run.state.current is StateType.PAUSED
+    }
+    stored = await store.get_flow(
+        target.tenant_id, target.namespace, target.flow_id,
+        revision=target.flow_revision, allow_deleted=True,
+    )  # fmt: skip
+    if not paused or stored is None:
+        return ()
+    specs: list[InputSpec] = []
+    pending: list[Any] = [stored.document]
+    while pending:  # every task of the document, nested ones too
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("id") in paused and isinstance(node.get("type"), str):
+                specs.extend(resume_input_specs(node.get("onResume")))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return tuple(specs)
 
 
 class PurgeExecutions(Task):
