@@ -155,7 +155,7 @@ class Labels(Task):
     TYPE: ClassVar[str] = f"{CORE}.Labels"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Labels",)
 
-    labels: Annotated[dict[str, Any] | list[dict[str, Any]], DYNAMIC]
+    labels: dict[str, Any] | list[dict[str, Any]] | str  # a string: a JSON map (rendered)
 
     async def run(self, ctx: RunContext) -> Outputs:
         pairs: list[list[str]] = []
