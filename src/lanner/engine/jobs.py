@@ -117,8 +117,8 @@ class JobRunner:
         ctx = TaskContext(
             spec, run, snapshot.execution, variables, self.templates, attempt,
             writer=self.log_writer if stream_logs else None, masker=self.masker, kv=self._store,
-            triggers=self._store,
-            storage=self.storage, work_root=self.work_root,
+            triggers=self._store, storage=self.storage, work_root=self.work_root,
+            store=self._store,
         )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:
             return await self._resolve(job, spec, ctx), ctx.logs
@@ -180,6 +180,8 @@ class JobRunner:
         if has_started:
             elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
             task_completed(ctx.logger, spec.type, state.value, elapsed)
+        if ctx.effects and state is S.SUCCESS:
+            extra["effects"] = ctx.effects  # applied by the executor with the result
         payload = {
             "taskRunId": job.task_run_id, "attempt": ctx.attempt, "state": state.value,
             "outputs": dict(outputs) if outputs is not None else None,

@@ -41,7 +41,7 @@ from lanner.storage import (
     task_file_path,
     uri_of,
 )
-from lanner.store import KVStore, TriggerStore
+from lanner.store import KVStore, Store, TriggerStore
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.values import is_truthy
 from lanner.templating import TemplateEngine
@@ -84,6 +84,9 @@ class TaskContext:
     metrics: list[Metric] = field(default_factory=list)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     storage: LocalStorage | None = None
+    store: Store | None = None
+    effects: dict[str, Any] = field(default_factory=dict)
+    """What the task asked of its execution (``update_execution``), sent with its result."""
     work_root: Path | None = None
     """Where attempts' working directories are made (default: the system's temp dir)."""
     shared_dir: Path | None = None
@@ -123,11 +126,21 @@ class TaskContext:
     async def render_typed(self, value: Any) -> Any:
         return None if value is None else await self.render_value(value, typed=True)
 
-    async def render_with(self, value: Any, variables: Mapping[str, Any]) -> str | None:
+    async def render_with(self, value: Any, extra: Mapping[str, Any]) -> str | None:
         if value is None:
             return None
-        merged = {**self.variables, **variables}
-        return str(await render_tree(self.templates, _as_text(value), merged, typed=False))
+        variables = {**self.variables, **extra}
+        return str(await render_tree(self.templates, _as_text(value), variables, typed=False))
+
+    def update_execution(self, kind: str, value: Any) -> None:
+        self.effects[kind] = value
+
+    async def delete_files_of_execution(
+        self, namespace: str, flow_id: str, execution_id: str
+    ) -> bool:
+        storage = self.require_storage()
+        prefix = execution_prefix(namespace, flow_id, execution_id)
+        return await storage.delete_tree(self.execution.tenant_id, prefix)
 
     async def secret(self, key: str) -> str:
         # Through the template engine's ``secret()``: one lookup, and the value gets masked.

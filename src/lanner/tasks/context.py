@@ -21,10 +21,25 @@ from lanner.domain.logs import LogLevel
 
 if TYPE_CHECKING:
     from lanner.storage import NamespaceFiles
-    from lanner.store import KVStore, TriggerStore
+    from lanner.store import KVStore, Store, TriggerStore
 
 Outputs = Mapping[str, Any] | None
 """What ``run`` returns: the task run's outputs, or ``None`` for none."""
+
+# Changes a task asks of its execution (``RunContext.update_execution``); the executor applies
+# them with the task's result, in the transaction that ends the task run.
+LABELS = "labels"
+"""``[[key, value], ...]``: set these execution labels (replacing a key's value)."""
+SET_VARIABLES = "setVariables"
+"""``{name: value}``: deep-merged into the execution's variables (``{{ vars.* }}``)."""
+UNSET_VARIABLES = "unsetVariables"
+"""``[dotted.name, ...]``: removed from the execution's variables."""
+EXIT = "exit"
+"""A state name: the task run and the execution end in it now (KILLED kills the execution)."""
+KILL = "kill"
+"""``{executionId, propagate}``: kill that execution (this one when ``executionId`` is None)."""
+RESUME = "resume"
+"""``{executionId, inputs}``: resume that paused execution."""
 
 
 class TaskLog(Protocol):
@@ -83,7 +98,8 @@ class RunContext(Protocol):
 
     async def render_with(self, value: Any, variables: Mapping[str, Any]) -> str | None:
         """Render a property as text with ``variables`` added over the run's own (an item of
-        a file for ``FilterItems``/``DeduplicateItems``, as Kestra's ``render(expr, map)``)."""
+        a file for ``FilterItems``/``DeduplicateItems``, ``execution.Count``'s ``{{ count }}``;
+        Kestra's ``render(expr, map)``)."""
         ...
 
     # -- services ------------------------------------------------------------------------------
@@ -96,6 +112,24 @@ class RunContext(Protocol):
     @property
     def triggers(self) -> TriggerStore | None:
         """Triggers' state (``trigger.Toggle``); ``None`` when this worker has none."""
+        ...
+
+    @property
+    def store(self) -> Store | None:
+        """The store, for the tasks about executions and logs (``Count``, ``Resume``,
+        ``log.Fetch``, the purges); ``None`` when this worker has none."""
+        ...
+
+    def update_execution(self, kind: str, value: Any) -> None:
+        """Ask the executor to change the execution when the task succeeds (one of the kinds
+        above: ``LABELS``, ``SET_VARIABLES``, ``UNSET_VARIABLES``, ``EXIT``, ``KILL``,
+        ``RESUME``); values must be JSON-able."""
+        ...
+
+    async def delete_files_of_execution(
+        self, namespace: str, flow_id: str, execution_id: str
+    ) -> bool:
+        """Remove any execution's internal-storage files (a purge); whether any existed."""
         ...
 
     async def secret(self, key: str) -> str:

@@ -161,7 +161,8 @@ def current_each_output(context: Context, outputs: Any = None) -> Any:
     variables = context.get_all()
     for parent in reversed(variables.get("parents") or []):
         taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
-        if isinstance(taskrun, Mapping):
+        # A parent without a value (If, Sequential...) has no ``taskrun`` in Kestra's context.
+        if isinstance(taskrun, Mapping) and taskrun.get("value") is not None:
             outputs = outputs.get(taskrun.get("value"))
             if not isinstance(outputs, Mapping):
                 return None

@@ -282,12 +282,25 @@ class SqlStore:
         namespace: str | None = None,
         flow_id: str | None = None,
         levels: Sequence[LogLevel] = (),
+        after: datetime | None = None,
+        execution_id: str | None = None,
+        of_executions: bool | None = None,
     ) -> int:
         chosen = tuple(levels)
         total = 0
         while True:  # one bounded transaction per chunk: other writes go in between
             deleted = await self.writer.submit(
-                lambda conn: logs.purge_chunk(conn, before, tenant_id, namespace, flow_id, chosen)
+                lambda conn: logs.purge_chunk(
+                    conn,
+                    before,
+                    tenant_id,
+                    namespace,
+                    flow_id,
+                    chosen,
+                    after,
+                    execution_id,
+                    of_executions,
+                )
             )
             total += deleted
             if deleted < logs.PURGE_CHUNK_ROWS:
@@ -298,6 +311,7 @@ class SqlStore:
     put_kv = writes_at_now(kv.put_kv)
     get_kv = reads(kv.get_kv)
     list_kv = reads_at_now(kv.list_kv)
+    expired_kv_keys = reads_at_now(kv.expired_kv_keys)
     delete_kv = writes(kv.delete_kv)
 
     # --- flow triggers ------------------------------------------------------------------------

@@ -554,16 +554,7 @@ class DeleteFiles(Task):
         return None
 
 
-class TemplatedTask(Task):
-    """Render ``spec`` (the YAML of a task) and run the resulting task."""
-
-    TYPE: ClassVar[str] = f"{CORE}.templating.TemplatedTask"
-    ALIASES: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.templating.TemplatedTask",)
-
-    spec: Text
-
-
 MODELS: tuple[type[Task], ...] = (
     Write, Concat, Split, Size, Delete, Reverse, FilterItems, DeduplicateItems, LocalFiles,
-    PurgeCurrentExecutionFiles, UploadFiles, DownloadFiles, DeleteFiles, TemplatedTask,
+    PurgeCurrentExecutionFiles, UploadFiles, DownloadFiles, DeleteFiles,
 )  # fmt: skip
