@@ -525,16 +525,29 @@ async def _executions(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) -> None:
     replayed = await mcp.call("replay_execution", ids=[ran["id"]])
     assert replayed["count"] == 1
 
-    async def replay_of_ran() -> list[dict[str, Any]]:
-        runs = await executions_of(rest, ns, "hello")
-        return [e for e in runs if e["id"] != ran["id"] and e.get("originalId") == ran["id"]]
+    def replays_of(original: str) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
+        async def probe() -> list[dict[str, Any]]:
+            runs = await executions_of(rest, ns, "hello")
+            return [e for e in runs if e.get("parentId") == original]
 
-    replays = await eventually(replay_of_ran, f"a replay of {ran['id']}")
+        return probe
+
+    replays = await eventually(replays_of(ran["id"]), f"a replay of {ran['id']}")
     replay = await state_of(rest, replays[0]["id"], "SUCCESS")
     assert labels_of(replay).get("system.replay") == "true"
+    assert replay["originalId"] == ran["id"]
 
-    summary = await mcp.call("replay_execution", namespace=ns, flow_id="hello")
-    assert summary.startswith("Replayed execution ")
+    # the flow's latest execution (by state.startDate) is that replay
+    summary = await mcp.call(
+        "replay_execution", namespace=ns, flow_id="hello", latest_revision=True
+    )
+    assert summary.startswith(f"Replayed execution {replay['id']} for flow 'hello'"), summary
+    again = await eventually(replays_of(replay["id"]), f"a replay of {replay['id']}")
+    # Kestra's replay is a child execution: parentId the replayed one, originalId the first
+    assert (await state_of(rest, again[0]["id"], "SUCCESS"))["originalId"] == ran["id"]
+
+    pinned = await mcp.call("execute_flow", namespace=ns, flow_id="hello", revision=1, wait=True)
+    assert (await state_of(rest, pinned["id"], "SUCCESS"))["flowRevision"] == 1
 
     # a run in the future stays CREATED until force-run starts it
     later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -552,6 +565,11 @@ async def _executions(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) -> None:
     killed = await mcp.call("manage_executions", action="kill", execution_id=sleepy["id"])
     assert killed == {"executionId": sleepy["id"], "status": "kill_requested"}
     await state_of(rest, sleepy["id"], "KILLED")
+    # Kestra: a finished execution is a 409 only without the cascade (202 with it)
+    again = await mcp.call(
+        "manage_executions", action="kill", execution_id=sleepy["id"], cascade=False
+    )
+    assert again == {"executionId": sleepy["id"], "status": "already_finished"}
     assert await mcp.call("manage_executions", action="delete", execution_id=sleepy["id"]) == {}
     assert (await rest.get(f"/executions/{sleepy['id']}")).status_code == 404
 
