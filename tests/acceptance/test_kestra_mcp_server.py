@@ -100,38 +100,44 @@ def _server_script(venv: Path) -> Path | None:
     return script if script.exists() else None
 
 
+def _run(step: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+    )
+
+
+def _install(venv: Path) -> None:
+    """A fresh venv holding the pinned package. Fast path: a venv without pip of its own,
+    filled by this interpreter's pip (``--python``, pip >= 22.3); else the classic way."""
+    requirement = f"{KESTRA_MCP_PACKAGE}=={KESTRA_MCP_VERSION}"
+    quiet = ["--disable-pip-version-check", "--quiet", "--no-compile"]
+    python = str(_venv_python(venv))
+    if _run([sys.executable, "-m", "venv", "--without-pip", str(venv)]).returncode == 0:
+        pip = [sys.executable, "-m", "pip", "--python", python, "install", *quiet]
+        if _run([*pip, requirement]).returncode == 0:
+            return
+    shutil.rmtree(venv, ignore_errors=True)
+    for step in (
+        [sys.executable, "-m", "venv", str(venv)],
+        [python, "-m", "pip", "install", *quiet, requirement],
+    ):
+        done = _run(step)
+        if done.returncode != 0:
+            pytest.fail(
+                f"could not install Kestra's MCP server ({requirement}, from PyPI) into "
+                f"{venv}: {' '.join(step)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            )
+
+
 @pytest.fixture(scope="session")
 def kestra_mcp_command() -> list[str]:
     """The command that starts Kestra's MCP server (stdio) from its own venv."""
     script = _server_script(KESTRA_MCP_VENV)
-    if script is not None:
-        return [str(_venv_python(KESTRA_MCP_VENV)), str(script)]
-    KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
-    if KESTRA_MCP_VENV.exists():
-        shutil.rmtree(KESTRA_MCP_VENV)
-    steps = [
-        [sys.executable, "-m", "venv", str(KESTRA_MCP_VENV)],
-        [
-            str(_venv_python(KESTRA_MCP_VENV)),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            f"{KESTRA_MCP_PACKAGE}=={KESTRA_MCP_VERSION}",
-        ],
-    ]
-    for step in steps:
-        done = subprocess.run(
-            step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
-        )
-        if done.returncode != 0:
-            pytest.fail(
-                f"could not install Kestra's MCP server ({KESTRA_MCP_PACKAGE}=="
-                f"{KESTRA_MCP_VERSION}, from PyPI) into {KESTRA_MCP_VENV}: {' '.join(step)}\n"
-                f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-            )
-    script = _server_script(KESTRA_MCP_VENV)
+    if script is None:
+        KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(KESTRA_MCP_VENV, ignore_errors=True)
+        _install(KESTRA_MCP_VENV)
+        script = _server_script(KESTRA_MCP_VENV)
     if script is None:
         pytest.fail(
             f"{KESTRA_MCP_VENV} has no {KESTRA_MCP_DIST} {KESTRA_MCP_VERSION} after install"
