@@ -116,6 +116,79 @@ def deploy(server: LannerServer, source: str) -> None:
     assert response.status_code == 200, response.text
 
 
+EDITOR_START = """\
+id: edited
+namespace: {ns}
+tasks:
+  - id: hello
+    type: """
+
+
+def editor_text(page: Any) -> str:
+    return str(page.evaluate("window.lannerEditor.state.doc.toString()"))
+
+
+def test_deploy_a_flow_in_the_editor_with_completions(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    page.goto(f"{lanner_server.url}/ui/main/flows/new?namespace={unique_namespace}")
+    page.locator("#editor .cm-editor").wait_for()
+    shoot(page, "flow-new")
+    start = EDITOR_START.format(ns=unique_namespace)
+    page.evaluate(
+        "(text) => { const v = window.lannerEditor; v.dispatch({changes: {from: 0,"
+        " to: v.state.doc.length, insert: text}, selection: {anchor: text.length}}); v.focus(); }",
+        start,
+    )
+    # a prefix of the type, then the type picked from the popup (not typed out)
+    page.keyboard.type("io.kestra.plugin.core.log.Lo")
+    option = page.locator(".cm-tooltip-autocomplete li", has_text="io.kestra.plugin.core.log.Log")
+    option.first.wait_for()
+    shoot(page, "editor-completion-type")
+    option.first.click()
+    assert editor_text(page).endswith("    type: io.kestra.plugin.core.log.Log")
+    # a property of that type, completed from its JSON schema
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("mess")
+    prop = page.locator(".cm-tooltip-autocomplete li", has_text="message")
+    prop.first.wait_for()
+    shoot(page, "editor-completion-property")
+    prop.first.click()
+    page.keyboard.type("written in the editor")
+    assert editor_text(page).endswith(
+        "    type: io.kestra.plugin.core.log.Log\n    message: written in the editor"
+    ), editor_text(page)
+    # a bad property shows inline, at its line, from the validate endpoint
+    page.keyboard.press("Enter")
+    page.keyboard.type("colour: red")
+    page.locator(".cm-lintRange-error").first.wait_for()
+    page.locator(".cm-lint-marker-error").first.wait_for()
+    shoot(page, "editor-inline-error")
+    for _ in range(len("colour: red")):
+        page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.querySelectorAll('.cm-lintRange-error').length === 0")
+    page.click("#editor button")
+    page.wait_for_url(f"**/ui/main/flows/{unique_namespace}/edited")
+    stored = httpx.get(
+        f"{lanner_server.url}/api/v1/flows/{unique_namespace}/edited", auth=lanner_server.auth
+    ).json()
+    assert stored["tasks"][0]["type"] == "io.kestra.plugin.core.log.Log"
+    assert stored["tasks"][0]["message"] == "written in the editor"
+    # edit the saved flow on its page: a new revision
+    page.locator("#editor .cm-editor").wait_for()
+    page.evaluate(
+        "() => { const v = window.lannerEditor; const text = v.state.doc.toString();"
+        " v.dispatch({changes: {from: 0, to: text.length,"
+        " insert: text.replace('written in the editor', 'edited again')}}); }"
+    )
+    page.click("#editor button")
+    page.locator("h1 small a", has_text="revision 2").wait_for()
+    shoot(page, "flow-edited")
+
+
 def test_run_a_flow_from_its_form_and_watch_logs_arrive(
     lanner_server: LannerServer, browser_page: Any, unique_namespace: str
 ) -> None:

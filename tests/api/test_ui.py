@@ -291,3 +291,43 @@ async def test_one_time_zone_setting_is_honoured(
     assert 'data-zone="Europe/Paris"' in html
     assert " CET</td>" in html or " CEST</td>" in html
     assert " UTC</td>" not in html
+
+
+async def test_flow_page_has_the_editor_over_its_source(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    html = (await api.get(f"/ui/main/flows/{ns}/failing")).text
+    assert '<script src="/ui/static/editor.js" defer></script>' in html
+    editor = html[
+        html.index('<form id="editor"') : html.index("</form>", html.index('id="editor"'))
+    ]
+    assert f'data-flow="{ns}/failing"' in editor
+    assert '<textarea name="source" data-editor' in editor
+    assert "errorMessage: the contract check broke" in editor  # the source as stored
+    assert "saving makes revision 2" in html
+    # pages without an editor do not load its bundle
+    assert "editor.js" not in (await api.get("/ui/main/flows")).text
+
+
+async def test_new_flow_page_starts_from_a_flow_in_the_namespace(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    page = await api.get("/ui/main/flows/new", params={"namespace": ns})
+    assert page.status_code == 200
+    html = page.text
+    assert f"namespace: {ns}\n" in html
+    assert "type: io.kestra.plugin.core.log.Log" in html
+    assert '<form id="editor" class="editor-form">' in html  # no data-flow: saving creates
+    assert '<script src="/ui/static/editor.js" defer></script>' in html
+    odd = await api.get("/ui/main/flows/new", params={"namespace": "<b>x"})
+    assert "namespace: company.team" in odd.text
+    listing = await api.get("/ui/main/flows", params={"namespace": ns})
+    assert f'href="/ui/main/flows/new?namespace={ns}"' in listing.text
+
+
+async def test_the_editor_bundle_is_served_from_the_package(api: httpx.AsyncClient) -> None:
+    bundle = await api.get("/ui/static/editor.js")
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert bundle.text.startswith("// Lanner flow editor (CodeMirror 6, MIT).")
+    assert "/flows/validate" in bundle.text
+    assert "/plugins" in bundle.text

@@ -50,7 +50,7 @@ GANTT_ROWS = 300
 """Task runs drawn one per row; beyond, the rest are summed up per task and state."""
 OUTPUT_RUNS = 50
 """Task runs whose outputs the page shows; the API has them all."""
-STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "editor.js": "text/javascript"}
 STATIC_CACHE = "public, max-age=300"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -177,6 +177,7 @@ def gantt(
 
 def _links(tenant: str) -> dict[str, str]:
     return {
+        "dashboard": f"/ui/{tenant}/dashboard",
         "executions": f"/ui/{tenant}/executions",
         "flows": f"/ui/{tenant}/flows",
         "logs": f"/ui/{tenant}/logs",
@@ -455,10 +456,39 @@ async def flow_page(tenant: str, namespace: str, flowId: str, services: Services
         tasks=[task for task in stored.document.get("tasks") or () if isinstance(task, Mapping)],
         triggers=[t for t in stored.document.get("triggers") or () if isinstance(t, Mapping)],
         executions=recent.results,
+        editor=True,
         topology=topology(
             [t for t in stored.document.get("tasks") or () if isinstance(t, Mapping)],
             [t for t in stored.document.get("errors") or () if isinstance(t, Mapping)],
         ),
+    )
+
+
+NEW_FLOW = """\
+id: hello
+namespace: {namespace}
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello World!
+"""
+
+
+@router.get("/ui/{tenant}/flows/new")
+async def new_flow_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    """The editor over a starting flow; saving creates it (``POST /flows``)."""
+    tenant = _tenant(tenant)
+    namespace = request.query_params.get("namespace") or "company.team"
+    if not NAME_PATTERN.match(namespace) or len(namespace) > 255:
+        namespace = "company.team"
+    return _page(
+        services,
+        "flow_new.html",
+        title="New flow",
+        links=_links(tenant),
+        tenant=tenant,
+        source=NEW_FLOW.format(namespace=namespace),
+        editor=True,
     )
 
 
