@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -189,9 +190,9 @@ async def test_flows_list_and_flow_page(api: httpx.AsyncClient, ns: str) -> None
 async def test_entry_points_and_static_files(api: httpx.AsyncClient) -> None:
     root = await api.get("/ui", follow_redirects=False)
     assert root.status_code == 302
-    assert root.headers["location"] == "/ui/main/executions"
+    assert root.headers["location"] == "/ui/main/dashboard"
     tenant = await api.get("/ui/acme/", follow_redirects=False)
-    assert tenant.headers["location"] == "/ui/acme/executions"
+    assert tenant.headers["location"] == "/ui/acme/dashboard"
     script = await api.get("/ui/static/ui.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
@@ -331,3 +332,54 @@ async def test_the_editor_bundle_is_served_from_the_package(api: httpx.AsyncClie
     assert bundle.text.startswith("// Lanner flow editor (CodeMirror 6, MIT).")
     assert "/flows/validate" in bundle.text
     assert "/plugins" in bundle.text
+
+
+SUCCEEDING = """\
+id: fine
+namespace: {ns}
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.debug.Return
+    format: fine
+"""
+
+
+@pytest.mark.usefixtures("engine")
+async def test_dashboard_counts_executions_per_state_with_bounded_queries(
+    api: httpx.AsyncClient, services: Services, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    await deploy(api, SUCCEEDING.format(ns=ns))
+    for _ in range(2):
+        assert (await finished(api, ns, "failing"))["state"]["current"] == "FAILED"
+    failed_id = (await finished(api, ns, "failing"))["id"]
+    assert (await finished(api, ns, "fine"))["state"]["current"] == "SUCCESS"
+    queries: list[Any] = []
+    search = services.store.search_executions
+
+    async def recorded(query: Any) -> Any:
+        queries.append(query)
+        return await search(query)
+
+    monkeypatch.setattr(services.store, "search_executions", recorded)
+    page = await api.get("/ui/main/dashboard", params={"namespace": ns})
+    assert page.status_code == 200
+    html = page.text
+    today = datetime.now(UTC).strftime("%m-%d")
+    assert f"<title>{today}: 3 FAILED</title>" in html
+    assert f"<title>{today}: 1 SUCCESS</title>" in html
+    assert html.count('<rect class="bar-') == 2  # one stacked bar, two states; empty days none
+    assert "4 executions since" in html
+    assert f'href="/ui/main/executions/{ns}/failing/{failed_id}"' in html  # recent failures
+    assert f'href="/ui/main/executions?namespace={ns}&amp;state=FAILED"' in html
+    # bounded: every query is one time range and one small page, never a listing
+    assert queries
+    assert all(q.start_date is not None and q.size <= 10 for q in queries)
+    assert len(queries) <= 7 + 5 + 1  # a count per day, per state on the one busy day, failures
+    hourly = (await api.get("/ui/main/dashboard", params={"namespace": ns, "days": "1"})).text
+    hour = datetime.now(UTC).strftime("%H:00")
+    assert f"<title>{hour}: 3 FAILED</title>" in hourly
+    assert '<option value="1" selected>last 24 hours</option>' in hourly
+    empty = (await api.get("/ui/main/dashboard", params={"namespace": ns + "none"})).text
+    assert "No execution in this period." in empty
+    assert '<rect class="bar-' not in empty
