@@ -19,6 +19,7 @@ from tests.api.helpers import YAML
 
 from lanner.api.context import Services
 from lanner.config import Settings
+from lanner.domain.metrics import MetricEntry
 from lanner.engine import Engine
 from lanner.store import Store
 
@@ -383,3 +384,77 @@ async def test_dashboard_counts_executions_per_state_with_bounded_queries(
     empty = (await api.get("/ui/main/dashboard", params={"namespace": ns + "none"})).text
     assert "No execution in this period." in empty
     assert '<rect class="bar-' not in empty
+
+
+@pytest.mark.usefixtures("engine")
+async def test_execution_page_lists_metrics_and_offers_change_state(
+    api: httpx.AsyncClient, services: Services, ns: str
+) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    runs = {run["taskId"]: run["id"] for run in body["taskRunList"]}
+    await services.store.add_metrics(
+        [
+            MetricEntry(
+                tenant_id="main",
+                namespace=ns,
+                flow_id="failing",
+                execution_id=body["id"],
+                task_id="ok",
+                task_run_id=runs["ok"],
+                type="counter",
+                name="rows.read",
+                value=1234.0,
+                timestamp=datetime.now(UTC),
+                tags={"table": "orders"},
+            )
+        ]
+    )
+    html = (await api.get(page_path(body))).text
+    metrics = html[html.index("<h2>Metrics") : html.index("</table>", html.index("<h2>Metrics"))]
+    assert "<small>1</small>" in metrics
+    assert '<td>rows.read</td><td>counter</td><td class="num">1234.0</td>' in metrics
+    assert '<span class="label">table:orders</span>' in metrics
+    form = html[
+        html.index('<form id="change-state"') : html.index("</form>", html.index("change-state"))
+    ]
+    assert f'data-id="{body["id"]}"' in form
+    assert f'<option value="{runs["boom"]}">task run boom (FAILED)</option>' in form
+    assert "<option selected>SUCCESS</option>" in form
+    assert "<option>RUNNING</option>" not in form  # terminal states only, as the API wants
+    # what the form calls: the execution's change-status and a task run's state
+    changed = await api.post(
+        f"/api/v1/executions/{body['id']}/state",
+        json={"taskRunId": runs["boom"], "state": "SUCCESS"},
+    )
+    assert changed.status_code == 200, changed.text
+
+
+@pytest.mark.usefixtures("engine")
+async def test_log_viewer_pages_lines_after_a_sequence(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    body = await finished(api, ns, "greet", data={"who": "ada", "times": "1"})
+    html = (await api.get(page_path(body))).text
+    assert 'data-log-page="5000"' in html
+    first = await api.get(page_path(body) + "/lines", params={"limit": "2"})
+    assert first.status_code == 200
+    page = first.json()
+    assert page["more"] is True
+    assert len(page["lines"]) == 2
+    seq, when, level, _task, _message = page["lines"][0]
+    assert when.endswith(" UTC")
+    assert level == "INFO"
+    rest = (
+        await api.get(page_path(body) + "/lines", params={"after": str(page["lines"][1][0])})
+    ).json()
+    assert rest["more"] is False
+    seqs = [line[0] for line in page["lines"] + rest["lines"]]
+    assert seqs == sorted(set(seqs))
+    assert seqs[0] == seq
+    messages = [line[4] for line in rest["lines"]]
+    assert "hello ada <script>alert(1)</script>" in messages  # JSON: the viewer sets textContent
+    everything = await api.get(f"/api/v1/logs/{body['id']}")
+    assert len(seqs) == len(everything.json())
+    bogus = await api.get(page_path(body) + "/lines", params={"after": "x", "limit": "-3"})
+    assert len(bogus.json()["lines"]) == len(seqs)  # bad paging values fall back to defaults
+    assert (await api.get(f"/ui/main/executions/{ns}/other/{body['id']}/lines")).status_code == 404

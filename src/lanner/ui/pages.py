@@ -315,7 +315,7 @@ def dashboard_chart(buckets: Sequence[Bucket]) -> dict[str, Any]:
     order = [name for name, _ in DASHBOARD_GROUPS] + [OTHER]
     for index, bucket in enumerate(buckets):
         x = CHART_LEFT + index * slot + (slot - width) / 2
-        y = 8 + plot_h
+        y = float(8 + plot_h)
         for name in order:
             count = bucket.counts.get(name, 0)
             if not count:
