@@ -46,6 +46,19 @@ tasks:
     duration: PT3S
 """
 
+MANY_LINES = 100_000
+LOUD_FLOW = """\
+id: loud
+namespace: {ns}
+tasks:
+  - id: count
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - seq 1 {lines}
+"""
+
 FAILING_FLOW = """\
 id: failing
 namespace: {ns}
@@ -233,6 +246,45 @@ def test_restart_a_failed_execution_from_its_page(
     page.wait_for_function("document.getElementById('attempt').textContent === '2'")
     page.locator("#state .state-failed").wait_for()
     shoot(page, "execution-restarted")
+    # change the state of the failed execution from the same page
+    page.select_option("#change-state select[name=state]", "WARNING")
+    page.click("#change-state button")
+    page.locator("#state .state-warning").wait_for()
+    after = httpx.get(
+        f"{lanner_server.url}/api/v1/executions/{created['id']}", auth=lanner_server.auth
+    ).json()
+    assert after["state"]["current"] == "WARNING"
+    shoot(page, "execution-changed-state")
+
+
+def test_a_hundred_thousand_log_lines_scroll_without_freezing(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    deploy(lanner_server, LOUD_FLOW.format(ns=unique_namespace, lines=MANY_LINES))
+    created = httpx.post(
+        f"{lanner_server.url}/api/v1/executions/{unique_namespace}/loud",
+        params={"wait": "true"},
+        auth=lanner_server.auth,
+        timeout=120,
+    ).json()
+    assert created["state"]["current"] == "SUCCESS", created["state"]
+    page.goto(f"{lanner_server.url}{urlsplit(created['url']).path}")
+    page.wait_for_function(
+        f"(window.lannerLogs && window.lannerLogs.rows.length >= {MANY_LINES})", timeout=120_000
+    )
+    # every line is in the viewer, only the visible rows are in the DOM
+    assert page.locator("#logs .row").count() < 200
+    assert "100000" not in (page.text_content("#logs") or "")
+    page.locator("#logs").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    page.locator("#logs .row span", has_text="100000").first.wait_for()
+    assert page.locator("#logs .row").count() < 200
+    # the level filter applies to all 100,000 lines at once
+    page.uncheck("input[data-level=INFO]")
+    page.wait_for_function("document.querySelectorAll('#logs .row.level-INFO').length === 0")
+    page.check("input[data-level=INFO]")
+    page.locator("#logs .row.level-INFO").first.wait_for()
+    shoot(page, "execution-100k-lines")
 
 
 def test_list_filters_survive_back(
@@ -259,6 +311,7 @@ def test_list_filters_survive_back(
     assert page.input_value("input[name=namespace]") == unique_namespace
     assert page.locator("table.list tbody tr").count() == 2
     for name, path in {
+        "dashboard": f"/ui/main/dashboard?namespace={unique_namespace}",
         "flows": "/ui/main/flows",
         "logs": f"/ui/main/logs?namespace={unique_namespace}",
         "namespaces": "/ui/main/namespaces",
