@@ -2,15 +2,18 @@
 
 Pages are Jinja2 templates (autoescaped) over the same store reads and the same Kestra JSON as
 the API, so a page never says something the API would not. Live parts are small islands of
-``static/ui.js``: the execution page follows the API's own SSE streams (logs and execution
-changes) and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
-the Gantt bars and states are rendered in one place only. Actions (execute, kill, restart,
-replay) call the REST API from the browser with the page's credentials. Same auth as the API:
+``static/ui.js`` (hand-written, served as is): the execution page follows the API's own SSE
+streams and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
+the Gantt bars and states are rendered in one place only; its log viewer keeps every line in
+memory and puts only the visible rows in the DOM (pages from ``.../lines``, then the follow
+stream resumed after the last line). Actions (execute, kill, restart, replay, resume, change
+state) call the REST API from the browser with the page's credentials. Same auth as the API:
 the middleware covers ``/ui`` like any other path.
 
-Written by hand rather than with htmx: the few live regions need ~100 lines of JavaScript, and
-shipping htmx would need a front-end build step for the wheel; the issue that plans the full UI
-(#13) brings that build.
+The flow editor (``static/editor.js``: CodeMirror 6, completion from ``/plugins``, inline errors
+from ``/flows/validate``) is the one built island: bundled by esbuild from ``ui-src/`` and
+committed, so running Lanner needs no Node.js; a test rebuilds it and compares. The dashboard
+counts executions per state and time bucket with the store's bounded search totals.
 """
 
 from __future__ import annotations
