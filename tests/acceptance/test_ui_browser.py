@@ -209,6 +209,22 @@ def test_run_a_flow_from_its_form_and_watch_logs_arrive(
     deploy(lanner_server, LIVE_FLOW.format(ns=unique_namespace))
     page.goto(f"{lanner_server.url}/ui/main/flows/{unique_namespace}/live")
     shoot(page, "flow")
+    # the topology zooms and pans (its viewBox), and resets to the whole flow
+    whole = page.get_attribute("svg.topology", "viewBox")
+    page.click("button[data-zoom='zoom in']")
+    zoomed = page.get_attribute("svg.topology", "viewBox")
+    assert zoomed != whole
+    assert float(zoomed.split()[2]) < float(whole.split()[2])
+    box = page.locator("svg.topology").bounding_box()
+    page.mouse.move(box["x"] + 50, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 10, box["y"] + 10, steps=4)
+    page.mouse.up()
+    assert page.get_attribute("svg.topology", "viewBox") != zoomed
+    page.click("button[data-zoom='whole flow']")
+    assert [float(v) for v in page.get_attribute("svg.topology", "viewBox").split()] == [
+        float(v) for v in whole.split()
+    ]
     page.fill("input[name=who]", "ada")
     page.click("#execute button")
     page.wait_for_url(f"**/ui/main/executions/{unique_namespace}/live/*")

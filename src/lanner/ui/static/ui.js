@@ -297,8 +297,62 @@ function setupChangeState() {
   });
 }
 
+// Topology pan and zoom: drag to pan, Ctrl+wheel (or pinch) and the +/− buttons to zoom, the
+// reset button (or a double click) for the whole flow. Only the SVG's viewBox changes.
+function setupTopology() {
+  for (const svg of document.querySelectorAll("svg.topology")) {
+    const initial = svg.getAttribute("viewBox").split(" ").map(Number);
+    let box = [...initial];
+    const apply = () => svg.setAttribute("viewBox", box.map((v) => v.toFixed(1)).join(" "));
+    const zoom = (scale, fx = 0.5, fy = 0.5) => {
+      const w = Math.min(Math.max(box[2] * scale, initial[2] / 8), initial[2] * 4);
+      const h = (w * initial[3]) / initial[2];
+      box = [box[0] + (box[2] - w) * fx, box[1] + (box[3] - h) * fy, w, h];
+      apply();
+    };
+    const reset = () => { box = [...initial]; apply(); };
+    svg.addEventListener("wheel", (event) => {
+      if (!event.ctrlKey && !event.metaKey) return;
+      event.preventDefault();
+      const rect = svg.getBoundingClientRect();
+      zoom(event.deltaY > 0 ? 1.2 : 1 / 1.2,
+        (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
+    }, { passive: false });
+    let drag = null;
+    svg.addEventListener("pointerdown", (event) => {
+      drag = { x: event.clientX, y: event.clientY, box: [...box] };
+      svg.setPointerCapture(event.pointerId);
+      svg.classList.add("dragging");
+    });
+    svg.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const k = box[2] / svg.getBoundingClientRect().width;
+      box = [drag.box[0] - (event.clientX - drag.x) * k, drag.box[1] - (event.clientY - drag.y) * k, box[2], box[3]];
+      apply();
+    });
+    const end = () => { drag = null; svg.classList.remove("dragging"); };
+    svg.addEventListener("pointerup", end);
+    svg.addEventListener("pointercancel", end);
+    svg.addEventListener("dblclick", reset);
+    const controls = document.createElement("div");
+    controls.className = "zoom";
+    for (const [label, action, title] of [["+", () => zoom(1 / 1.25), "zoom in"],
+      ["−", () => zoom(1.25), "zoom out"], ["⤢", reset, "whole flow"]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.title = title;
+      button.dataset.zoom = title;
+      button.addEventListener("click", action);
+      controls.append(button);
+    }
+    svg.before(controls);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupActions();
+  setupTopology();
   setupExecuteForm();
   setupChangeState();
   const section = document.getElementById("execution");
