@@ -2,15 +2,15 @@
 // `npm ci && node build.mjs` must leave src/lanner/ui/static/editor.js unchanged (CI checks it).
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 
-process.chdir(dirname(fileURLToPath(import.meta.url)));
-
+const here = dirname(fileURLToPath(import.meta.url));
 // `node build.mjs --outfile <path>` builds elsewhere (the test that compares with the committed one).
 const at = process.argv.indexOf("--outfile");
-const outfile = at > 0 ? process.argv[at + 1] : "../src/lanner/ui/static/editor.js";
+const outfile = at > 0 ? resolve(process.argv[at + 1]) : resolve(here, "../src/lanner/ui/static/editor.js");
 
 await build({
+  absWorkingDir: here,
   entryPoints: ["editor.js"],
   bundle: true,
   minify: true,
