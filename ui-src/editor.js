@@ -6,7 +6,7 @@ import { basicSetup, EditorView } from "codemirror";
 import { yaml } from "@codemirror/lang-yaml";
 import { autocompletion } from "@codemirror/autocomplete";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
-import { flowKeys, itemContext, typeContext, keyContext } from "./yaml-context.js";
+import { allowedValues, flowKeys, itemContext, keyContext, typeContext, valueContext } from "./yaml-context.js";
 
 function api(path) {
   return document.body.dataset.api + path;
@@ -90,6 +90,21 @@ async function complete(context) {
       from: line.from + typed.start,
       options: typeOptions(list, section),
       validFor: /^[\w.]*$/,
+    };
+  }
+  const value = valueContext(before);
+  if (value) {
+    const item = itemContext(lines, lineIndex, value.column);
+    if (!item.type) return null;
+    const schema = await schemaOf(item.type);
+    const properties = (schema && schema.schema && schema.schema.properties
+      && schema.schema.properties.properties) || {};
+    const values = allowedValues(properties[value.key]);
+    if (!values.length) return null;
+    return {
+      from: line.from + value.start,
+      options: values.map((v) => ({ label: v, type: "enum" })),
+      validFor: /^[\w.-]*$/,
     };
   }
   const key = keyContext(before);

@@ -24,6 +24,32 @@ export function typeContext(before) {
   return { column: match[1].length, start: match[1].length + 5 + match[2].length + match[3].length };
 }
 
+// `    level: WA|`: the key, its column and where the value starts, else null (not for `type`).
+export function valueContext(before) {
+  const match = /^(\s*(?:-\s+)*)([\w-]+):(\s*)(["']?)([\w.-]*)$/.exec(before);
+  if (!match || match[2] === "type") return null;
+  return {
+    key: match[2],
+    column: match[1].length,
+    start: match[1].length + match[2].length + 1 + match[3].length + match[4].length,
+  };
+}
+
+// The values a property's JSON schema allows, when it lists them (enum, const, boolean).
+export function allowedValues(property) {
+  if (!property) return [];
+  const found = [];
+  const visit = (schema) => {
+    if (!schema || typeof schema !== "object") return;
+    if (Array.isArray(schema.enum)) found.push(...schema.enum);
+    if ("const" in schema) found.push(schema.const);
+    if (schema.type === "boolean") found.push(true, false);
+    for (const key of ["anyOf", "oneOf", "allOf"]) (schema[key] || []).forEach(visit);
+  };
+  visit(property);
+  return [...new Set(found.filter((v) => v !== null).map(String))];
+}
+
 // `    mess|` or `  - |`: the key's start (= its column) and the word typed so far, else null.
 export function keyContext(before) {
   const match = /^(\s*(?:-\s+)*)(\w*)$/.exec(before);

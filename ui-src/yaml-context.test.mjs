@@ -1,7 +1,7 @@
 // node --test: the YAML cursor context the editor's completion relies on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { itemContext, keyContext, typeContext } from "./yaml-context.js";
+import { allowedValues, itemContext, keyContext, typeContext, valueContext } from "./yaml-context.js";
 
 const flow = [
   "id: demo",
@@ -41,4 +41,14 @@ test("the first key of a new item sees the keys below it only", () => {
   const item = itemContext(lines, 1, keyContext(lines[1]).column);
   assert.equal(item.type, "io.kestra.plugin.core.log.Log");
   assert.deepEqual([...item.keys], ["type"]);
+});
+
+test("a value typed after a key, and the values its schema allows", () => {
+  assert.deepEqual(valueContext("    level: WA"), { key: "level", column: 4, start: 11 });
+  assert.equal(valueContext("    type: io.k"), null);
+  assert.equal(valueContext("    message: hello world"), null);
+  const level = { anyOf: [{ enum: ["TRACE", "INFO"], type: "string" }, { type: "null" }] };
+  assert.deepEqual(allowedValues(level), ["TRACE", "INFO"]);
+  assert.deepEqual(allowedValues({ type: "boolean" }), ["true", "false"]);
+  assert.deepEqual(allowedValues({ type: "string" }), []);
 });

@@ -127,6 +127,7 @@ function logViewer(section) {
   let started = false;
   let frame = 0;
   let stream = null;
+  let anchor = 0; // the row on top of the view when a filter last changed (kept while none shows)
   const spacer = document.createElement("div");
   spacer.className = "spacer";
   const windowed = document.createElement("div");
@@ -196,10 +197,18 @@ function logViewer(section) {
 
   function filter(level, visible) {
     if (visible) hidden.delete(level); else hidden.add(level);
+    if (shown.length) anchor = shown[Math.min(Math.floor(box.scrollTop / ROW_HEIGHT), shown.length - 1)];
     shown = [];
     rows.forEach((row, index) => { if (!hidden.has(row[2])) shown.push(index); });
     if (started) {
       spacer.style.height = `${shown.length * ROW_HEIGHT}px`;
+      let low = 0;
+      let high = shown.length;
+      while (low < high) { // the first shown row at or after the anchor stays on top
+        const mid = (low + high) >> 1;
+        if (shown[mid] < anchor) low = mid + 1; else high = mid;
+      }
+      box.scrollTop = low * ROW_HEIGHT;
       schedule();
     } else {
       box.classList.toggle(`hide-${level}`, !visible);
