@@ -206,3 +206,13 @@ async def test_disabled_by_setting(services: Services) -> None:
     ) as http:
         response = await http.post("/api/v1/mcp", json={})
         assert response.status_code == 404
+
+
+async def test_resource_paths_named_mcp_stay_the_apis(api: httpx.AsyncClient) -> None:
+    """``/api/v1/{tenant}/mcp`` never takes ``/api/v1/flows/mcp`` (namespace ``mcp``)."""
+    response = await api.get("/api/v1/flows/mcp")
+    assert response.status_code == 200
+    assert response.json() == []
+    execution = await api.get("/api/v1/executions/mcp")
+    assert execution.status_code == 404
+    assert "mcp" in execution.json()["message"]

@@ -107,10 +107,10 @@ def create_app(services: Services) -> FastAPI:
     if mcp is not None:
         from lanner.mcp.http import MCP_PATHS
 
-        # Last: every API route (``/api/v1/executions/mcp``...) matches before these.
-        for path in MCP_PATHS:
+        # First (the tenant segment never names a resource: /api/v1/flows/mcp stays the API's).
+        for index, path in enumerate(MCP_PATHS):
             route = Route(path, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
-            app.router.routes.append(route)
+            app.router.routes.insert(index, route)
     install_error_handlers(app)
     document_errors(app)
     document_auth(app)

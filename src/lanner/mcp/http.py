@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
+from starlette.convertors import Convertor, register_url_convertor
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
@@ -26,7 +27,25 @@ from lanner.mcp.server import ToolCatalog, ToolWatch, build_server
 from lanner.store import DEFAULT_TENANT
 
 TENANT_KEY = "lanner.tenant"
-MCP_PATHS = ("/api/v1/mcp", "/api/v1/{tenant}/mcp")
+
+
+class TenantConvertor(Convertor[str]):
+    """A tenant path segment that is not a resource name: ``/api/v1/{tenant}/mcp`` can then be
+    matched before the API's routes without taking ``/api/v1/flows/mcp`` (namespace ``mcp``)."""
+
+    regex = (
+        "(?!(?:" + "|".join(sorted(RESERVED_TENANTS)) + ")/)" + TENANT_PATTERN.pattern[1:-1]
+    )
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("lanner_tenant", TenantConvertor())
+MCP_PATHS = ("/api/v1/mcp", "/api/v1/{tenant:lanner_tenant}/mcp")
 
 Scope = dict[str, Any]
 
