@@ -54,7 +54,8 @@ async def test_lists_the_built_in_tools_with_output_schemas(app: FastAPI) -> Non
         names = {tool.name for tool in listed}
         assert {tool.name for tool in TOOLS} <= names
         for tool in listed:
-            assert tool.output_schema is not None and tool.output_schema["type"] == "object"
+            assert tool.output_schema is not None
+            assert tool.output_schema["type"] == "object"
             assert tool.input_schema["type"] == "object"
 
 
@@ -116,11 +117,13 @@ async def test_save_flow_answers_problems_as_data(app: FastAPI, ns: str) -> None
         bad = f"id: broken\nnamespace: {ns}\ntasks:\n  - id: t\n    type: io.kestra.nope.Missing\n"
         answer = await call(mcp, "save_flow", source=bad)
         assert answer["saved"] is False
-        assert answer["problems"] and all(p["path"] and p["message"] for p in answer["problems"])
+        assert answer["problems"]
+        assert all(p["path"] and p["message"] for p in answer["problems"])
         no_id = await call(mcp, "save_flow", source="namespace: x\ntasks: []\n")
         assert no_id["problems"] == [{"path": "id", "message": "required (a string)"}]
         saved = await call(mcp, "save_flow", source=GREETING.format(ns=ns))
-        assert saved["saved"] is True and saved["flow"]["revision"] == 1
+        assert saved["saved"] is True
+        assert saved["flow"]["revision"] == 1
         source = await call(mcp, "get_flow", namespace=ns, id="greeting")
         assert source["source"] == GREETING.format(ns=ns)
         toggled = await call(mcp, "set_flow_enabled", namespace=ns, id="greeting", enabled=False)

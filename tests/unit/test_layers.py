@@ -52,6 +52,7 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
             "cli",
             "engine",
             "storage",
+            "mcp",
         )
         for p in modules(pkg)
     ]
@@ -106,3 +107,33 @@ def test_tasks_do_not_import_the_engine_api_or_parser(path: Path) -> None:
     """Task classes and ``RunContext`` are the ground floor the engine builds on."""
     for name in imports_of(path):
         assert not name.startswith(GROUND_FLOOR_BANS), f"{path.name} imports {name}"
+
+
+# The stdio proxy runs on a desktop against a remote server: only ``local`` and ``http`` (the
+# built-in server) reach the server side.
+MCP_CLIENT_SIDE = (
+    "backend",
+    "flow_tools",
+    "queries",
+    "rest",
+    "schemas",
+    "server",
+    "stdio",
+    "tools",
+)
+
+
+@pytest.mark.parametrize("name", MCP_CLIENT_SIDE)
+def test_mcp_proxy_side_imports_no_server_side(name: str) -> None:
+    for imported in imports_of(SRC / "mcp" / f"{name}.py"):
+        assert not imported.startswith(("lanner.api", "lanner.engine", "lanner.store")), (
+            f"mcp/{name}.py imports {imported}"
+        )
+
+
+@pytest.mark.parametrize("path", modules("mcp"), ids=lambda p: p.name)
+def test_mcp_does_not_import_the_cli_entry_or_bootstrap(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("lanner.bootstrap", "lanner.cli.main")), (
+            f"{path.name} imports {name}"
+        )

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
-from starlette.convertors import Convertor, register_url_convertor
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from starlette.convertors import Convertor, register_url_convertor
 
 from lanner.api.context import RESERVED_TENANTS, TENANT_PATTERN, Services
 from lanner.api.wire import dumps
@@ -33,9 +33,7 @@ class TenantConvertor(Convertor[str]):
     """A tenant path segment that is not a resource name: ``/api/v1/{tenant}/mcp`` can then be
     matched before the API's routes without taking ``/api/v1/flows/mcp`` (namespace ``mcp``)."""
 
-    regex = (
-        "(?!(?:" + "|".join(sorted(RESERVED_TENANTS)) + ")/)" + TENANT_PATTERN.pattern[1:-1]
-    )
+    regex = "(?!(?:" + "|".join(sorted(RESERVED_TENANTS)) + ")/)" + TENANT_PATTERN.pattern[1:-1]
 
     def convert(self, value: str) -> str:
         return value
@@ -101,7 +99,9 @@ class McpEndpoint:
 
 
 async def _answer(send: Any, scope: Scope, status: int, message: str) -> None:
-    body = dumps({"message": message, "_links": {"self": {"href": scope["path"], "templated": False}}})
+    body = dumps(
+        {"message": message, "_links": {"self": {"href": scope["path"], "templated": False}}}
+    )
     await send(
         {
             "type": "http.response.start",

@@ -153,9 +153,7 @@ class RestBackend:
         return await self._action(execution_id, "labels", json=body)
 
     async def outputs(self, execution_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._call(
-            "GET", f"/outputs/{_segment(execution_id)}"
-        )
+        result: list[dict[str, Any]] = await self._call("GET", f"/outputs/{_segment(execution_id)}")
         return result
 
     async def execution_logs(
@@ -205,9 +203,7 @@ class RestBackend:
         )
 
     async def kv_delete(self, namespace: str, key: str) -> bool:
-        result = await self._call(
-            "DELETE", f"/namespaces/{_segment(namespace)}/kv/{_segment(key)}"
-        )
+        result = await self._call("DELETE", f"/namespaces/{_segment(namespace)}/kv/{_segment(key)}")
         return bool(result)
 
     async def files_list(self, namespace: str, path: str | None) -> list[dict[str, Any]]:

@@ -341,9 +341,7 @@ async def kill_execution(api: Backend, args: Args) -> Result:
 
 
 async def restart_execution(api: Backend, args: Args) -> Result:
-    return _execution_result(
-        await api.restart(_str(args, "executionId"), _opt(args, "taskRunId"))
-    )
+    return _execution_result(await api.restart(_str(args, "executionId"), _opt(args, "taskRunId")))
 
 
 async def replay_execution(api: Backend, args: Args) -> Result:
@@ -454,7 +452,9 @@ async def kv_list(api: Backend, args: Args) -> Result:
         }
         for entry in entries[start : start + size]
     ]
-    return Bounds().stamp({**_paged({"total": len(entries)}, items, page, size), "namespace": namespace})
+    return Bounds().stamp(
+        {**_paged({"total": len(entries)}, items, page, size), "namespace": namespace}
+    )
 
 
 async def kv_get(api: Backend, args: Args) -> Result:
@@ -511,7 +511,13 @@ async def file_read(api: Backend, args: Args) -> Result:
     except UnicodeDecodeError:
         content, encoding = base64.b64encode(data).decode(), "base64"
     return bounds.stamp(
-        {"namespace": namespace, "path": path, "size": size, "encoding": encoding, "content": content}
+        {
+            "namespace": namespace,
+            "path": path,
+            "size": size,
+            "encoding": encoding,
+            "content": content,
+        }
     )
 
 
@@ -575,7 +581,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Get a flow's source",
         "A flow's YAML source and metadata.",
         s.obj(_NS_ID, "namespace", "id"),
-        s.obj({**s.FLOW_SUMMARY["properties"], "source": s.STRING, **_BOUNDED}, "source", "truncated", closed=False),
+        s.obj(
+            {**s.FLOW_SUMMARY["properties"], "source": s.STRING, **_BOUNDED},
+            "source",
+            "truncated",
+            closed=False,
+        ),
         get_flow,
         read_only=True,
     ),
@@ -851,7 +862,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         f"A namespace file's content (utf-8 text, or base64), the first {MAX_FILE_BYTES} bytes.",
         s.obj(_PATH, "namespace", "path"),
         s.obj(
-            {"path": s.STRING, "size": s.INTEGER, "encoding": s.STRING, "content": s.STRING, **_BOUNDED},
+            {
+                "path": s.STRING,
+                "size": s.INTEGER,
+                "encoding": s.STRING,
+                "content": s.STRING,
+                **_BOUNDED,
+            },
             "content",
             "encoding",
             "truncated",
@@ -865,7 +882,11 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Write a namespace file",
         "Create or replace a namespace file (content: text, or base64 with encoding: base64).",
         s.obj(
-            {**_PATH, "content": s.STRING, "encoding": {"type": "string", "enum": ["utf-8", "base64"]}},
+            {
+                **_PATH,
+                "content": s.STRING,
+                "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+            },
             "namespace",
             "path",
             "content",
