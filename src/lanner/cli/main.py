@@ -109,6 +109,7 @@ def configure_logging() -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # the SDK logs each stateless request
 
 
 @server_app.command("local")
