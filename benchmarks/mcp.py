@@ -137,10 +137,6 @@ async def timed(
 
 
 async def sdk_figure(port: int, runs: int) -> dict[str, float]:
-    # This script is named mcp.py: its directory must not shadow the SDK's package.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.modules.pop("mcp", None)
     from mcp import Client
 
     async with Client(f"http://{HOST}:{port}/api/v1/mcp") as client:
@@ -238,6 +234,13 @@ def run(database_url: str | None, runs: int, timeout_s: float) -> None:
                 server.wait()
 
 
+def unshadow_the_sdk() -> None:
+    """This script is named mcp.py: its directory must not hide the SDK's ``mcp`` package."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.modules.pop("mcp", None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url")
@@ -247,6 +250,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
+        unshadow_the_sdk()
         asyncio.run(client_main(args.port, args.runs))
     else:
         run(args.database_url, args.runs, args.timeout)
