@@ -170,7 +170,8 @@ async def test_unknown_tenant_and_tenant_paths(
     app: FastAPI, api: httpx.AsyncClient, ns: str
 ) -> None:
     await deploy(api, GREETING.format(ns=ns))
-    async with mcp_client(app, "/api/v1/other/mcp", auth=AUTH) as other:
+    # A handshake-era client (initialize first) is served too.
+    async with mcp_client(app, "/api/v1/other/mcp", auth=AUTH, mode="legacy") as other:
         found = await call(other, "search_flows", namespace=ns)
         assert found["total"] == 0
     async with mcp_client(app, "/api/v1/main/mcp", auth=AUTH) as main:
