@@ -17,6 +17,7 @@ from tests.api.test_executions_engine import FAILING, PAUSING, SLEEPING
 from lanner.api.app import create_app
 from lanner.api.context import Services
 from lanner.mcp.backend import Backend, BackendError
+from lanner.mcp.flow_tools import TRIGGER_TYPE, flow_tool
 from lanner.mcp.local import LocalBackend
 from lanner.mcp.rest import RestBackend
 from lanner.mcp.tools import TOOLS_BY_NAME, ToolInputError
@@ -24,6 +25,7 @@ from lanner.mcp.tools import TOOLS_BY_NAME, ToolInputError
 pytestmark = pytest.mark.asyncio
 
 DEADLINE_S = 20.0
+MCP_TRIGGER = {"id": "mcp", "type": TRIGGER_TYPE}
 
 
 @pytest.fixture
@@ -73,6 +75,10 @@ async def test_execution_actions(backend: Backend, api: httpx.AsyncClient, ns: s
         await deploy(api, source.format(ns=ns))
     failed = await tool(backend, "run_flow", namespace=ns, id="failing", wait=True)
     assert failed["state"] == "FAILED"
+    as_tool = flow_tool(await backend.get_flow(ns, "failing") | {"triggers": [MCP_TRIGGER]})
+    assert as_tool is not None
+    with pytest.raises(BackendError, match=r"Execution \w+ of .*\.failing ended FAILED"):
+        await as_tool.run(backend, {})
     restarted = await tool(backend, "restart_execution", executionId=failed["id"])
     assert restarted["id"] == failed["id"]
     await until(backend, failed["id"], lambda e: e["state"] == "FAILED" and len(e["taskRuns"]) == 2)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from lanner.domain.states import TERMINATED
 from lanner.mcp import schemas as s
 from lanner.mcp.backend import Backend, BackendError
 from lanner.mcp.tools import Args, Bounds, Result, ToolSpec, execution_summary
@@ -27,6 +28,7 @@ DEFAULT_SERVER = "default"
 MCP_LABELS = {"system.from": "mcp"}
 TOOL_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 ENDED_OK = frozenset({"SUCCESS", "WARNING"})
+ENDED = frozenset(state.value for state in TERMINATED)
 
 _STRING_FORMATS = {
     "DATETIME": "date-time",
@@ -144,9 +146,12 @@ def flow_tool(flow: Mapping[str, Any]) -> ToolSpec | None:
         execution = await api.run_flow(namespace, flow_id, dict(args), MCP_LABELS, wait=True)
         bounds = Bounds()
         summary = execution_summary(execution, bounds)
-        if summary["state"] not in ENDED_OK:
+        state = summary["state"]
+        if state not in ENDED_OK:
+            ended = state in ENDED
             raise BackendError(
-                f"Execution {summary['id']} of {namespace}.{flow_id} ended {summary['state']}"
+                f"Execution {summary['id']} of {namespace}.{flow_id} "
+                + (f"ended {state}" if ended else f"is still {state}: see get_execution")
             )
         return bounds.stamp(
             {
