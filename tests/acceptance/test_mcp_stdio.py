@@ -72,6 +72,11 @@ async def exercise(client: Client, server: LannerServer, ns: str) -> None:
     )
     assert (run["state"], run["outputs"]) == ("SUCCESS", {"greeting": "HELLO ada"})
     logs = await call(client, "tail_logs", executionId=run["id"])
+    for _ in range(200):  # log lines are written beside the run, not before its end
+        if logs["lines"]:
+            break
+        await anyio.sleep(0.05)
+        logs = await call(client, "tail_logs", executionId=run["id"])
     assert any("hello ada x2" in line["message"] for line in logs["lines"])
     rest = await rest_get(server, f"/api/v1/executions/{run['id']}")
     assert rest["state"]["current"] == "SUCCESS"

@@ -3,6 +3,7 @@ runs with wait, logs, KV, namespace files, McpToolTrigger flows, errors, tenants
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -71,7 +72,13 @@ async def test_run_with_inputs_and_wait_then_read_logs(
         assert run["state"] == "SUCCESS"
         assert run["outputs"] == {"greeting": "HELLO ada"}
         assert [r["taskId"] for r in run["taskRuns"]] == ["hello", "shout"]
+        # Log lines are written beside the run, not before its end: read until they are.
         logs = await call(mcp, "tail_logs", executionId=run["id"], minLevel="INFO")
+        for _ in range(200):
+            if logs["lines"]:
+                break
+            await asyncio.sleep(0.05)
+            logs = await call(mcp, "tail_logs", executionId=run["id"], minLevel="INFO")
         assert any("hello ada x2" in line["message"] for line in logs["lines"])
         assert logs["hasMore"] is False
         again = await call(mcp, "tail_logs", executionId=run["id"], cursor=logs["nextCursor"])

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
 from lanner.mcp.flow_tools import fingerprint, flow_tool, flow_tools, input_schema
+from lanner.mcp.server import ToolCatalog, ToolWatch
 from lanner.mcp.tools import TOOLS, TOOLS_BY_NAME
 
 TRIGGER = "io.kestra.plugin.core.trigger.McpToolTrigger"
@@ -84,3 +86,37 @@ def test_schemas_are_valid_json_schema(tool: Any) -> None:
     Draft202012Validator.check_schema(tool.input_schema)
     Draft202012Validator.check_schema(tool.output_schema)
     assert tool.output_schema["type"] == "object"
+
+
+class Flows:
+    """A backend that only knows its flows (the watch reads nothing else)."""
+
+    def __init__(self) -> None:
+        self.flows: list[dict[str, Any]] = []
+        self.version = 0
+
+    async def flows_version(self) -> int:
+        return self.version
+
+    async def all_flows(self) -> list[dict[str, Any]]:
+        return self.flows
+
+
+async def test_the_watch_tells_when_a_tool_list_changed() -> None:
+    backend = Flows()
+    bus = InMemorySubscriptionBus()
+    events: list[object] = []
+    bus.subscribe(events.append)
+    catalog = ToolCatalog()
+    watch = ToolWatch(catalog, bus, lambda _: backend)  # type: ignore[arg-type,return-value]
+    assert len(await catalog.tools("main", backend)) == len(TOOLS)  # type: ignore[arg-type]
+    assert await watch.check() is False
+    backend.flows, backend.version = [flow()], 1  # a tool flow deployed
+    assert await watch.check() is True
+    assert [type(e) for e in events] == [ToolsListChanged]
+    backend.flows, backend.version = [{**flow(), "labels": {"a": "b"}}], 2  # not the tool's
+    assert await watch.check() is False
+    backend.flows, backend.version = [], 3  # seen by a request first: the watch still tells
+    await catalog.tools("main", backend)  # type: ignore[arg-type]
+    assert await watch.check() is True
+    assert len(events) == 2

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,12 +74,18 @@ class _Cached:
     version: Any
     at: float
     tools: list[ToolSpec]
+    print_: str
 
 
 @dataclass(slots=True)
 class ToolCatalog:
-    """The tools of each tenant: the built-in ones, then the flow tools."""
+    """The tools of each tenant: the built-in ones, then the flow tools.
 
+    ``on_change`` is called when a tenant's flow tools differ from the ones computed before
+    (whoever looked first: a request or the :class:`ToolWatch`).
+    """
+
+    on_change: Callable[[str], None] | None = None
     _cache: dict[str, _Cached] = field(default_factory=dict)
 
     async def flow_tools(self, tenant: str, backend: Backend) -> list[ToolSpec]:
@@ -92,7 +98,10 @@ class ToolCatalog:
         ):
             return cached.tools
         tools = flow_tools(await backend.all_flows(), TOOLS_BY_NAME)
-        self._cache[tenant] = _Cached(version, now, tools)
+        print_ = fingerprint(tools)
+        self._cache[tenant] = _Cached(version, now, tools, print_)
+        if cached is not None and cached.print_ != print_ and self.on_change is not None:
+            self.on_change(tenant)
         return tools
 
     async def tools(self, tenant: str, backend: Backend) -> list[ToolSpec]:
@@ -104,26 +113,27 @@ class ToolCatalog:
 
 @dataclass(slots=True)
 class ToolWatch:
-    """Publishes ``ToolsListChanged`` when a served tenant's flow tools changed."""
+    """Looks at every served tenant's flow tools each ``interval_s`` and publishes
+    ``ToolsListChanged`` when the catalog saw a tool list change (here or in a request)."""
 
     catalog: ToolCatalog
     bus: InMemorySubscriptionBus
     backend_for: Callable[[str], Backend]
     interval_s: float = WATCH_INTERVAL_S
-    _prints: dict[str, str] = field(default_factory=dict)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.catalog.on_change = lambda _tenant: self._changed.set()
 
     async def check(self) -> bool:
         """One look at every tenant served so far; True when a tool list changed."""
-        changed = False
         for tenant in self.catalog.tenants():
-            tools = await self.catalog.flow_tools(tenant, self.backend_for(tenant))
-            print_ = fingerprint(tools)
-            if self._prints.get(tenant, print_) != print_:
-                changed = True
-            self._prints[tenant] = print_
-        if changed:
-            await self.bus.publish(ToolsListChanged())
-        return changed
+            await self.catalog.flow_tools(tenant, self.backend_for(tenant))
+        if not self._changed.is_set():
+            return False
+        self._changed.clear()
+        await self.bus.publish(ToolsListChanged())
+        return True
 
     async def run(self) -> None:
         while True:
@@ -131,10 +141,12 @@ class ToolWatch:
                 await self.check()
             except Exception:  # the top of a loop: a failed look is retried at the next tick
                 log.exception("checking the MCP tool list failed")
-            await asyncio.sleep(self.interval_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._changed.wait()  # a request saw the change: tell at once
 
     @contextlib.asynccontextmanager
-    async def running(self) -> Any:
+    async def running(self) -> AsyncIterator[ToolWatch]:
         task = asyncio.create_task(self.run(), name="mcp-tool-watch")
         try:
             yield self
