@@ -21,6 +21,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.subscriptions import ToolsListChanged
+from mcp_types import ToolListChangedNotification
 from tests.acceptance.conftest import LannerServer
 from tests.api.mcp_support import GREETING, TOOL_FLOW
 
@@ -99,6 +100,29 @@ async def exercise(client: Client, server: LannerServer, ns: str) -> None:
 async def test_stdio_proxy(lanner_server: LannerServer, unique_namespace: str) -> None:
     async with Client(stdio_params(lanner_server)) as client:
         await exercise(client, lanner_server, unique_namespace)
+
+
+async def test_stdio_handshake_era_client_is_told_of_tool_changes(
+    lanner_server: LannerServer, unique_namespace: str
+) -> None:
+    changed = anyio.Event()
+    seen: list[Any] = []
+
+    async def on_message(message: Any) -> None:
+        seen.append(message)
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    async with Client(
+        stdio_params(lanner_server), mode="legacy", message_handler=on_message
+    ) as client:
+        await client.list_tools()
+        tool = uuid.uuid4().hex[:8]
+        await deploy(lanner_server, TOOL_FLOW.format(ns=unique_namespace, tool=tool))
+        with anyio.fail_after(NOTIFY_DEADLINE_S):
+            await changed.wait()
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert f"greet_{tool}" in names
 
 
 async def test_streamable_http(lanner_server: LannerServer, unique_namespace: str) -> None:

@@ -157,13 +157,20 @@ class ToolWatch:
 
 
 def build_server(
-    backend_of: BackendOf, catalog: ToolCatalog, bus: InMemorySubscriptionBus
+    backend_of: BackendOf,
+    catalog: ToolCatalog,
+    bus: InMemorySubscriptionBus,
+    *,
+    on_list: Callable[[ServerRequestContext[Any, Any]], None] | None = None,
 ) -> Server[Any]:
-    """The low-level MCP server listing and calling the tools of each request's tenant."""
+    """The low-level MCP server listing and calling the tools of each request's tenant;
+    ``on_list`` sees each ``tools/list`` request (``lanner mcp`` keeps its session)."""
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        if on_list is not None:
+            on_list(ctx)
         tenant, backend = backend_of(ctx)
         try:
             tools = await catalog.tools(tenant, backend)
