@@ -22,7 +22,6 @@ from lanner.api import (
     execution_actions,
     execution_edits,
     executions,
-    flow_bulk,
     flows,
     kv,
     logs,
@@ -30,7 +29,7 @@ from lanner.api import (
 )
 from lanner.api.context import Services
 from lanner.api.execution_create import submit_and_answer
-from lanner.api.revisions import SaveMode, save_source
+from lanner.api.revisions import SaveMode, save_source, set_disabled
 from lanner.api.wire import flow_json, flows_json
 from lanner.domain.labels import Label
 from lanner.engine.submit import FlowRef
@@ -129,11 +128,11 @@ class LocalBackend:
 
     @_refusals
     async def set_flow_disabled(self, namespace: str, flow_id: str, disabled: bool) -> int:
-        result = await flow_bulk._bulk_toggle(
-            self.services.store, self.tenant, [(namespace, flow_id)], disabled,
+        stored = await set_disabled(
+            self.services.store, self.tenant, namespace, flow_id, disabled,
             self.services.settings,
         )  # fmt: skip
-        return int(result["count"])
+        return 0 if stored is None else 1
 
     # --- executions ----------------------------------------------------------------------
 
