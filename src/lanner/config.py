@@ -83,6 +83,9 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     ui_timezone: str = "UTC"
     """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
+    mcp_enabled: bool = True
+    """The built-in MCP server at ``/api/v1[/{tenant}]/mcp`` (``LANNER_MCP_ENABLED=false`` turns it
+    off); it answers behind the API's own auth."""
     event_loop: str = "asyncio"
     """The server's event loop: ``asyncio`` (default: measured faster than uvloop for Lanner's
     load on 2026-12-03, see the README), ``uvloop``, or ``auto`` (uvloop where it imports)."""
@@ -127,6 +130,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_EXECUTION_RETENTION": "execution_retention",
     "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     "LANNER_EVENT_LOOP": "event_loop",
+    "LANNER_MCP_ENABLED": "mcp_enabled",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -218,6 +222,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = str(value).strip().lower()
             if out[name] not in EVENT_LOOPS:
                 raise ConfigError(f"{source}: event loop must be one of {', '.join(EVENT_LOOPS)}")
+        elif name == "mcp_enabled":
+            out[name] = parse_flag(name, value, source)
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")
@@ -225,6 +231,18 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         else:
             out[name] = str(value)
     return out
+
+
+def parse_flag(name: str, value: Any, source: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: {name.replace('_', '-')} must be true or false, got {value!r}")
 
 
 def parse_time_zone(value: Any, source: str) -> str:
