@@ -69,6 +69,7 @@ REASONS = {
     410: "Resource has expired",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     422: "Invalid entity",
     500: "Internal server error",
@@ -212,6 +213,7 @@ KNOWN_PREFIXES = (
     "Resource has expired",
     "Payload Too Large",
     "Service Unavailable",
+    "Too Many Requests",
 )
 
 

@@ -169,8 +169,9 @@ class JobRunner:
                 task = default_registry.runnable(spec.type, spec.properties)
                 task_started(ctx.logger, spec.type)
                 has_started = True
-                outputs = await _with_timeout(spec, task.run(ctx))
-                check_output_size(outputs, self.max_output_bytes)
+                produced = await _with_timeout(spec, task.run(ctx))
+                check_output_size(produced, self.max_output_bytes)  # outputs then stay None
+                outputs = produced
         except asyncio.CancelledError:
             raise
         except Exception as error:
