@@ -88,7 +88,7 @@ def create_app(services: Services) -> FastAPI:
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX + "/{tenant}", include_in_schema=False)
     install_error_handlers(app)
-    document_errors(app)
+    document_errors(app, is_rate_limited=settings.rate_limit is not None)
     document_auth(app)
     # Innermost first: follow slots (behind auth) < auth < rate limit < metrics < body limits.
     app.add_middleware(FollowStreamLimit, max_streams=settings.max_follow_streams)
