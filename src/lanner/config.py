@@ -104,7 +104,7 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     max_task_output_bytes: int = 10 * 1024 * 1024
     """A task's outputs, as JSON, beyond this many bytes: the task ends FAILED."""
-    max_follow_streams: int = 32
+    max_follow_streams: int = 200
     """Follow streams (SSE) one client may hold open at once; one more is 429."""
     template_max_output_chars: int = 10_000_000
     """Characters one template render may produce (text or typed value); more is an error."""

@@ -260,3 +260,18 @@ async def test_a_tenant_route_is_labelled_by_its_template(api: httpx.AsyncClient
     routes = {s.labels["route"] for s in found["lanner_http_request_duration_seconds"].samples}
     assert "/api/v1/{tenant}/flows/search" in routes
     assert not any(tenant in route for route in routes)
+
+
+async def test_the_document_names_429_where_it_can_be_answered(
+    services: Services, limited_services: Services
+) -> None:
+    async with client_of(services) as http:
+        paths = (await http.get("/api/openapi.json")).json()["paths"]
+    follow = paths["/api/v1/executions/{executionId}/follow"]["get"]["responses"]
+    assert "Retry-After" in follow["429"]["headers"]
+    assert "429" not in paths["/api/v1/flows/search"]["get"]["responses"]
+    async with client_of(limited_services) as http:
+        paths = (await http.get("/api/openapi.json")).json()["paths"]
+    assert "429" in paths["/api/v1/flows/search"]["get"]["responses"]
+    assert "429" in paths["/api/v1/executions/{namespace}/{id}"]["post"]["responses"]
+    assert "429" not in paths["/health"]["get"]["responses"]
