@@ -22,6 +22,7 @@ import uvicorn
 
 from lanner.api.app import create_app
 from lanner.api.context import Services
+from lanner.api.http_protocol import bounded_httptools
 from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
 from lanner.engine.events import JOBS_TOPIC
@@ -228,6 +229,7 @@ async def serve_http(
         lifespan="off",
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
         h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=bounded_httptools(settings.max_header_bytes),  # httptools, with a head bound
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
     await _Server(config, stopping=services.stopping).serve()
