@@ -255,6 +255,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = parse_rate_limit(value, source)
         elif name in ("metrics", "log_format"):
             allowed = METRICS_MODES if name == "metrics" else LOG_FORMATS
+            if isinstance(value, bool):  # YAML reads a bare on/off as a boolean
+                value = "on" if value else "off"
             out[name] = str(value).strip().lower()
             if out[name] not in allowed:
                 key = name.replace("_", "-")

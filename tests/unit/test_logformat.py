@@ -1,10 +1,11 @@
-"""The opt-in JSON log format (``LANNER_LOG_FORMAT=json``) and its setting."""
+"""The opt-in JSON log format (``LANNER_LOG_FORMAT=json``) and the hardening settings."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,26 @@ def test_the_setting() -> None:
     assert load_settings(environ={"LANNER_METRICS": "open"}).metrics == "open"
     with pytest.raises(ConfigError, match="metrics must be one of"):
         load_settings(environ={"LANNER_METRICS": "public"})
+
+
+def test_the_config_file_takes_the_new_settings(tmp_path: Path) -> None:
+    config = tmp_path / "lanner.yaml"
+    config.write_text(
+        "metrics: off\nrate-limit: on\nlog-format: json\nmax-task-output-bytes: 2MiB\n"
+        "max-follow-streams: 5\ntemplate-timeout: 2.5\ntemplate-max-output-chars: 1000\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(environ={"LANNER_CONFIG": str(config)})
+    assert settings.metrics == "off"
+    assert settings.rate_limit is not None
+    assert settings.rate_limit.rates["writes"] == (300, 60.0)
+    assert settings.log_format == "json"
+    assert settings.max_task_output_bytes == 2 * 1024 * 1024
+    assert settings.max_follow_streams == 5
+    assert settings.template_timeout == 2.5
+    assert settings.template_max_output_chars == 1000
+    overridden = load_settings(
+        environ={"LANNER_CONFIG": str(config), "LANNER_RATE_LIMIT": "off", "LANNER_METRICS": "open"}
+    )
+    assert overridden.rate_limit is None
+    assert overridden.metrics == "open"
