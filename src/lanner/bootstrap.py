@@ -22,6 +22,7 @@ import uvicorn
 
 from lanner.api.app import create_app
 from lanner.api.context import Services
+from lanner.api.http_protocol import bounded_httptools
 from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
 from lanner.engine.events import JOBS_TOPIC
@@ -33,7 +34,7 @@ from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorSe
 from lanner.engine.submit import Submitter
 from lanner.storage import LocalStorage
 from lanner.store import Store, open_store
-from lanner.templating import TemplateEngine
+from lanner.templating import TemplateEngine, TemplateLimits
 
 log = logging.getLogger("lanner")
 
@@ -68,6 +69,16 @@ def build_runtime(
     )
 
 
+def build_templates(settings: Settings, runtime: EngineRuntime | None) -> TemplateEngine:
+    """The template engine with the render bounds of ``settings``."""
+    limits = TemplateLimits(
+        max_output_chars=settings.template_max_output_chars,
+        max_loop_iterations=settings.template_max_loop_iterations,
+        timeout_s=settings.template_timeout,
+    )
+    return TemplateEngine(runtime=runtime, limits=limits)
+
+
 def build_submitter(
     settings: Settings,
     store: Store,
@@ -98,7 +109,7 @@ def build_engine(
     """The engine with the runtime functions (secrets, KV, storage) and the template context
     (``envs``, ``globals``) of ``settings``; call on the event loop that will run it."""
     runtime = runtime or build_runtime(settings, store)
-    templates = TemplateEngine(runtime=runtime)
+    templates = build_templates(settings, runtime)
     if submitter is None:
         submitter = build_submitter(settings, store, feed, runtime.storage, templates)
     return Engine(
@@ -111,6 +122,7 @@ def build_engine(
         decrypt=runtime.decrypt_input,
         submitter=submitter,
         storage=runtime.storage,
+        max_output_bytes=settings.max_task_output_bytes,
     )
 
 
@@ -120,7 +132,7 @@ def build_worker(
     """The worker role; its id names this process (a dead one's jobs return by lease expiry)."""
     storage = build_storage(settings)
     runtime = build_runtime(settings, store, storage)
-    templates = TemplateEngine(runtime=runtime)
+    templates = build_templates(settings, runtime)
     return WorkerService(
         store,
         feed,
@@ -133,6 +145,7 @@ def build_worker(
         decrypt=runtime.decrypt_input,
         submitter=build_submitter(settings, store, feed, storage, templates),
         storage=storage,
+        max_output_bytes=settings.max_task_output_bytes,
     )
 
 
@@ -161,7 +174,7 @@ async def run_local(settings: Settings) -> None:
     storage = build_storage(settings)
     runtime = build_runtime(settings, store, storage)
     # One door for the API and the engine's subflows, with the server functions for inputs.
-    submitter = build_submitter(settings, store, feed, storage, TemplateEngine(runtime=runtime))
+    submitter = build_submitter(settings, store, feed, storage, build_templates(settings, runtime))
     engine = build_engine(settings, store, feed, runtime=runtime, submitter=submitter)
     # A stable holder: after a crash, the next start takes its own lease back at once.
     scheduler = build_scheduler(store, feed, submitter, holder=f"{socket.gethostname()}/embedded")
@@ -195,7 +208,7 @@ async def serve_http(
     storage = storage or build_storage(settings)
     if submitter is None:
         runtime = build_runtime(settings, store, storage)
-        templates = TemplateEngine(runtime=runtime)
+        templates = build_templates(settings, runtime)
         submitter = build_submitter(settings, store, feed, storage, templates)
     services = Services(settings, store, feed, given_storage=storage, given_submitter=submitter)
     app = create_app(services)
@@ -216,6 +229,7 @@ async def serve_http(
         lifespan="on",  # the app's lifespan runs the MCP server's session manager
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
         h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=bounded_httptools(settings.max_header_bytes),  # httptools, with a head bound
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
     await _Server(config, stopping=services.stopping).serve()
@@ -273,7 +287,7 @@ async def run_role(
             await serve_http(settings, store, feed)
         elif role == "executor":
             storage = build_storage(settings)
-            templates = TemplateEngine(runtime=build_runtime(settings, store, storage))
+            templates = build_templates(settings, build_runtime(settings, store, storage))
             executor = ExecutorService(
                 store,
                 feed,
@@ -300,7 +314,7 @@ async def run_role(
         elif role == "scheduler":
             storage = build_storage(settings)
             runtime = build_runtime(settings, store, storage)
-            templates = TemplateEngine(runtime=runtime)
+            templates = build_templates(settings, runtime)
             submitter = build_submitter(settings, store, feed, storage, templates)
             scheduler = build_scheduler(store, feed, submitter)
             await scheduler.start()

@@ -38,6 +38,27 @@ CLIENT_CREDENTIALS = frozenset({"KESTRA_PASSWORD", "KESTRA_TOKEN"})
 AES_KEY_BYTES = (16, 24, 32)
 
 
+METRICS_MODES = ("on", "open", "off")
+LOG_FORMATS = ("text", "json")
+RATE_GROUPS = ("reads", "writes", "executions", "follow")
+# Requests per minute of each group for ``LANNER_RATE_LIMIT=on`` (a burst of as many).
+DEFAULT_RATES: dict[str, tuple[int, float]] = {
+    "reads": (1200, 60.0),
+    "writes": (300, 60.0),
+    "executions": (120, 60.0),
+    "follow": (60, 60.0),
+}
+_RATE_PERIODS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per route group: how many requests a client may make per ``period`` seconds (the
+    bucket's capacity; it refills evenly over the period)."""
+
+    rates: Mapping[str, tuple[int, float]]
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a Lanner process is configured with."""
@@ -81,6 +102,22 @@ class Settings:
     max_form_part_bytes: int = 10 * 1024 * 1024
     max_form_fields: int = 1000
     max_header_bytes: int = 64 * 1024
+    max_task_output_bytes: int = 10 * 1024 * 1024
+    """A task's outputs, as JSON, beyond this many bytes: the task ends FAILED."""
+    max_follow_streams: int = 200
+    """Follow streams (SSE) one client may hold open at once; one more is 429."""
+    template_max_output_chars: int = 10_000_000
+    """Characters one template render may produce (text or typed value); more is an error."""
+    template_max_loop_iterations: int = 100_000
+    """Loop iterations and ``range()`` items in one render; more is an error."""
+    template_timeout: float = 10.0
+    """Seconds one template render may take; longer is an error."""
+    rate_limit: RateLimits | None = None
+    """Token buckets per client and route group (README "Rate limiting"); None: off."""
+    metrics: str = "on"
+    """``/metrics`` (Prometheus): ``on`` behind auth, ``open`` without it, ``off`` not served."""
+    log_format: str = "text"
+    """The server's log lines: ``text`` or ``json`` (one JSON object a line)."""
     ui_timezone: str = "UTC"
     """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
     mcp_enabled: bool = True
@@ -131,14 +168,22 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     "LANNER_EVENT_LOOP": "event_loop",
     "LANNER_MCP_ENABLED": "mcp_enabled",
+    "LANNER_RATE_LIMIT": "rate_limit",
+    "LANNER_METRICS": "metrics",
+    "LANNER_LOG_FORMAT": "log_format",
+    "LANNER_TEMPLATE_TIMEOUT": "template_timeout",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
         "max_form_part_bytes", "max_form_fields", "max_header_bytes", "max_executions",
+        "max_task_output_bytes", "max_follow_streams", "template_max_output_chars",
+        "template_max_loop_iterations",
     )},
 }  # fmt: skip
 # Limits: positive whole numbers (sizes may say KiB/MiB/GiB); the depth has a ceiling.
-_INT_LIMITS = frozenset(name for name in ENVIRONMENT.values() if name.startswith(("yaml_", "max_")))
+_INT_LIMITS = frozenset(
+    name for name in ENVIRONMENT.values() if name.startswith(("yaml_", "max_", "template_max_"))
+)
 _SIZE_UNITS = {
     "kib": 1024,
     "mib": 1024**2,
@@ -149,6 +194,7 @@ _SIZE_UNITS = {
 }
 YAML_DEPTH_CEILING = 200
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
 # Settings that only come from their own sources (not a file key, not a flag).
 _DERIVED = frozenset({"config_file", "secrets", "kestra_environ"})
 
@@ -209,13 +255,24 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = parse_limit(name, value, source)
         elif name in _INT_LIMITS:
             out[name] = parse_limit(name, value, source)
-        elif name == "flow_parse_timeout":
+        elif name == "rate_limit":
+            out[name] = parse_rate_limit(value, source)
+        elif name in ("metrics", "log_format"):
+            allowed = METRICS_MODES if name == "metrics" else LOG_FORMATS
+            if isinstance(value, bool):  # YAML reads a bare on/off as a boolean
+                value = "on" if value else "off"
+            out[name] = str(value).strip().lower()
+            if out[name] not in allowed:
+                key = name.replace("_", "-")
+                raise ConfigError(f"{source}: {key} must be one of {', '.join(allowed)}")
+        elif name in ("flow_parse_timeout", "template_timeout"):
             try:
                 out[name] = float(value)
             except (TypeError, ValueError):
                 out[name] = 0.0
             if not 0 < out[name] < float("inf"):
-                raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
+                what = name.replace("_", " ")
+                raise ConfigError(f"{source}: {what} must be positive seconds")
         elif name == "ui_timezone":
             out[name] = parse_time_zone(value, source)
         elif name == "event_loop":
@@ -243,6 +300,32 @@ def parse_flag(name: str, value: Any, source: str) -> bool:
     if text in ("false", "0", "no", "off"):
         return False
     raise ConfigError(f"{source}: {name.replace('_', '-')} must be true or false, got {value!r}")
+
+
+def parse_rate_limit(value: Any, source: str) -> RateLimits | None:
+    """``off`` (None), ``on`` (the defaults), or ``group=N/period`` items separated by commas
+    (``writes=100/min,executions=20/m``; groups not named keep their defaults)."""
+    text = str(value).strip().lower()
+    if text in ("", "off", "false", "no", "0"):
+        return None
+    rates = dict(DEFAULT_RATES)
+    if text in ("on", "true", "yes", "1"):
+        return RateLimits(rates)
+    for item in text.split(","):
+        group, _, spec = item.strip().partition("=")
+        count, _, period = spec.strip().partition("/")
+        group = group.strip()
+        seconds = _RATE_PERIODS.get(period.strip() or "min")
+        if group not in RATE_GROUPS or not count.strip().isdigit() or seconds is None:
+            raise ConfigError(
+                f"{source}: rate-limit must be on, off or items such as "
+                f"'writes=100/min' (groups: {', '.join(RATE_GROUPS)}; periods: s, min, h), "
+                f"got {item.strip()!r}"
+            )
+        if int(count) < 1:
+            raise ConfigError(f"{source}: rate-limit {group} must allow at least 1 request")
+        rates[group] = (int(count), seconds)
+    return RateLimits(rates)
 
 
 def parse_time_zone(value: Any, source: str) -> str:

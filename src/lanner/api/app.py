@@ -1,4 +1,5 @@
-"""The FastAPI application: every router mounted tenant-less and tenant-prefixed, auth, errors."""
+"""The FastAPI application: every router mounted tenant-less and tenant-prefixed, auth, errors,
+and the edge middlewares (body and header limits, metrics, rate limits, follow-stream slots)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ from lanner.api import (
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
 from lanner.api.limits import RequestLimitMiddleware
+from lanner.api.observability import FollowStreamLimit, HttpMetricsMiddleware
+from lanner.api.observability import router as metrics_router
 from lanner.api.problems import document_errors, install_error_handlers
+from lanner.api.ratelimit import RateLimiter, RateLimitMiddleware
 from lanner.api.wire import JsonResponse
 from lanner.ui import pages as ui_pages
 
@@ -101,6 +105,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(misc.health_router)
     app.include_router(log_follow.health_router)
     app.include_router(ui_pages.router)
+    settings = services.settings
+    if settings.metrics != "off":
+        app.include_router(metrics_router)
     # Tenant-less routes first: /api/v1/flows/... must never be read as tenant "flows".
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
@@ -114,10 +121,17 @@ def create_app(services: Services) -> FastAPI:
             route = Route(path, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
             app.router.routes.insert(index, route)
     install_error_handlers(app)
-    document_errors(app)
+    document_errors(app, is_rate_limited=settings.rate_limit is not None)
     document_auth(app)
-    app.add_middleware(
-        AuthMiddleware, authenticator=Authenticator(services.settings, services.store)
-    )
-    app.add_middleware(RequestLimitMiddleware, settings=services.settings)  # outermost
+    # Innermost first: follow slots (behind auth) < auth < rate limit < metrics < body limits.
+    app.add_middleware(FollowStreamLimit, max_streams=settings.max_follow_streams)
+    app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings, services.store))
+    # Off: no middleware at all, so a request pays nothing for the feature.
+    app.state.rate_limiter = None
+    if settings.rate_limit is not None:
+        app.state.rate_limiter = RateLimiter(settings.rate_limit)
+        app.add_middleware(RateLimitMiddleware, limiter=app.state.rate_limiter)
+    if settings.metrics != "off":
+        app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestLimitMiddleware, settings=settings)  # outermost
     return app

@@ -1,7 +1,8 @@
 """Authentication: HTTP Basic (settings) and bearer API tokens (store), as an ASGI middleware.
 
 Auth is on when basic credentials are configured or at least one active API token exists. Open
-without credentials: health, ping, the interactive API docs and every webhook path. Tokens are
+without credentials: health, ping, the interactive API docs and every webhook path (and
+``/metrics`` with ``LANNER_METRICS=open``). Tokens are
 looked up by the SHA-256 of the presented secret; a positive look-up is cached for
 ``TOKEN_CACHE_TTL_S`` so a revoked token stops working within that delay.
 """
@@ -30,6 +31,7 @@ ACTIVE_COUNT_TTL_S = 2.0
 BASIC_CACHE_SIZE = 64
 """Distinct good Basic credentials remembered (settings never change while serving)."""
 
+METRICS_PATH = "/metrics"
 OPEN_PATHS = frozenset({"/health", "/ping", "/api", "/api/", "/api/openapi.json"})
 WEBHOOK_PATH = re.compile(r"^/api/v1/(?:[a-z0-9][a-z0-9_-]*/)?executions/webhook/")
 
@@ -133,9 +135,15 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
         self.authenticator = authenticator
+        # ``LANNER_METRICS=open``: Prometheus scrapes ``/metrics`` without credentials.
+        self.open_metrics = authenticator.settings.metrics == "open"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open_path(scope["path"]):
+        if (
+            scope["type"] != "http"
+            or is_open_path(scope["path"])
+            or (self.open_metrics and scope["path"] == METRICS_PATH)
+        ):
             await self.app(scope, receive, send)
             return
         if not await self.authenticator.is_enabled():

@@ -69,6 +69,7 @@ REASONS = {
     410: "Resource has expired",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     422: "Invalid entity",
     500: "Internal server error",
@@ -78,6 +79,10 @@ REASONS = {
 
 ERROR_SCHEMA = "JsonError"
 _ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
+}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -111,17 +116,23 @@ class ErrorBody(BaseModel):
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries answering Kestra's error body with each of ``statuses``."""
-    return {
-        status: {
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
             "description": REASONS.get(status, "Error"),
             "content": {"application/json": {"schema": dict(_ERROR_REF)}},
         }
-        for status in statuses
-    }
+        if status == 429:
+            response["headers"] = {"Retry-After": _RETRY_AFTER}
+        responses[status] = response
+    return responses
 
 
-def _statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[int]:
-    """The error statuses an operation can answer whatever its handler does."""
+def _statuses_of(
+    path: str, method: str, operation: Mapping[str, Any], *, is_rate_limited: bool = False
+) -> list[int]:
+    """The error statuses an operation can answer whatever its handler does (429: past a rate
+    limit when those are on, or past the follow streams a client may hold open)."""
     places = {param.get("in") for param in operation.get("parameters", ())}
     in_path = "path" in places
     in_query = bool(places & {"query", "header", "cookie"})
@@ -137,12 +148,14 @@ def _statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[i
         statuses.append(413)
     if in_path or in_query or has_body:
         statuses.append(422)
+    if (is_rate_limited and path not in ("/health", "/ping")) or path.endswith("/follow"):
+        statuses.append(429)
     if not is_open_path(path):
         statuses.append(503)
     return statuses
 
 
-def _with_errors(document: dict[str, Any]) -> dict[str, Any]:
+def _with_errors(document: dict[str, Any], *, is_rate_limited: bool = False) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     body = ErrorBody.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
     schemas.update(body.pop("$defs", {}))
@@ -153,20 +166,21 @@ def _with_errors(document: dict[str, Any]) -> dict[str, Any]:
             validation = responses.get("422", {}).get("content", {}).get("application/json", {})
             if "HTTPValidationError" in str(validation.get("schema", "")):
                 del responses["422"]  # FastAPI's own shape; Lanner answers Kestra's
-            for status, response in error_responses(*_statuses_of(path, method, operation)).items():
+            statuses = _statuses_of(path, method, operation, is_rate_limited=is_rate_limited)
+            for status, response in error_responses(*statuses).items():
                 responses.setdefault(str(status), response)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     return document
 
 
-def document_errors(app: FastAPI) -> None:
+def document_errors(app: FastAPI, *, is_rate_limited: bool = False) -> None:
     """Give every operation of ``app``'s document its error statuses and ``JsonError``."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _with_errors(build())
+            app.openapi_schema = _with_errors(build(), is_rate_limited=is_rate_limited)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -212,6 +226,7 @@ KNOWN_PREFIXES = (
     "Resource has expired",
     "Payload Too Large",
     "Service Unavailable",
+    "Too Many Requests",
 )
 
 

@@ -102,13 +102,10 @@ def run(coroutine: Coroutine[Any, Any, T], *, server: Settings | None = None) ->
         raise AssertionError("unreachable") from exc
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def configure_logging(settings: Settings) -> None:
+    from lanner.logformat import configure_logging as configure
+
+    configure(settings.log_format)
     logging.getLogger("mcp").setLevel(logging.WARNING)  # the SDK logs each stateless request
 
 
@@ -123,7 +120,7 @@ def server_local(
     from lanner.bootstrap import run_local
 
     settings = settings_from(host=host, port=port, data_dir=data_dir, config_file=config)
-    configure_logging()
+    configure_logging(settings)
     try:
         run(run_local(settings), server=settings)
     except KeyboardInterrupt:
@@ -173,7 +170,7 @@ def server_scheduler(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> N
 def run_role(settings: Settings, role: Role, *, worker_concurrency: int = 32) -> None:
     from lanner.bootstrap import run_role as run_role_async
 
-    configure_logging()
+    configure_logging(settings)
     try:
         run(run_role_async(settings, role, worker_concurrency=worker_concurrency), server=settings)
     except KeyboardInterrupt:

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from lanner.domain.executions import ExecutionTrigger, TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.input_values import coerce_inputs
@@ -48,10 +50,15 @@ from lanner.errors import ConflictError, NotFoundError, ValidationError
 from lanner.storage import LocalStorage
 from lanner.store import Job, NewEvent, Store
 from lanner.tasks.registry import default_registry
+from lanner.telemetry import observe_task
 from lanner.templating import TemplateEngine
 
 S = StateType
 Result = tuple[NewEvent | None, list[LogEntry]]
+
+
+DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024
+"""A task's outputs as JSON beyond this: FAILED (``max-task-output-bytes``; files go to storage)."""
 
 
 def _now() -> str:
@@ -74,8 +81,10 @@ class JobRunner:
         submitter: Submitter | None = None,
         storage: LocalStorage | None = None,
         work_root: Path | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self._store = store
+        self.max_output_bytes = max_output_bytes
         self.work_root = work_root or default_work_root()
         # Without one given (tests, tools), a private storage under the process's work root.
         self.storage = storage or LocalStorage(self.work_root / "storage")
@@ -166,7 +175,9 @@ class JobRunner:
                 task = default_registry.runnable(spec.type, spec.properties)
                 task_started(ctx.logger, spec.type)
                 has_started = True
-                outputs = await _with_timeout(spec, task.run(ctx))
+                produced = await _with_timeout(spec, task.run(ctx))
+                check_output_size(produced, self.max_output_bytes)  # outputs then stay None
+                outputs = produced
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -180,6 +191,7 @@ class JobRunner:
         if has_started:
             elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
             task_completed(ctx.logger, spec.type, state.value, elapsed)
+            observe_task(spec.type, state.value, elapsed.total_seconds())
         if ctx.effects and state is S.SUCCESS:
             extra["effects"] = ctx.effects  # applied by the executor with the result
         payload = {
@@ -325,6 +337,23 @@ async def _with_timeout(spec: TaskSpec, work: Any) -> Any:
         return await asyncio.wait_for(work, duration.total_seconds())
     except TimeoutError:
         raise TaskFailure(f"Timeout after {timeout}") from None
+
+
+def check_output_size(outputs: Any, limit: int) -> None:
+    """A :class:`TaskFailure` naming the limit when ``outputs`` as JSON are over ``limit`` bytes:
+    outputs live in the execution row and every later render reads them."""
+    if not outputs:
+        return
+    try:
+        size = len(orjson.dumps(outputs, default=str))
+    except TypeError:  # not JSON-shaped (keys other than text...): measured as text
+        size = len(str(outputs).encode("utf-8", "replace"))
+    if size > limit:
+        raise TaskFailure(
+            f"Task outputs are {size} bytes, over the limit of {limit} bytes "
+            "(max-task-output-bytes): write large results to a file (outputFiles, storage)",
+            retryable=False,
+        )
 
 
 def _describe(error: BaseException) -> str:

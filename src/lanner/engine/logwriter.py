@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from lanner.domain.logs import LogEntry
 from lanner.engine.feeds import ChangeFeed, logs_topic
 from lanner.store import LogStore
+from lanner.telemetry import watch_log_writer
 
 log = logging.getLogger("lanner.logs")
 
@@ -83,6 +84,7 @@ class LogWriter:
         return len(self._buffer) >= self._capacity
 
     def start(self) -> None:
+        watch_log_writer(self)  # /metrics: lanner_log_backlog_lines
         if self._task is None:
             self._is_stopping = False
             self._task = asyncio.create_task(self._run(), name="lanner-log-writer")

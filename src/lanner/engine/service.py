@@ -37,7 +37,7 @@ from lanner.engine.context import kestra_envs
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.flow_trigger_role import FlowTriggerRole
-from lanner.engine.jobs import JobRunner
+from lanner.engine.jobs import DEFAULT_MAX_OUTPUT_BYTES, JobRunner
 from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.loop import ExecutorLoop
@@ -81,6 +81,7 @@ def job_runner(
     decrypt: Callable[[str], str] | None = None,
     submitter: Submitter | None = None,
     storage: LocalStorage | None = None,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> JobRunner:
     """The runner of a worker's jobs (``envs`` from ``environ``, default the process's);
     tasks' files go to ``storage`` (default: a private one under the process's work root)."""
@@ -94,6 +95,7 @@ def job_runner(
         decrypt=decrypt,
         submitter=submitter,
         storage=storage,
+        max_output_bytes=max_output_bytes,
     )
 
 
@@ -114,6 +116,7 @@ class Engine:
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
         storage: LocalStorage | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -144,6 +147,7 @@ class Engine:
             decrypt=decrypt,
             submitter=submitter,
             storage=storage,
+            max_output_bytes=max_output_bytes,
         )
         # A stable id: after a crash, the next start hands this worker's jobs back at once.
         self.worker = Worker(
@@ -288,6 +292,7 @@ class WorkerService:
         decrypt: Callable[[str], str] | None = None,
         submitter: Submitter | None = None,
         storage: LocalStorage | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self.log_writer = LogWriter(store, feed)
         runner = job_runner(
@@ -300,6 +305,7 @@ class WorkerService:
             decrypt=decrypt,
             submitter=submitter or Submitter(store, feed, templates=templates),
             storage=storage,
+            max_output_bytes=max_output_bytes,
         )
         # Another process advances the executions: read each job's execution afresh, and
         # report through the store.

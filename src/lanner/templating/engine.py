@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -26,7 +27,7 @@ from .errors import TemplateError, TemplateRenderError, TemplateSyntaxError, Und
 from .functions import RUNTIME_FUNCTIONS
 from .operators import PebbleUndefined
 from .runtime import RuntimeFunctions
-from .sandbox import PebbleEnvironment
+from .sandbox import PebbleEnvironment, render_timeout
 
 MAX_RECURSIVE_RENDERS = 100
 _RENDER_ERRORS = (
@@ -45,7 +46,10 @@ class TemplateLimits:
     """Bounds of one render; exceeding one is a :class:`TemplateRenderError`."""
 
     max_output_chars: int = 10_000_000
+    """Characters of one render's text, or of a typed render's value printed."""
     max_loop_iterations: int = 100_000
+    timeout_s: float = 10.0
+    """Seconds one render may take (checked at each loop step and output part)."""
     cache_size: int = 1000
 
 
@@ -78,6 +82,7 @@ class TemplateEngine:
             clock=clock or (lambda: dt.datetime.now(dt.UTC)),
             default_zone=ZoneInfo(default_zone),
             max_loop_iterations=self.limits.max_loop_iterations,
+            timeout_s=self.limits.timeout_s,
         )
         self._compile = functools.lru_cache(maxsize=self.limits.cache_size)(self._compile_uncached)
 
@@ -156,13 +161,25 @@ class TemplateEngine:
     ) -> Any:
         try:
             render_context = template.new_context(context, shared=True)  # type: ignore[arg-type]
+            deadline = time.monotonic() + self.limits.timeout_s
+            render_context.deadline = deadline  # type: ignore[attr-defined]
+            limit = self.limits.max_output_chars
             if typed:
-                return next(template.root_render_func(render_context), None)
-            parts, size, limit = [], 0, self.limits.max_output_chars
+                value = next(template.root_render_func(render_context), None)
+                if isinstance(value, str) and len(value) > limit:
+                    raise TemplateRenderError(
+                        f"output longer than {limit} characters (template-max-output-chars)"
+                    )
+                return value
+            parts, size = [], 0
             for part in template.root_render_func(render_context):
                 size += len(part)
                 if size > limit:
-                    raise TemplateRenderError(f"output longer than {limit} characters")
+                    raise TemplateRenderError(
+                        f"output longer than {limit} characters (template-max-output-chars)"
+                    )
+                if time.monotonic() > deadline:
+                    raise TemplateRenderError(render_timeout(self.limits.timeout_s))
                 parts.append(part)
             return "".join(parts)
         except PebbleUndefined as error:

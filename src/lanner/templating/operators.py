@@ -20,6 +20,8 @@ from .errors import TemplateRenderError
 from .printing import Entry, java_string
 
 MAX_STRING_CHARS = 1_000_000
+MAX_INT_BITS = 1024
+"""Integers past this (Pebble's are 64-bit longs) are refused: repeated products stay small."""
 
 
 class PebbleUndefined(UndefinedError):
@@ -55,7 +57,10 @@ def _arith(left: Any, right: Any, operation: str) -> Any:
     if operation == "-":
         return a - b
     if operation == "*":
-        return a * b
+        product = a * b
+        if isinstance(product, int) and product.bit_length() > MAX_INT_BITS:
+            raise TemplateRenderError(f"number out of range: over {MAX_INT_BITS} bits in *")
+        return product
     if isinstance(a, int) and isinstance(b, int):
         if b == 0:
             raise TemplateRenderError("/ by zero")

@@ -14,6 +14,8 @@ Imports only jinja2, ``lanner.domain.times`` and this package.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from collections.abc import Callable, Mapping, MutableMapping, Sized
 from typing import Any, NoReturn
 
@@ -69,9 +71,14 @@ class PebbleLoop(LoopContext):
 
 
 class PebbleContext(Context):
-    """A render context that counts loop iterations."""
+    """A render context that counts loop iterations and knows when the render must end."""
 
     steps = 0
+    deadline = math.inf
+
+
+def render_timeout(seconds: float) -> str:
+    return f"render took longer than {seconds:g} s (template-timeout)"
 
 
 class PebbleTemplate(Template):
@@ -103,6 +110,7 @@ class PebbleEnvironment(SandboxedEnvironment):
         clock: Callable[[], dt.datetime] = utc_now,
         default_zone: dt.tzinfo = dt.UTC,
         max_loop_iterations: int = 100_000,
+        timeout_s: float = 10.0,
     ) -> None:
         super().__init__(
             autoescape=False,
@@ -122,6 +130,7 @@ class PebbleEnvironment(SandboxedEnvironment):
         self.clock = clock
         self.default_zone = default_zone
         self.max_loop_iterations = max_loop_iterations
+        self.timeout_s = timeout_s
         self._pebble_lexer = PebbleLexer(self)
 
     @property
@@ -178,5 +187,9 @@ class PebbleEnvironment(SandboxedEnvironment):
         context.steps += len(items)
         if context.steps > self.max_loop_iterations:
             limit = self.max_loop_iterations
-            raise TemplateRenderError(f"loops exceeded {limit} iterations in one render")
+            raise TemplateRenderError(
+                f"loops exceeded {limit} iterations in one render (template-max-loop-iterations)"
+            )
+        if time.monotonic() > context.deadline:
+            raise TemplateRenderError(render_timeout(self.timeout_s))
         return items

@@ -22,6 +22,7 @@ from urllib.parse import quote_plus, unquote_plus
 from lanner.regexes import Pattern, PatternError, compile_java
 
 from .errors import TemplateRenderError
+from .operators import MAX_STRING_CHARS
 from .printing import java_string
 
 _JAVA_GROUP_REF = re.compile(r"\\\$|\$(\d+|\{(\w+)\})")
@@ -105,7 +106,14 @@ def replace(value: Any, replace_pairs: Any = None, regexp: Any = False) -> Any:
             if regexp:
                 text = java_regex(key).sub(_java_replacement(_text(target)), text)
             else:
-                text = text.replace(_text(key), _text(target))
+                old, new = _text(key), _text(target)
+                if len(new) > len(old):
+                    growth = text.count(old) * (len(new) - len(old))
+                    if len(text) + growth > MAX_STRING_CHARS:
+                        raise TemplateRenderError(
+                            f"'replace' would make a string longer than {MAX_STRING_CHARS}"
+                        )
+                text = text.replace(old, new)
         return text
 
     return _each_string(value, apply)
@@ -235,6 +243,8 @@ def _indent(value: Any, amount: Any, prefix: Any, name: str, leading: bool) -> A
     if not isinstance(amount, int) or amount < 0:
         raise TemplateRenderError(f"The '{name}' filter expects a positive integer 'amount'.")
     newline = _line_separator(text)
+    if len(_text(prefix)) * amount * (text.count(newline) + 1) + len(text) > MAX_STRING_CHARS:
+        raise TemplateRenderError(f"'{name}' would make a string longer than {MAX_STRING_CHARS}")
     pad = _text(prefix) * amount
     return ((newline if leading else "") + text).replace(newline, newline + pad)
 

@@ -104,6 +104,14 @@ class QueueStore(Protocol):
         """The earliest ``available_at`` of any event (to sleep until a timer is due)."""
         ...
 
+    async def queue_depth(self) -> dict[str, int]:
+        """Jobs by status (``QUEUED``, ``RUNNING``) and ``events`` waiting (``/metrics``)."""
+        ...
+
+    async def count_executions_by_state(self) -> dict[str, int]:
+        """Executions of every tenant (deleted ones aside) by current state (``/metrics``)."""
+        ...
+
     async def add_events(self, events: Sequence[NewEvent]) -> None:
         """Add events (kill, resume, restart requests from the API) in one transaction.
         Events addressed to an execution that does not exist are dropped."""

@@ -144,6 +144,27 @@ def due_events(conn: Connection, now: datetime, limit: int) -> list[ExecutorEven
     ]
 
 
+_JOBS_BY_STATUS = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+_EVENT_COUNT = select(func.count()).select_from(executor_events)
+_EXECUTIONS_BY_STATE = (
+    select(executions.c.state, func.count())
+    .where(executions.c.deleted.is_(False))
+    .group_by(executions.c.state)
+)
+
+
+def queue_depth(conn: Connection) -> dict[str, int]:
+    """Jobs by status (``QUEUED``, ``RUNNING``) and ``events``: the executor's inbox."""
+    depth = {str(status): int(count) for status, count in conn.execute(_JOBS_BY_STATUS)}
+    depth["events"] = int(conn.execute(_EVENT_COUNT).scalar_one())
+    return depth
+
+
+def count_executions_by_state(conn: Connection) -> dict[str, int]:
+    """Executions (not deleted), every tenant, by current state."""
+    return {str(state): int(count) for state, count in conn.execute(_EXECUTIONS_BY_STATE)}
+
+
 def next_event_time(conn: Connection) -> datetime | None:
     """The earliest ``available_at`` of any event."""
     value: datetime | None = conn.execute(_NEXT_EVENT_TIME).scalar()

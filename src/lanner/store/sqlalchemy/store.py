@@ -231,6 +231,8 @@ class SqlStore:
 
     due_events = reads(queue.due_events)
     next_event_time = reads(queue.next_event_time)
+    queue_depth = reads(queue.queue_depth)
+    count_executions_by_state = reads(queue.count_executions_by_state)
     # Claims go through the writer: atomic on SQLite, ``SKIP LOCKED`` on PostgreSQL.
     claim_jobs = writes(queue.claim_jobs)
     heartbeat_jobs = writes(queue.heartbeat_jobs)
