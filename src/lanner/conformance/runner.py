@@ -260,6 +260,17 @@ class Corpus:
         body: dict[str, Any] = response.json()
         return body
 
+    async def first_error(self, execution_id: str) -> str:
+        """``; <the first ERROR log line>`` of the execution, or nothing."""
+        response = await self.http.get(f"/api/v1/logs/{execution_id}", params={"minLevel": "ERROR"})
+        if response.status_code != 200:
+            return ""
+        lines = response.json()
+        if not lines:
+            return ""
+        first = lines[0]
+        return f"; {first.get('taskId') or '-'}: {first.get('message', '')[:200]}"
+
     async def first_execution_of(self, file: str, timeout_s: float) -> str | None:
         namespace, flow_id = self.flow_keys[file]
         loop = asyncio.get_running_loop()
@@ -292,6 +303,8 @@ async def run_one(corpus: Corpus, row: Expectation, outcome: Outcome, timeout_s:
         outcome.execution_id = execution_id
         body = await corpus.wait(execution_id, row.state, timeout_s)
         outcome.match, outcome.got = compare(row, body)
+        if not outcome.match:
+            outcome.got += await corpus.first_error(execution_id)
     except Exception as exc:  # a row's failure is its outcome, never the whole run's
         outcome.got = f"error: {type(exc).__name__}: {exc}"[:300]
     finally:

@@ -29,7 +29,7 @@ from typing import Any
 from lanner.domain.executions import ExecutionTrigger, TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.input_values import coerce_inputs
-from lanner.domain.inputs import InputSpec
+from lanner.domain.inputs import InputSpec, InputType
 from lanner.domain.labels import Label
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.metrics import MetricEntry
@@ -267,11 +267,23 @@ class JobRunner:
         logs: list[LogEntry] = []
         try:
             for output in snapshot.flow.outputs:
+                # A STRING output is rendered text, as Kestra renders it (an object as JSON).
+                typed = output.type is not InputType.STRING
                 outputs[output.id] = await render_tree(
-                    self.templates, output.value, variables, typed=True
+                    self.templates, output.value, variables, typed=typed
                 )
-            specs = [InputSpec(o.id, o.type, required=o.required) for o in snapshot.flow.outputs]
-            outputs = coerce_inputs(specs, outputs)
+            # An ARRAY output names no itemType in Kestra: its rendered items are kept.
+            untyped = {
+                o.id for o in snapshot.flow.outputs
+                if o.type is InputType.ARRAY and isinstance(outputs.get(o.id), list)
+            }  # fmt: skip
+            specs = [
+                InputSpec(o.id, o.type, required=o.required)
+                for o in snapshot.flow.outputs
+                if o.id not in untyped
+            ]
+            typed_values = {k: v for k, v in outputs.items() if k not in untyped}
+            outputs = {**coerce_inputs(specs, typed_values), **{k: outputs[k] for k in untyped}}
         except Exception as error:
             execution = snapshot.execution
             logs.append(
