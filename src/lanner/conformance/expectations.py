@@ -11,6 +11,7 @@ Columns: ``file``, ``kestra_test`` (the Kestra test the expectation is read from
   the missing piece lands (e.g. a task type another change builds);
 - ``triggered``: not started by the runner but by a flow trigger of another row's execution;
   the first execution of the flow must reach ``state``;
+- ``pending triggered: <what is missing>``: a ``triggered`` row allowed to differ likewise;
 - ``skip``: not runnable here; ``reason`` says why (a trigger event, a subflow-only flow
   checked through its parent, a test-only harness step).
 
@@ -41,11 +42,13 @@ class Expectation:
     task_states: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    triggered: bool = False
+    """Started by another row's execution (a subflow task, a flow trigger), not the runner."""
 
     @property
     def is_started(self) -> bool:
         """The runner starts an execution of this file."""
-        return self.status in ("run", "pending")
+        return self.status in ("run", "pending") and not self.triggered
 
     @property
     def is_runnable(self) -> bool:
@@ -57,6 +60,9 @@ def _row(values: dict[str, str], line: int) -> Expectation:
     status_cell = values["status"].strip()
     status, _, pending_reason = status_cell.partition(":")
     status = status.strip()
+    triggered = status in ("triggered", "pending triggered")
+    if status == "pending triggered":
+        status = "pending"
     if status not in STATUSES:
         raise ValueError(f"{TABLE.name}:{line}: status must be one of {STATUSES}, not {status!r}")
     reason = values["reason"].strip() or pending_reason.strip()
@@ -83,6 +89,7 @@ def _row(values: dict[str, str], line: int) -> Expectation:
         task_states=task_states,
         inputs=inputs,
         reason=reason if status != "pending" else pending_reason.strip(),
+        triggered=triggered,
     )
 
 

@@ -25,9 +25,15 @@ import httpx
 
 from lanner.api.app import create_app
 from lanner.api.context import Services
-from lanner.bootstrap import build_engine, build_runtime, build_storage, build_submitter, start_store
-from lanner.conformance.expectations import Expectation, load_expectations
+from lanner.bootstrap import (
+    build_engine,
+    build_runtime,
+    build_storage,
+    build_submitter,
+    start_store,
+)
 from lanner.config import Settings, read_secrets
+from lanner.conformance.expectations import Expectation, load_expectations
 from lanner.engine.feeds import ChangeFeed, execution_topic
 from lanner.store import ExecutionQuery, Store
 from lanner.templating import TemplateEngine
@@ -44,6 +50,10 @@ KESTRA_TEST_SECRETS = {
     "SECRET_PASSWORD": "cGFzc3dvcmQ=",
 }
 KESTRA_TEST_ENV = {"KESTRA_TEST1": "true", "KESTRA_TEST2": "Pass by env"}
+# Kestra's application-test.yml ``kestra.variables.globals``.
+KESTRA_TEST_GLOBALS = {"string": "string", "int": 1, "bool": True, "nested": {"int": 2}}
+TRIGGERED_WAIT_S = 5.0
+"""How long a triggered row's first execution may take to appear once the others ended."""
 # KvFunctionTest's entry.
 KV_ENTRIES = (("io.kestra.tests", "my-key", {"field": "value"}),)
 YAML = {"Content-Type": "application/x-yaml"}
@@ -161,6 +171,7 @@ class Corpus:
             encryption_key=b"I6EGNzRESu3X3pKZidrqCGOHQFUFC0yK",
             secrets=read_secrets(KESTRA_TEST_SECRETS),
             kestra_environ=KESTRA_TEST_ENV,
+            globals=KESTRA_TEST_GLOBALS,
         )
         self.deploy_errors: dict[str, str] = {}
         self.flow_keys: dict[str, tuple[str, str]] = {}
@@ -295,7 +306,7 @@ async def run_one(corpus: Corpus, row: Expectation, outcome: Outcome, timeout_s:
         if row.is_started:
             execution_id = await corpus.start(row)
         else:
-            found = await corpus.first_execution_of(row.file, timeout_s)
+            found = await corpus.first_execution_of(row.file, min(timeout_s, TRIGGERED_WAIT_S))
             if found is None:
                 outcome.got = "no execution triggered"
                 return
@@ -355,7 +366,7 @@ async def run_corpus(
             started = [n for n in selected if rows[n].is_started]
             await asyncio.gather(*(bounded(n) for n in started))
             # Listeners last: the executions that trigger them have ended by now.
-            triggered = [n for n in selected if rows[n].status == "triggered"]
+            triggered = [n for n in selected if rows[n].triggered]
             await asyncio.gather(*(bounded(n) for n in triggered))
             report.outcomes = [outcomes[n] for n in selected]
     report.seconds = time.monotonic() - began

@@ -239,7 +239,11 @@ class JobRunner:
             elif spec.type == IF or job.payload.get("check"):  # If, LoopUntil's checks
                 payload["condition"] = is_truthy(await ctx.typed("condition"))
             elif spec.type == SWITCH:
-                payload["value"] = str(await ctx.text("value") or "")
+                value = str(await ctx.text("value") or "")
+                if value not in spec.cases and not spec.branch("defaults"):
+                    # Kestra: no case and no defaults leaves nothing to run, the Switch fails.
+                    raise TaskFailure(f"No task defined for value '{value}' and no defaults")
+                payload["value"] = value
             elif spec.type in LOOPS:
                 name = "values" if "values" in spec.properties else "value"
                 payload["values"] = loop_values(await ctx.typed(name))
@@ -307,6 +311,9 @@ def loop_values(rendered: Any) -> list[str]:
         rendered = json.loads(rendered)
     if not isinstance(rendered, list):
         raise TaskFailure(f"values must be a list, got {type(rendered).__name__}")
+    nulls = sum(item is None for item in rendered)
+    if nulls:  # Kestra refuses them, naming the values
+        raise TaskFailure(f"Found '{nulls}' null values on Each, with values={_show(rendered)}")
     return [
         item
         if isinstance(item, str)
@@ -334,3 +341,20 @@ async def _with_timeout(spec: TaskSpec, work: Any) -> Any:
 def _describe(error: BaseException) -> str:
     text = str(error)
     return text if isinstance(error, TaskFailure) and text else f"{type(error).__name__}: {text}"
+
+
+def _show(values: list[Any]) -> str:
+    """Values as Java prints a list (``[1, null, {key=value}]``) in Kestra's messages."""
+
+    def one(item: Any) -> str:
+        if item is None:
+            return "null"
+        if isinstance(item, bool):
+            return "true" if item else "false"
+        if isinstance(item, Mapping):
+            return "{" + ", ".join(f"{k}={one(v)}" for k, v in item.items()) + "}"
+        if isinstance(item, list):
+            return _show(item)
+        return str(item)
+
+    return "[" + ", ".join(one(item) for item in values) + "]"

@@ -1,0 +1,87 @@
+"""Behaviours the conformance runner found different from Kestra's tests, one test each."""
+
+from __future__ import annotations
+
+import pytest
+from tests.engine.conftest import Harness
+
+from lanner.domain.logs import LogLevel
+from lanner.domain.states import StateType
+
+pytestmark = pytest.mark.asyncio
+
+SWITCH_WITHOUT_DEFAULTS = """\
+id: switch-nothing
+namespace: io.lanner.corpus
+tasks:
+  - id: choose
+    type: io.kestra.plugin.core.flow.Switch
+    value: "{{ 'other' }}"
+    cases:
+      "NO":
+        - id: never
+          type: io.kestra.plugin.core.debug.Return
+          format: never
+"""
+
+EACH_WITH_NULL = """\
+id: each-with-null
+namespace: io.lanner.corpus
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '[1, null, {"key": "k"}]'
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+"""
+
+TYPED_OUTPUTS = """\
+id: typed-outputs
+namespace: io.lanner.corpus
+tasks:
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ flow.id }}"
+outputs:
+  - id: text
+    type: STRING
+    value: "{{ outputs.ret }}"
+  - id: items
+    type: ARRAY
+    value:
+      - "{{ outputs.ret.value }}"
+      - "two"
+"""
+
+
+async def test_a_switch_matching_no_case_without_defaults_fails(harness: Harness) -> None:
+    """SwitchTest#switchImpossible, FailTest#failOnSwitch."""
+    execution = await harness.run_flow(SWITCH_WITHOUT_DEFAULTS)
+    assert execution.state.current is StateType.FAILED
+    runs = await harness.runs(execution.id)
+    assert list(runs) == ["choose"]
+    errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
+    assert any("No task defined for value 'other'" in e.message for e in errors)
+
+
+async def test_for_each_refuses_null_values(harness: Harness) -> None:
+    """EachSequentialTest#eachNull: the loop fails before running anything."""
+    execution = await harness.run_flow(EACH_WITH_NULL)
+    assert execution.state.current is StateType.FAILED
+    assert list(await harness.runs(execution.id)) == ["each"]
+    errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
+    assert any(
+        "Found '1' null values on Each, with values=[1, null, {key=k}]" in e.message for e in errors
+    )
+
+
+async def test_flow_outputs_string_is_text_and_array_keeps_items(harness: Harness) -> None:
+    """FlowOutputTest: a STRING output of an object, an ARRAY output without itemType."""
+    execution = await harness.run_flow(TYPED_OUTPUTS)
+    assert execution.state.current is StateType.SUCCESS
+    assert dict(execution.outputs or {}) == {
+        "text": '{"value":"typed-outputs"}',
+        "items": ["typed-outputs", "two"],
+    }
