@@ -164,10 +164,11 @@ def upload_of(value: str) -> bytes | None:
 class Corpus:
     """The embedded server the corpus runs on."""
 
-    def __init__(self, directory: Path, data_dir: Path) -> None:
+    def __init__(self, directory: Path, data_dir: Path, database_url: str | None = None) -> None:
         self.directory = directory
         self.settings = Settings(
             data_dir=data_dir,
+            database_url=database_url,
             encryption_key=b"I6EGNzRESu3X3pKZidrqCGOHQFUFC0yK",
             secrets=read_secrets(KESTRA_TEST_SECRETS),
             kestra_environ=KESTRA_TEST_ENV,

@@ -21,6 +21,7 @@ from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
 from lanner.engine import control, overrides, repeats, retries
 from lanner.engine import events as ev
+from lanner.engine import for_each_item as fei
 from lanner.engine.concurrency import admission
 from lanner.engine.progress import run_block, run_sequence
 from lanner.engine.runs import RunIndex, is_stale, merge_states
@@ -47,6 +48,9 @@ def task_specs(flow: Flow) -> dict[str, TaskSpec]:
     if cached is not None and cached[0] is flow:
         return cached[1]
     specs = {spec.id: spec for spec in flow.all_tasks()}
+    for spec in list(specs.values()):  # ForEachItem's split, items and merge tasks
+        if spec.type == fei.FOR_EACH_ITEM:
+            specs.update((child.id, child) for child in fei.children_of(spec))
     if len(_SPEC_CACHE) >= _SPEC_CACHE_SIZE:
         _SPEC_CACHE.pop(next(iter(_SPEC_CACHE)))
     _SPEC_CACHE[id(flow)] = (flow, specs)
@@ -151,8 +155,11 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
         return
     state = S(str(payload.get("state")))
     outputs = payload.get("outputs")
-    if state is S.RUNNING:  # a Subflow started its child execution and waits for it
-        internal = {**run.internal, "childId": payload.get("childId")}
+    if state is S.RUNNING:  # a Subflow (ForEachItem) started its children and waits for them
+        internal = {
+            **run.internal,
+            **{k: payload[k] for k in ("childId", "childIds") if payload.get(k) is not None},
+        }
         w.put(replace(run, internal=internal, outputs=outputs or run.outputs))
         return
     started = _date(payload.get("startedAt"), w.now)

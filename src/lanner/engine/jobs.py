@@ -36,6 +36,7 @@ from lanner.domain.metrics import MetricEntry
 from lanner.domain.states import StateType
 from lanner.domain.times import parse_duration
 from lanner.engine import events as ev
+from lanner.engine import for_each_item as fei
 from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
@@ -122,7 +123,7 @@ class JobRunner:
         try:
             if shared is not None:
                 await shared.prepare(ctx)
-            event = await self._run(job, spec, ctx, worker_id)
+            event = await self._run(job, spec, ctx, worker_id, snapshot)
             if shared is not None:
                 event = await shared.after_child(ctx, event)
         except BaseException:
@@ -143,7 +144,14 @@ class JobRunner:
 
     # -- run -----------------------------------------------------------------------------------
 
-    async def _run(self, job: Job, spec: TaskSpec, ctx: TaskContext, worker_id: str) -> NewEvent:
+    async def _run(
+        self,
+        job: Job,
+        spec: TaskSpec,
+        ctx: TaskContext,
+        worker_id: str,
+        snapshot: Snapshot | None = None,
+    ) -> NewEvent:
         started = _now()
         state, outputs = S.SUCCESS, None
         has_started = False
@@ -156,6 +164,13 @@ class JobRunner:
             elif spec.type == SUBFLOW:
                 outputs, extra = await self._subflow(spec, ctx)
                 state = S.RUNNING if extra else S.SUCCESS
+            elif spec.type == fei.SPLIT:
+                outputs = await self._split(ctx)
+            elif spec.type == fei.ITEMS:
+                outputs, extra = await self._items(spec, ctx)
+                state = S.RUNNING if extra else S.SUCCESS
+            elif spec.type == fei.MERGE:
+                outputs = await self._merge(spec, ctx, snapshot)
             else:
                 task = default_registry.runnable(spec.type, spec.properties)
                 task_started(ctx.logger, spec.type)
@@ -184,6 +199,18 @@ class JobRunner:
     async def _subflow(
         self, spec: TaskSpec, ctx: TaskContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        raw_inputs = await ctx.typed("inputs", {}) or {}
+        child_id = await self._start_child(spec, ctx, raw_inputs, _child_id(ctx.run, ctx.attempt))
+        outputs = {"executionId": child_id}
+        if spec.properties.get("wait", True) is False:
+            return outputs, {}
+        return outputs, {"childId": child_id}
+
+    async def _start_child(
+        self, spec: TaskSpec, ctx: TaskContext, raw_inputs: Mapping[str, Any], execution_id: str
+    ) -> str:
+        """Submit one execution of the subflow ``spec`` names (Subflow, ForEachItem's items);
+        its id derives from the task run and attempt: a redelivered job finds its child."""
         namespace = await ctx.text("namespace") or ""
         flow_id = await ctx.text("flowId") or ""
         revision = await ctx.typed("revision")
@@ -192,7 +219,6 @@ class JobRunner:
             parent.tenant_id, namespace, flow_id,
             int(revision) if revision is not None else None,
         )  # fmt: skip
-        raw_inputs = await ctx.typed("inputs", {}) or {}
         labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
         if spec.properties.get("inheritLabels") is True:
             labels = [*parent.labels, *labels]
@@ -210,10 +236,9 @@ class JobRunner:
             },
         )
         try:
-            # The id derives from the task run and attempt: a redelivered job finds its child.
             child = await self._submitter.submit(
                 flow, raw_inputs, labels=labels, trigger=trigger, parent_id=parent.id,
-                execution_id=_child_id(ctx.run, ctx.attempt),
+                execution_id=execution_id,
             )  # fmt: skip
         except NotFoundError:
             raise TaskFailure(f"subflow {namespace}.{flow_id} not found") from None
@@ -222,10 +247,79 @@ class JobRunner:
             raise TaskFailure(f"invalid subflow inputs: {problems or error.message}") from None
         except ConflictError as error:
             raise TaskFailure(f"subflow {namespace}.{flow_id}: {error.message}") from None
-        outputs = {"executionId": child.id}
+        return child.id
+
+    # -- ForEachItem's split, items and merge (for_each_item.py) -------------------------------
+
+    async def _split(self, ctx: TaskContext) -> dict[str, Any]:
+        uri = await ctx.text("items") or ""
+        if not uri.startswith("kestra://"):
+            raise TaskFailure(
+                f"Unable to split the items from {uri}, this is not an internal storage URI!"
+            )
+        batch = await ctx.typed("batch", {}) or {}
+        if not isinstance(batch, Mapping):
+            raise TaskFailure("batch: must be an object (rows, bytes or partitions)")
+        try:
+            rows = batch.get("rows")
+            partitions = batch.get("partitions")
+            batches = fei.split_items(
+                await ctx.read_file(uri),
+                rows=int(rows) if rows is not None else None,
+                size=fei.parse_size(batch["bytes"]) if batch.get("bytes") is not None else None,
+                partitions=int(partitions) if partitions is not None else None,
+                separator=str(batch.get("separator") or "\n"),
+            )
+        except ValueError as error:
+            raise TaskFailure(str(error)) from None
+        uris = [await ctx.put_file(f"{i}.txt", data) for i, data in enumerate(batches, 1)]
+        listing = "".join(f"{u}\n" for u in uris).encode()
+        return {"splits": await ctx.put_file("splits.txt", listing)}
+
+    async def _items(
+        self, spec: TaskSpec, ctx: TaskContext
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        split_id = spec.id.removesuffix("_items") + "_split"
+        found = (ctx.variables.get("outputs") or {}).get(split_id) or {}
+        if "splits" not in found and ctx.run.value is not None:  # inside a loop: by value
+            found = found.get(ctx.run.value) or {}
+        listing = await ctx.read_file(str(found.get("splits") or ""))
+        splits = [line for line in listing.decode().splitlines() if line]
+        if not splits:
+            return None, {}  # no batch, no subflow (Kestra: no outputs)
+        raw = spec.properties.get("inputs") or {}
+        child_ids: list[str] = []
+        for iteration, uri in enumerate(splits, 1):
+            taskrun = {**(ctx.variables.get("taskrun") or {}), "items": uri}
+            variables = {**ctx.variables, "taskrun": {**taskrun, "iteration": iteration}}
+            inputs = await render_tree(self.templates, raw, variables, typed=True)
+            execution_id = _child_id(ctx.run, ctx.attempt, iteration)
+            child_ids.append(await self._start_child(spec, ctx, inputs, execution_id))
+        outputs: dict[str, Any] = {"numberOfBatches": len(splits)}
         if spec.properties.get("wait", True) is False:
+            outputs["iterations"] = {"CREATED": len(splits)}
             return outputs, {}
-        return outputs, {"childId": child.id}
+        outputs["iterations"] = fei.iterations_of(len(splits), {})
+        return outputs, {"childIds": child_ids}
+
+    async def _merge(
+        self, spec: TaskSpec, ctx: TaskContext, snapshot: Snapshot | None
+    ) -> dict[str, Any] | None:
+        items_id = spec.id.removesuffix("_merge") + "_items"
+        runs = list(snapshot.runs) if snapshot is not None else []
+        items = next(
+            (
+                r for r in runs
+                if r.task_id == items_id and r.parent_task_run_id == ctx.run.parent_task_run_id
+                and r.value == ctx.run.value
+            ),
+            None,
+        )  # fmt: skip
+        child_outputs = items.internal.get("childOutputs") if items is not None else None
+        if not child_outputs:
+            return None  # no subflow outputs to merge (Kestra: no outputs)
+        uri = await ctx.put_file("outputs.ion", fei.merged_lines(child_outputs))
+        return {"subflowOutputs": uri}
 
     # -- resolve -------------------------------------------------------------------------------
 
@@ -322,8 +416,9 @@ def loop_values(rendered: Any) -> list[str]:
     ]
 
 
-def _child_id(run: TaskRun, attempt: int) -> str:
-    digest = hashlib.sha256(f"{run.id}:{attempt}".encode()).hexdigest()
+def _child_id(run: TaskRun, attempt: int, iteration: int | None = None) -> str:
+    key = f"{run.id}:{attempt}" if iteration is None else f"{run.id}:{attempt}:{iteration}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return digest[:22]
 
 
