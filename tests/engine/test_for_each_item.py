@@ -126,17 +126,16 @@ async def test_a_failed_subflow_fails_the_task_unless_not_transmitted(corpus: Co
     assert body["state"]["current"] == "SUCCESS"
 
 
-async def test_an_empty_file_starts_no_subflow(corpus: Corpus) -> None:
+async def test_empty_file_and_bad_batch_properties(corpus: Corpus) -> None:
+    """An empty file starts no subflow; an unknown batch property is refused at save; a zero
+    row count fails the split with the reason in its logs."""
     source = parent("empty", "child").replace("|{{ read(outputs.each_merge.subflowOutputs) }}", "")
     source = source.replace("{{ outputs.each_items.numberOfBatches }}", "done")
     body = await run(corpus, source, content=b"")
     assert body["state"]["current"] == "SUCCESS"
     runs = {r["taskId"]: r for r in body["taskRunList"]}
     assert runs["each_items"].get("outputs") in (None, {})
-
-
-async def test_bad_batch_properties(corpus: Corpus) -> None:
-    """An unknown batch property is refused at save; a zero row count fails the split."""
+    assert await children(corpus, body["id"]) == []
     bad = parent("bad", "child", batch="lines: 3")
     response = await corpus.http.post("/api/v1/flows", content=bad, headers=YAML)
     assert response.status_code == 422

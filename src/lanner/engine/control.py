@@ -161,6 +161,12 @@ def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
     run = w.runs.get(str(payload.get("taskRunId")))
     if run is None or run.state.current.is_terminated:
         return
+    if run.internal.get("childId") is None and run.internal.get("childIds") is None:
+        # The child ended before the worker's result naming it came in (a fast child, many
+        # children to submit): kept, and replayed when that result arrives (executor.py).
+        early = [*(run.internal.get("earlyChildren") or ()), dict(payload)]
+        w.put(replace(run, internal={**run.internal, "earlyChildren": early}))
+        return
     if run.internal.get("childIds") is not None:  # ForEachItem's items: one child of many
         run, end = fei.child_ended(run, w.spec(run.task_id), payload)
         w.put(run)

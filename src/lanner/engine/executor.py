@@ -161,6 +161,8 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
             **{k: payload[k] for k in ("childId", "childIds") if payload.get(k) is not None},
         }
         w.put(replace(run, internal=internal, outputs=outputs or run.outputs))
+        for early in run.internal.get("earlyChildren") or ():
+            control.child_ended(w, early)
         return
     started = _date(payload.get("startedAt"), w.now)
     ended = _date(payload.get("endedAt"), w.now)

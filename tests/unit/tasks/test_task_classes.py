@@ -182,10 +182,11 @@ def test_runtime_is_run_flowable_or_engine_resolved() -> None:
     runnable = ("log.Log", "debug.Return", "output.OutputValues", "execution.Fail", "kv.Set")
     for name in (*runnable, "kv.Put", "kv.Get", "kv.GetKeys", "kv.Delete", "flow.Sleep"):
         assert has_runtime(by_type[name]), name
-    for name in ("flow.Sequential", "flow.If", "flow.ForEach", "flow.Pause", "flow.Subflow"):
+    flowables = ("flow.Sequential", "flow.If", "flow.ForEach", "flow.Pause", "flow.Subflow")
+    for name in (*flowables, "flow.ForEachItem"):
         assert has_runtime(by_type[name]), name
     missing = ("http.Request", "http.Download", "kv.PurgeKV", "log.PurgeLogs")
-    unresolved = ("flow.ForEachItem", "flow.Template", "flow.Loop")
+    unresolved = ("flow.Template", "flow.Loop")
     for name in (*missing, *unresolved, "execution.PurgeExecutions", "state.Set"):
         assert not has_runtime(by_type[name]), name
 
