@@ -85,3 +85,29 @@ async def test_flow_outputs_string_is_text_and_array_keeps_items(harness: Harnes
         "text": '{"value":"typed-outputs"}',
         "items": ["typed-outputs", "two"],
     }
+
+
+WAIT_FOR = """\
+id: wait-for-count
+namespace: io.lanner.corpus
+tasks:
+  - id: waitfor
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ outputs.seen.value == '3' }}"
+    tasks:
+      - id: seen
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.waitfor.iterationCount }}"
+"""
+
+
+async def test_wait_for_counts_from_the_first_iteration_every_second(harness: Harness) -> None:
+    """WaitForCaseTest: ``outputs.waitfor.iterationCount`` is 1, 2, 3 inside the iterations
+    (0.20's WaitFor checks every second by default, not every minute)."""
+    execution = await harness.run_flow(WAIT_FOR)
+    assert execution.state.current is StateType.SUCCESS
+    runs = await harness.store.list_task_runs(execution.id)
+    seen = [(r.outputs or {}).get("value") for r in runs if r.task_id == "seen"]
+    assert seen == ["1", "2", "3"]
+    loop = next(r for r in runs if r.task_id == "waitfor")
+    assert loop.outputs == {"iterationCount": 3}
