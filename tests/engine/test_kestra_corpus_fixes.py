@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tests.engine.conftest import Harness
 
 from lanner.domain.logs import LogLevel
 from lanner.domain.states import StateType
+from lanner.store import ExecutionQuery
 
 pytestmark = pytest.mark.asyncio
 
@@ -111,3 +114,52 @@ async def test_wait_for_counts_from_the_first_iteration_every_second(harness: Ha
     assert seen == ["1", "2", "3"]
     loop = next(r for r in runs if r.task_id == "waitfor")
     assert loop.outputs == {"iterationCount": 3}
+
+
+UPSTREAM = """\
+id: upstream
+namespace: io.lanner.corpus.trigger
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+"""
+
+LISTENER_WITH_REQUIRED_INPUT = """\
+id: listener
+namespace: io.lanner.corpus.trigger
+inputs:
+  - id: from-parent
+    type: STRING
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs['from-parent'] ?? 'none' }}"
+triggers:
+  - id: listen
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionNamespace
+        namespace: io.lanner.corpus.trigger
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS]
+"""
+
+
+async def test_a_flow_trigger_starts_a_flow_whose_required_input_it_does_not_give(
+    harness: Harness,
+) -> None:
+    """FlowTriggerCaseTest#trigger (trigger-flow-listener-namespace-condition): Kestra's Flow
+    trigger sets the rendered inputs unchecked, so the listener runs."""
+    await harness.deploy(LISTENER_WITH_REQUIRED_INPUT)
+    upstream = await harness.run_flow(UPSTREAM)
+    assert upstream.state.current is StateType.SUCCESS
+    query = ExecutionQuery(namespace="io.lanner.corpus.trigger", flow_id="listener")
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    while not (found := (await harness.store.search_executions(query)).results):
+        assert loop.time() < end, "the listener never started"
+        await asyncio.sleep(0.05)
+    listener = await harness.wait_for(found[0].id)
+    assert listener.state.current is StateType.SUCCESS
+    assert (await harness.runs(listener.id))["only"].outputs == {"value": "none"}
