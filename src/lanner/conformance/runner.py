@@ -4,7 +4,7 @@ One embedded server (SQLite in a temporary data directory, the engine, the flow-
 and the HTTP app driven through ``httpx``'s ASGI transport) holds every flow at once, so
 subflows and flow-trigger listeners find each other as in Kestra's test repository. The
 runner prepares what Kestra's test harness prepares: the ``SECRET_*`` values of Kestra's
-Gradle test task, the ``my-key`` KV entry of ``KvFunctionTest``, an encryption key for
+Gradle test task, the ``my-key`` KV entry of ``KvFunctionTest``, ``ToggleTest``'s trigger row, an encryption key for
 SECRET inputs, uploads for FILE inputs. Executions run concurrently (bounded), each with a
 deadline; the API's execution document is what is compared.
 """
@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from lanner.bootstrap import (
 from lanner.config import Settings, read_secrets
 from lanner.conformance.expectations import Expectation, load_expectations
 from lanner.engine.feeds import ChangeFeed, execution_topic
-from lanner.store import ExecutionQuery, Store
+from lanner.store import ExecutionQuery, Store, TriggerState
 from lanner.templating import TemplateEngine
 
 # Kestra's build.gradle test task environment (SECRET_NON_B64_SECRET left out: not base64).
@@ -56,6 +57,8 @@ TRIGGERED_WAIT_S = 5.0
 """How long a triggered row's first execution may take to appear once the others ended."""
 # KvFunctionTest's entry.
 KV_ENTRIES = (("io.kestra.tests", "my-key", {"field": "value"}),)
+# ToggleTest's trigger row (disabled, for the flow's Toggle task to enable).
+TRIGGER_ROWS = (("io.kestra.tests.trigger", "trigger-toggle", "schedule", True),)
 YAML = {"Content-Type": "application/x-yaml"}
 DEPLOY_PASSES = 3
 
@@ -210,6 +213,11 @@ class Corpus:
                 f"/api/v1/namespaces/{namespace}/kv/{key}", content=json.dumps(value)
             )
             response.raise_for_status()
+        for namespace, flow_id, trigger_id, disabled in TRIGGER_ROWS:
+            row = TriggerState(
+                "main", namespace, flow_id, trigger_id, date=datetime.now(UTC), disabled=disabled
+            )
+            await self.store.save_trigger(row, expected_revision=None)
 
     async def deploy(self, files: list[str]) -> None:
         """Every file, in passes: a flow whose subflow is not there yet goes in later."""
