@@ -163,3 +163,34 @@ async def test_a_flow_trigger_starts_a_flow_whose_required_input_it_does_not_giv
     listener = await harness.wait_for(found[0].id)
     assert listener.state.current is StateType.SUCCESS
     assert (await harness.runs(listener.id))["only"].outputs == {"value": "none"}
+
+
+NESTED_CURRENT_OUTPUT = """\
+id: nested-current-output
+namespace: io.lanner.corpus
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: ["1", "2"]
+        tasks:
+          - id: made
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ parent.taskrun.value }}{{ taskrun.value }}"
+          - id: read
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ currentEachOutput(outputs.made).value }}"
+"""
+
+
+async def test_current_each_output_in_nested_loops(harness: Harness) -> None:
+    """CurrentEachOutputFunctionTest: ``parents`` as Kestra builds it (a parent without value
+    nor outputs, the top ForEach run, is left out), so the lookup walks the loop values."""
+    execution = await harness.run_flow(NESTED_CURRENT_OUTPUT)
+    assert execution.state.current is StateType.SUCCESS
+    runs = await harness.store.list_task_runs(execution.id)
+    read = sorted((r.outputs or {}).get("value") for r in runs if r.task_id == "read")
+    assert read == ["a1", "a2", "b1", "b2"]

@@ -152,11 +152,19 @@ def build_context(
         if run.iteration is not None:
             taskrun["iteration"] = run.iteration
         context["taskrun"] = taskrun
-        parents = [
-            {"taskrun": {"value": parent.value}, "outputs": dict(parent.outputs or {})}
-            for parent in runs.ancestors(run)
-        ]
+        parents = [entry for entry in map(_parent_entry, runs.ancestors(run)) if entry]
         if parents:
             context["parents"] = parents
             context["parent"] = parents[0]
     return context
+
+
+def _parent_entry(parent: TaskRun) -> dict[str, Any]:
+    """One ``parents`` item as Kestra makes it: ``taskrun.value`` only when the parent has a
+    value, ``outputs`` only when it has some; a parent with neither is left out."""
+    entry: dict[str, Any] = {}
+    if parent.value is not None:
+        entry["taskrun"] = {"value": parent.value}
+    if parent.outputs:
+        entry["outputs"] = dict(parent.outputs)
+    return entry
