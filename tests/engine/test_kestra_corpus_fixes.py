@@ -194,3 +194,28 @@ async def test_current_each_output_in_nested_loops(harness: Harness) -> None:
     runs = await harness.store.list_task_runs(execution.id)
     read = sorted((r.outputs or {}).get("value") for r in runs if r.task_id == "read")
     assert read == ["a1", "a2", "b1", "b2"]
+
+
+WORKER_TASKRUN = """\
+id: worker-taskrun
+namespace: io.lanner.corpus
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["1"]
+    tasks:
+      - id: wd
+        type: io.kestra.plugin.core.flow.WorkingDirectory
+        tasks:
+          - id: show
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ workerTaskrun.id }}|{{ workerTaskrun.value }}|{{ parent | json }}"
+"""
+
+
+async def test_working_directory_tasks_see_worker_taskrun(harness: Harness) -> None:
+    """WorkingDirectoryTest#taskRunNested: ``workerTaskrun`` is the WorkingDirectory's run."""
+    execution = await harness.run_flow(WORKER_TASKRUN)
+    assert execution.state.current is StateType.SUCCESS
+    runs = {r.task_id: r for r in await harness.store.list_task_runs(execution.id)}
+    assert runs["show"].outputs == {"value": f'{runs["wd"].id}|1|{{"taskrun":{{"value":"1"}}}}'}
