@@ -181,7 +181,7 @@ def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
     state = (
         child_state if transmit and child_state in (S.FAILED, S.KILLED, S.WARNING) else S.SUCCESS
     )
-    if child_state is S.CANCELLED and transmit:
+    if child_state in (S.CANCELLED, S.RETRIED) and transmit:  # RETRIED: as it ended before
         state = S.FAILED
     outputs = {
         "executionId": payload.get("executionId"),

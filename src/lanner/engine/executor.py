@@ -263,6 +263,10 @@ def advance(w: Work) -> None:
     if flow.after_execution and not w.is_killing:
         if run_sequence(w, None, "afterExecution", flow.after_execution) is None:
             return
+    if state is S.FAILED and any(
+        run.state.current is S.RETRIED and not is_stale(run) for run in w.runs
+    ):  # retried as a new execution (CREATE_NEW_EXECUTION): Kestra ends this one RETRIED
+        state = S.RETRIED
     if w.is_killing:
         end(w, S.KILLED)
     elif flow.outputs and state in (S.SUCCESS, S.WARNING):

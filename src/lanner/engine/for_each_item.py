@@ -142,7 +142,7 @@ def terminal_state(ended: Mapping[str, str], transmit_failed: bool) -> StateType
     for state in (S.FAILED, S.KILLED, S.WARNING):
         if state.value in states:
             return state
-    if S.CANCELLED.value in states:
+    if states & {S.CANCELLED.value, S.RETRIED.value}:
         return S.FAILED
     return S.SUCCESS
 
