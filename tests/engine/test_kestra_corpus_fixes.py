@@ -219,3 +219,32 @@ async def test_working_directory_tasks_see_worker_taskrun(harness: Harness) -> N
     assert execution.state.current is StateType.SUCCESS
     runs = {r.task_id: r for r in await harness.store.list_task_runs(execution.id)}
     assert runs["show"].outputs == {"value": f'{runs["wd"].id}|1|{{"taskrun":{{"value":"1"}}}}'}
+
+
+def sla_flow(behavior: str) -> str:
+    return f"""\
+id: sla-{behavior.lower()}
+namespace: io.lanner.corpus
+sla:
+  - id: quick
+    type: MAX_DURATION
+    behavior: {behavior}
+    duration: PT0.3S
+    labels:
+      sla: violated
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1.5S
+"""
+
+
+async def test_max_duration_sla_fails_or_labels_the_execution(harness: Harness) -> None:
+    """SLATestCase#maxDurationSLAShouldFail; ``NONE`` only adds the labels."""
+    failed = await harness.run_flow(sla_flow("FAIL"))
+    assert failed.state.current is StateType.FAILED
+    assert ("sla", "violated") in {(label.key, label.value) for label in failed.labels}
+    assert (await harness.runs(failed.id))["nap"].state.current is StateType.FAILED
+    labelled = await harness.run_flow(sla_flow("NONE"))
+    assert labelled.state.current is StateType.SUCCESS
+    assert ("sla", "violated") in {(label.key, label.value) for label in labelled.labels}

@@ -19,7 +19,7 @@ from typing import Any
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control, overrides, repeats, retries
+from lanner.engine import control, overrides, repeats, retries, sla
 from lanner.engine import events as ev
 from lanner.engine import for_each_item as fei
 from lanner.engine.concurrency import admission
@@ -134,6 +134,8 @@ def admit(w: Work) -> None:
     state = admission(w.flow.concurrency, w.slots_taken)
     if state is S.RUNNING or state is S.QUEUED:
         w.move_execution(state)
+        if state is S.RUNNING:
+            sla.schedule(w)
     else:
         end(w, state)
 
@@ -222,6 +224,11 @@ def resolved(w: Work, payload: Mapping[str, Any]) -> None:
 
 
 def timer(w: Work, payload: Mapping[str, Any]) -> None:
+    if payload.get("reason") == sla.TIMER_SLA:  # the execution outlived a MAX_DURATION SLA
+        state = sla.violated(w, payload)
+        if state is not None:
+            end(w, state)
+        return
     run = w.runs.get(str(payload.get("taskRunId")))
     spec = w.spec(run.task_id) if run is not None else None
     if run is None or spec is None or is_stale(run):
