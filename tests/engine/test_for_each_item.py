@@ -60,6 +60,9 @@ tasks:
       {batch}
     namespace: {NS}
     flowId: {subflow}
+    labels:
+      - key: batch
+        value: "{{{{ taskrun.iteration }}}}"
     inputs:
       items: "{{{{ taskrun.items }}}}"
       n: "{{{{ taskrun.iteration }}}}"
@@ -108,6 +111,8 @@ async def test_batches_become_subflow_executions_with_merged_outputs(corpus: Cor
     kids = await children(corpus, body["id"])
     assert [k["state"]["current"] for k in kids] == ["SUCCESS"] * 3
     assert all("/tasks/each_split/" in k["inputs"]["items"] for k in kids)
+    batches = [{lb["key"]: lb["value"] for lb in k["labels"]}.get("batch") for k in kids]
+    assert batches == ["1", "2", "3"]  # labels as Kestra's list, rendered per batch
     merged = runs["after"]["outputs"]["value"]
     assert merged == '3|{"lines":"1\\n2#1"}\n{"lines":"3\\n4#2"}\n{"lines":"5#3"}\n'
 

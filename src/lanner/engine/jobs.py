@@ -207,7 +207,12 @@ class JobRunner:
         return outputs, {"childId": child_id}
 
     async def _start_child(
-        self, spec: TaskSpec, ctx: TaskContext, raw_inputs: Mapping[str, Any], execution_id: str
+        self,
+        spec: TaskSpec,
+        ctx: TaskContext,
+        raw_inputs: Mapping[str, Any],
+        execution_id: str,
+        variables: Mapping[str, Any] | None = None,
     ) -> str:
         """Submit one execution of the subflow ``spec`` names (Subflow, ForEachItem's items);
         its id derives from the task run and attempt: a redelivered job finds its child."""
@@ -219,7 +224,10 @@ class JobRunner:
             parent.tenant_id, namespace, flow_id,
             int(revision) if revision is not None else None,
         )  # fmt: skip
-        labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
+        raw_labels = spec.properties.get("labels") or {}
+        labels = _labels_of(
+            await render_tree(self.templates, raw_labels, variables or ctx.variables, typed=True)
+        )
         if spec.properties.get("inheritLabels") is True:
             labels = [*parent.labels, *labels]
         else:  # one correlation id along the whole tree, as Kestra
@@ -294,7 +302,7 @@ class JobRunner:
             variables = {**ctx.variables, "taskrun": {**taskrun, "iteration": iteration}}
             inputs = await render_tree(self.templates, raw, variables, typed=True)
             execution_id = _child_id(ctx.run, ctx.attempt, iteration)
-            child_ids.append(await self._start_child(spec, ctx, inputs, execution_id))
+            child_ids.append(await self._start_child(spec, ctx, inputs, execution_id, variables))
         outputs: dict[str, Any] = {"numberOfBatches": len(splits)}
         if spec.properties.get("wait", True) is False:
             outputs["iterations"] = {"CREATED": len(splits)}
@@ -453,3 +461,16 @@ def _show(values: list[Any]) -> str:
         return str(item)
 
     return "[" + ", ".join(one(item) for item in values) + "]"
+
+
+def _labels_of(raw: Any) -> list[Label]:
+    """A Subflow's (ForEachItem's) ``labels``: a map, or Kestra's list of ``{key, value}``."""
+    if isinstance(raw, Mapping):
+        return [Label(str(k), str(v)) for k, v in raw.items()]
+    if isinstance(raw, list):
+        return [
+            Label(str(item["key"]), str(item.get("value")))
+            for item in raw
+            if isinstance(item, Mapping) and item.get("key") is not None
+        ]
+    return []
