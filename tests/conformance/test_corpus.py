@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -93,3 +94,27 @@ def test_every_row_with_an_expectation_matches(report: Report) -> None:
     unexpected = [f"{o.file}: expected {o.expected}, got {o.got}" for o in report.unexpected()]
     assert unexpected == []
     assert len(report.outcomes) == len(corpus_files(VALID))
+
+
+@needs_corpus
+def test_the_command_writes_its_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m lanner.conformance DIR --only F --json J --markdown M``."""
+    from lanner.conformance.__main__ import main
+
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    argv = [
+        str(VALID),
+        "--only",
+        "minimal.yaml",
+        "--json",
+        str(out_json),
+        "--markdown",
+        str(out_md),
+    ]
+    assert main(argv) == 0
+    body = json.loads(out_json.read_text(encoding="utf-8"))
+    assert body["runnable"] == 1
+    assert body["matching"] == 1
+    assert body["outcomes"][0]["got"] == "SUCCESS, 1 task runs"
+    assert "1/1 runnable flows match (100.0%)" in out_md.read_text(encoding="utf-8")
+    assert "| minimal.yaml |" in capsys.readouterr().out
