@@ -24,18 +24,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per flow")
     parser.add_argument("--verbose", action="store_true", help="show the server's warnings")
     args = parser.parse_args(argv)
-    if not args.verbose:  # the corpus holds flows that warn by design (an invalid trigger)
-        logging.getLogger("lanner").setLevel(logging.ERROR)
     if not args.directory.is_dir():
         parser.error(f"{args.directory} is not a directory")
-    report = asyncio.run(
-        run_corpus(
-            args.directory,
-            only=set(args.only) if args.only else None,
-            concurrency=args.concurrency,
-            timeout_s=args.timeout,
+    logger = logging.getLogger("lanner")
+    level = logger.level
+    if not args.verbose:  # the corpus holds flows that warn by design (an invalid trigger)
+        logger.setLevel(logging.ERROR)
+    try:
+        report = asyncio.run(
+            run_corpus(
+                args.directory,
+                only=set(args.only) if args.only else None,
+                concurrency=args.concurrency,
+                timeout_s=args.timeout,
+            )
         )
-    )
+    finally:
+        logger.setLevel(level)
     if args.json:
         args.json.write_text(report.to_json(), encoding="utf-8")
     markdown = report.to_markdown()
