@@ -211,10 +211,18 @@ async def test_corpus_flow_listeners_start_when_trigger_flow_ends(harness: Harne
     runs = await harness.runs(no_inputs.id)
     assert runs["only-no-input"].outputs["value"] == f"v1: {upstream.id}"
     await settled(harness)
-    # The namespace listener needs a ``from-parent`` input it is not given: nothing starts; the
-    # invalid one renders an undefined output: nothing starts (Kestra logs a warning).
-    for name in ("trigger-flow-listener-namespace-condition", "trigger-flow-listener-invalid"):
-        assert await executions_of(harness, "io.kestra.tests.trigger", name) == []
+    # The namespace listener is not given its required ``from-parent`` input: it starts all the
+    # same (FlowTriggerCaseTest#trigger: Kestra sets the rendered inputs unchecked), once per
+    # upstream success in the namespace; the invalid one renders an undefined output: nothing
+    # starts (Kestra logs a warning).
+    namespaced = await executions_of(
+        harness, "io.kestra.tests.trigger", "trigger-flow-listener-namespace-condition"
+    )
+    assert namespaced
+    for execution in namespaced:
+        assert (await harness.wait_for(execution.id)).state.current is S.SUCCESS
+    invalid = "trigger-flow-listener-invalid"
+    assert await executions_of(harness, "io.kestra.tests.trigger", invalid) == []
 
 
 async def test_corpus_multiple_condition_waits_for_both_flows(harness: Harness) -> None:

@@ -18,7 +18,7 @@ from lanner.domain.inputs import InputType
 from lanner.domain.states import StateType
 from lanner.domain.times import format_instant
 from lanner.engine.runs import RunIndex, is_stale
-from lanner.engine.work import LOOPS
+from lanner.engine.work import LOOPS, WORKING_DIRECTORY
 
 ENV_PREFIX = "KESTRA_"
 
@@ -141,22 +141,43 @@ def build_context(
     if run is not None:
         spec = specs.get(run.task_id)
         context["task"] = {"id": run.task_id, "type": spec.type if spec else ""}
-        taskrun: dict[str, Any] = {
-            "id": run.id,
-            "startDate": format_instant(run.state.start_date),
-            "attemptsCount": len(run.attempts),
-            "parentId": run.parent_task_run_id,
-        }
-        if run.value is not None:
-            taskrun["value"] = run.value
-        if run.iteration is not None:
-            taskrun["iteration"] = run.iteration
-        context["taskrun"] = taskrun
-        parents = [
-            {"taskrun": {"value": parent.value}, "outputs": dict(parent.outputs or {})}
-            for parent in runs.ancestors(run)
-        ]
+        context["taskrun"] = _taskrun(run)
+        ancestors = runs.ancestors(run)
+        parents = [entry for entry in map(_parent_entry, ancestors) if entry]
+        # Kestra: the tasks of a WorkingDirectory also see its task run as ``workerTaskrun``.
+        holder = next(
+            (a for a in ancestors if (s := specs.get(a.task_id)) and s.type == WORKING_DIRECTORY),
+            None,
+        )
+        if holder is not None:
+            context["workerTaskrun"] = _taskrun(holder)
         if parents:
             context["parents"] = parents
             context["parent"] = parents[0]
     return context
+
+
+def _parent_entry(parent: TaskRun) -> dict[str, Any]:
+    """One ``parents`` item as Kestra makes it: ``taskrun.value`` only when the parent has a
+    value, ``outputs`` only when it has some; a parent with neither is left out."""
+    entry: dict[str, Any] = {}
+    if parent.value is not None:
+        entry["taskrun"] = {"value": parent.value}
+    if parent.outputs:
+        entry["outputs"] = dict(parent.outputs)
+    return entry
+
+
+def _taskrun(run: TaskRun) -> dict[str, Any]:
+    """The ``taskrun`` variable of ``run``."""
+    taskrun: dict[str, Any] = {
+        "id": run.id,
+        "startDate": format_instant(run.state.start_date),
+        "attemptsCount": len(run.attempts),
+        "parentId": run.parent_task_run_id,
+    }
+    if run.value is not None:
+        taskrun["value"] = run.value
+    if run.iteration is not None:
+        taskrun["iteration"] = run.iteration
+    return taskrun

@@ -17,6 +17,7 @@ from lanner.domain.labels import RESTARTED_LABEL, with_label
 from lanner.domain.states import StateType
 from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
+from lanner.engine import for_each_item as fei
 from lanner.engine.runs import STALE, is_stale
 from lanner.engine.work import SUBFLOW, Work, effective_state
 from lanner.store import NewEvent
@@ -39,9 +40,11 @@ def kill(w: Work, payload: Mapping[str, Any]) -> None:
     for run in w.runs.active():
         if run.state.current in (S.PAUSED, S.RETRYING, S.CREATED, S.RESTARTED):
             w.put(run.with_state(S.KILLED, w.now))
-        child_id = run.internal.get("childId")
-        if cascade and isinstance(child_id, str):
-            w.events.append(NewEvent(child_id, ev.KILL, {"cascade": True}))
+        child_ids = [run.internal.get("childId"), *(run.internal.get("childIds") or ())]
+        ended = run.internal.get("ended") or {}
+        for child_id in child_ids:
+            if cascade and isinstance(child_id, str) and child_id not in ended:
+                w.events.append(NewEvent(child_id, ev.KILL, {"cascade": True}))
 
 
 # -- restart -----------------------------------------------------------------------------------
@@ -158,6 +161,18 @@ def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
     run = w.runs.get(str(payload.get("taskRunId")))
     if run is None or run.state.current.is_terminated:
         return
+    if run.internal.get("childId") is None and run.internal.get("childIds") is None:
+        # The child ended before the worker's result naming it came in (a fast child, many
+        # children to submit): kept, and replayed when that result arrives (executor.py).
+        early = [*(run.internal.get("earlyChildren") or ()), dict(payload)]
+        w.put(replace(run, internal={**run.internal, "earlyChildren": early}))
+        return
+    if run.internal.get("childIds") is not None:  # ForEachItem's items: one child of many
+        run, end = fei.child_ended(run, w.spec(run.task_id), payload)
+        w.put(run)
+        if end is not None:
+            w.finish(run, end, w.spec(run.task_id))
+        return
     if run.internal.get("childId") != payload.get("executionId"):
         return
     spec = w.spec(run.task_id)
@@ -166,7 +181,7 @@ def child_ended(w: Work, payload: Mapping[str, Any]) -> None:
     state = (
         child_state if transmit and child_state in (S.FAILED, S.KILLED, S.WARNING) else S.SUCCESS
     )
-    if child_state is S.CANCELLED and transmit:
+    if child_state in (S.CANCELLED, S.RETRIED) and transmit:  # RETRIED: as it ended before
         state = S.FAILED
     outputs = {
         "executionId": payload.get("executionId"),

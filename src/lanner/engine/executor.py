@@ -19,8 +19,9 @@ from typing import Any
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control, effects, overrides, repeats, retries
+from lanner.engine import control, effects, overrides, repeats, retries, sla
 from lanner.engine import events as ev
+from lanner.engine import for_each_item as fei
 from lanner.engine.concurrency import admission
 from lanner.engine.progress import run_block, run_sequence
 from lanner.engine.runs import RunIndex, is_stale, merge_states
@@ -47,6 +48,9 @@ def task_specs(flow: Flow) -> dict[str, TaskSpec]:
     if cached is not None and cached[0] is flow:
         return cached[1]
     specs = {spec.id: spec for spec in flow.all_tasks()}
+    for spec in list(specs.values()):  # ForEachItem's split, items and merge tasks
+        if spec.type == fei.FOR_EACH_ITEM:
+            specs.update((child.id, child) for child in fei.children_of(spec))
     if len(_SPEC_CACHE) >= _SPEC_CACHE_SIZE:
         _SPEC_CACHE.pop(next(iter(_SPEC_CACHE)))
     _SPEC_CACHE[id(flow)] = (flow, specs)
@@ -130,6 +134,8 @@ def admit(w: Work) -> None:
     state = admission(w.flow.concurrency, w.slots_taken)
     if state is S.RUNNING or state is S.QUEUED:
         w.move_execution(state)
+        if state is S.RUNNING:
+            sla.schedule(w)
     else:
         end(w, state)
 
@@ -151,9 +157,14 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
         return
     state = S(str(payload.get("state")))
     outputs = payload.get("outputs")
-    if state is S.RUNNING:  # a Subflow started its child execution and waits for it
-        internal = {**run.internal, "childId": payload.get("childId")}
+    if state is S.RUNNING:  # a Subflow (ForEachItem) started its children and waits for them
+        internal = {
+            **run.internal,
+            **{k: payload[k] for k in ("childId", "childIds") if payload.get(k) is not None},
+        }
         w.put(replace(run, internal=internal, outputs=outputs or run.outputs))
+        for early in run.internal.get("earlyChildren") or ():
+            control.child_ended(w, early)
         return
     started = _date(payload.get("startedAt"), w.now)
     ended = _date(payload.get("endedAt"), w.now)
@@ -220,6 +231,11 @@ def resolved(w: Work, payload: Mapping[str, Any]) -> None:
 
 
 def timer(w: Work, payload: Mapping[str, Any]) -> None:
+    if payload.get("reason") == sla.TIMER_SLA:  # the execution outlived a MAX_DURATION SLA
+        state = sla.violated(w, payload)
+        if state is not None:
+            end(w, state)
+        return
     run = w.runs.get(str(payload.get("taskRunId")))
     spec = w.spec(run.task_id) if run is not None else None
     if run is None or spec is None or is_stale(run):
@@ -261,6 +277,10 @@ def advance(w: Work) -> None:
     if flow.after_execution and not w.is_killing:
         if run_sequence(w, None, "afterExecution", flow.after_execution) is None:
             return
+    if state is S.FAILED and any(
+        run.state.current is S.RETRIED and not is_stale(run) for run in w.runs
+    ):  # retried as a new execution (CREATE_NEW_EXECUTION): Kestra ends this one RETRIED
+        state = S.RETRIED
     if w.is_killing:
         end(w, S.KILLED)
     elif flow.outputs and state in (S.SUCCESS, S.WARNING):

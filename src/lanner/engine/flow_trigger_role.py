@@ -15,7 +15,8 @@ Crash safety: a crash before the settle leaves the transition pending; handled a
 decides the same (evaluation at the transition's time, the windows as they were) and the
 submit of the same derived id returns the execution made the first time. So each downstream
 execution is started exactly once. Invalid trigger inputs (or a downstream flow gone or
-disabled) start nothing and log a warning, as Kestra.
+disabled) start nothing and log a warning, as Kestra; a required input the trigger gives no
+value stays absent (Kestra sets the rendered ``inputs`` on the execution unchecked).
 Imports the domain, the store protocols, templating and this package.
 """
 
@@ -252,6 +253,7 @@ class FlowTriggerRole:
                 labels=firing.labels,
                 trigger=trigger,
                 execution_id=downstream_id(transition, watched),
+                missing_required=True,  # as Kestra: the rendered inputs, unchecked for presence
             )
         except LannerError as error:  # inputs refused, flow disabled: nothing starts
             _, namespace, flow_id = watched.key

@@ -31,13 +31,14 @@ import orjson
 from lanner.domain.executions import ExecutionTrigger, TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.input_values import coerce_inputs
-from lanner.domain.inputs import InputSpec
+from lanner.domain.inputs import InputSpec, InputType
 from lanner.domain.labels import Label
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.metrics import MetricEntry
 from lanner.domain.states import StateType
 from lanner.domain.times import parse_duration
 from lanner.engine import events as ev
+from lanner.engine import for_each_item as fei
 from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
@@ -137,7 +138,7 @@ class JobRunner:
         try:
             if shared is not None:
                 await shared.prepare(ctx)
-            event = await self._run(job, spec, ctx, worker_id)
+            event = await self._run(job, spec, ctx, worker_id, snapshot)
             if shared is not None:
                 event = await shared.after_child(ctx, event)
         except BaseException:
@@ -158,7 +159,14 @@ class JobRunner:
 
     # -- run -----------------------------------------------------------------------------------
 
-    async def _run(self, job: Job, spec: TaskSpec, ctx: TaskContext, worker_id: str) -> NewEvent:
+    async def _run(
+        self,
+        job: Job,
+        spec: TaskSpec,
+        ctx: TaskContext,
+        worker_id: str,
+        snapshot: Snapshot | None = None,
+    ) -> NewEvent:
         started = _now()
         state, outputs = S.SUCCESS, None
         has_started = False
@@ -171,6 +179,13 @@ class JobRunner:
             elif spec.type == SUBFLOW:
                 outputs, extra = await self._subflow(spec, ctx)
                 state = S.RUNNING if extra else S.SUCCESS
+            elif spec.type == fei.SPLIT:
+                outputs = await self._split(ctx)
+            elif spec.type == fei.ITEMS:
+                outputs, extra = await self._items(spec, ctx)
+                state = S.RUNNING if extra else S.SUCCESS
+            elif spec.type == fei.MERGE:
+                outputs = await self._merge(spec, ctx, snapshot)
             else:
                 task = default_registry.runnable(spec.type, spec.properties)
                 task_started(ctx.logger, spec.type)
@@ -204,6 +219,23 @@ class JobRunner:
     async def _subflow(
         self, spec: TaskSpec, ctx: TaskContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        raw_inputs = await ctx.typed("inputs", {}) or {}
+        child_id = await self._start_child(spec, ctx, raw_inputs, _child_id(ctx.run, ctx.attempt))
+        outputs = {"executionId": child_id}
+        if spec.properties.get("wait", True) is False:
+            return outputs, {}
+        return outputs, {"childId": child_id}
+
+    async def _start_child(
+        self,
+        spec: TaskSpec,
+        ctx: TaskContext,
+        raw_inputs: Mapping[str, Any],
+        execution_id: str,
+        variables: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Submit one execution of the subflow ``spec`` names (Subflow, ForEachItem's items);
+        its id derives from the task run and attempt: a redelivered job finds its child."""
         namespace = await ctx.text("namespace") or ""
         flow_id = await ctx.text("flowId") or ""
         revision = await ctx.typed("revision")
@@ -212,8 +244,10 @@ class JobRunner:
             parent.tenant_id, namespace, flow_id,
             int(revision) if revision is not None else None,
         )  # fmt: skip
-        raw_inputs = await ctx.typed("inputs", {}) or {}
-        labels = [Label(k, str(v)) for k, v in (await ctx.typed("labels", {}) or {}).items()]
+        raw_labels = spec.properties.get("labels") or {}
+        labels = _labels_of(
+            await render_tree(self.templates, raw_labels, variables or ctx.variables, typed=True)
+        )
         if spec.properties.get("inheritLabels") is True:
             labels = [*parent.labels, *labels]
         else:  # one correlation id along the whole tree, as Kestra
@@ -230,10 +264,9 @@ class JobRunner:
             },
         )
         try:
-            # The id derives from the task run and attempt: a redelivered job finds its child.
             child = await self._submitter.submit(
                 flow, raw_inputs, labels=labels, trigger=trigger, parent_id=parent.id,
-                execution_id=_child_id(ctx.run, ctx.attempt),
+                execution_id=execution_id,
             )  # fmt: skip
         except NotFoundError:
             raise TaskFailure(f"subflow {namespace}.{flow_id} not found") from None
@@ -242,10 +275,79 @@ class JobRunner:
             raise TaskFailure(f"invalid subflow inputs: {problems or error.message}") from None
         except ConflictError as error:
             raise TaskFailure(f"subflow {namespace}.{flow_id}: {error.message}") from None
-        outputs = {"executionId": child.id}
+        return child.id
+
+    # -- ForEachItem's split, items and merge (for_each_item.py) -------------------------------
+
+    async def _split(self, ctx: TaskContext) -> dict[str, Any]:
+        uri = await ctx.text("items") or ""
+        if not uri.startswith("kestra://"):
+            raise TaskFailure(
+                f"Unable to split the items from {uri}, this is not an internal storage URI!"
+            )
+        batch = await ctx.typed("batch", {}) or {}
+        if not isinstance(batch, Mapping):
+            raise TaskFailure("batch: must be an object (rows, bytes or partitions)")
+        try:
+            rows = batch.get("rows")
+            partitions = batch.get("partitions")
+            batches = fei.split_items(
+                await ctx.read_file(uri),
+                rows=int(rows) if rows is not None else None,
+                size=fei.parse_size(batch["bytes"]) if batch.get("bytes") is not None else None,
+                partitions=int(partitions) if partitions is not None else None,
+                separator=str(batch.get("separator") or "\n"),
+            )
+        except ValueError as error:
+            raise TaskFailure(str(error)) from None
+        uris = [await ctx.put_file(f"{i}.txt", data) for i, data in enumerate(batches, 1)]
+        listing = "".join(f"{u}\n" for u in uris).encode()
+        return {"splits": await ctx.put_file("splits.txt", listing)}
+
+    async def _items(
+        self, spec: TaskSpec, ctx: TaskContext
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        split_id = spec.id.removesuffix("_items") + "_split"
+        found = (ctx.variables.get("outputs") or {}).get(split_id) or {}
+        if "splits" not in found and ctx.run.value is not None:  # inside a loop: by value
+            found = found.get(ctx.run.value) or {}
+        listing = await ctx.read_file(str(found.get("splits") or ""))
+        splits = [line for line in listing.decode().splitlines() if line]
+        if not splits:
+            return None, {}  # no batch, no subflow (Kestra: no outputs)
+        raw = spec.properties.get("inputs") or {}
+        child_ids: list[str] = []
+        for iteration, uri in enumerate(splits, 1):
+            taskrun = {**(ctx.variables.get("taskrun") or {}), "items": uri}
+            variables = {**ctx.variables, "taskrun": {**taskrun, "iteration": iteration}}
+            inputs = await render_tree(self.templates, raw, variables, typed=True)
+            execution_id = _child_id(ctx.run, ctx.attempt, iteration)
+            child_ids.append(await self._start_child(spec, ctx, inputs, execution_id, variables))
+        outputs: dict[str, Any] = {"numberOfBatches": len(splits)}
         if spec.properties.get("wait", True) is False:
+            outputs["iterations"] = {"CREATED": len(splits)}
             return outputs, {}
-        return outputs, {"childId": child.id}
+        outputs["iterations"] = fei.iterations_of(len(splits), {})
+        return outputs, {"childIds": child_ids}
+
+    async def _merge(
+        self, spec: TaskSpec, ctx: TaskContext, snapshot: Snapshot | None
+    ) -> dict[str, Any] | None:
+        items_id = spec.id.removesuffix("_merge") + "_items"
+        runs = list(snapshot.runs) if snapshot is not None else []
+        items = next(
+            (
+                r for r in runs
+                if r.task_id == items_id and r.parent_task_run_id == ctx.run.parent_task_run_id
+                and r.value == ctx.run.value
+            ),
+            None,
+        )  # fmt: skip
+        child_outputs = items.internal.get("childOutputs") if items is not None else None
+        if not child_outputs:
+            return None  # no subflow outputs to merge (Kestra: no outputs)
+        uri = await ctx.put_file("outputs.ion", fei.merged_lines(child_outputs))
+        return {"subflowOutputs": uri}
 
     # -- resolve -------------------------------------------------------------------------------
 
@@ -259,7 +361,11 @@ class JobRunner:
             elif spec.type == IF or job.payload.get("check"):  # If, LoopUntil's checks
                 payload["condition"] = is_truthy(await ctx.typed("condition"))
             elif spec.type == SWITCH:
-                payload["value"] = str(await ctx.text("value") or "")
+                value = str(await ctx.text("value") or "")
+                if value not in spec.cases and not spec.branch("defaults"):
+                    # Kestra: no case and no defaults leaves nothing to run, the Switch fails.
+                    raise TaskFailure(f"No task defined for value '{value}' and no defaults")
+                payload["value"] = value
             elif spec.type in LOOPS:
                 name = "values" if "values" in spec.properties else "value"
                 payload["values"] = loop_values(await ctx.typed(name))
@@ -287,11 +393,23 @@ class JobRunner:
         logs: list[LogEntry] = []
         try:
             for output in snapshot.flow.outputs:
+                # A STRING output is rendered text, as Kestra renders it (an object as JSON).
+                typed = output.type is not InputType.STRING
                 outputs[output.id] = await render_tree(
-                    self.templates, output.value, variables, typed=True
+                    self.templates, output.value, variables, typed=typed
                 )
-            specs = [InputSpec(o.id, o.type, required=o.required) for o in snapshot.flow.outputs]
-            outputs = coerce_inputs(specs, outputs)
+            # An ARRAY output names no itemType in Kestra: its rendered items are kept.
+            untyped = {
+                o.id for o in snapshot.flow.outputs
+                if o.type is InputType.ARRAY and isinstance(outputs.get(o.id), list)
+            }  # fmt: skip
+            specs = [
+                InputSpec(o.id, o.type, required=o.required)
+                for o in snapshot.flow.outputs
+                if o.id not in untyped
+            ]
+            typed_values = {k: v for k, v in outputs.items() if k not in untyped}
+            outputs = {**coerce_inputs(specs, typed_values), **{k: outputs[k] for k in untyped}}
         except Exception as error:
             execution = snapshot.execution
             logs.append(
@@ -315,6 +433,9 @@ def loop_values(rendered: Any) -> list[str]:
         rendered = json.loads(rendered)
     if not isinstance(rendered, list):
         raise TaskFailure(f"values must be a list, got {type(rendered).__name__}")
+    nulls = sum(item is None for item in rendered)
+    if nulls:  # Kestra refuses them, naming the values
+        raise TaskFailure(f"Found '{nulls}' null values on Each, with values={_show(rendered)}")
     return [
         item
         if isinstance(item, str)
@@ -323,8 +444,9 @@ def loop_values(rendered: Any) -> list[str]:
     ]
 
 
-def _child_id(run: TaskRun, attempt: int) -> str:
-    digest = hashlib.sha256(f"{run.id}:{attempt}".encode()).hexdigest()
+def _child_id(run: TaskRun, attempt: int, iteration: int | None = None) -> str:
+    key = f"{run.id}:{attempt}" if iteration is None else f"{run.id}:{attempt}:{iteration}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return digest[:22]
 
 
@@ -359,3 +481,33 @@ def check_output_size(outputs: Any, limit: int) -> None:
 def _describe(error: BaseException) -> str:
     text = str(error)
     return text if isinstance(error, TaskFailure) and text else f"{type(error).__name__}: {text}"
+
+
+def _show(values: list[Any]) -> str:
+    """Values as Java prints a list (``[1, null, {key=value}]``) in Kestra's messages."""
+
+    def one(item: Any) -> str:
+        if item is None:
+            return "null"
+        if isinstance(item, bool):
+            return "true" if item else "false"
+        if isinstance(item, Mapping):
+            return "{" + ", ".join(f"{k}={one(v)}" for k, v in item.items()) + "}"
+        if isinstance(item, list):
+            return _show(item)
+        return str(item)
+
+    return "[" + ", ".join(one(item) for item in values) + "]"
+
+
+def _labels_of(raw: Any) -> list[Label]:
+    """A Subflow's (ForEachItem's) ``labels``: a map, or Kestra's list of ``{key, value}``."""
+    if isinstance(raw, Mapping):
+        return [Label(str(k), str(v)) for k, v in raw.items()]
+    if isinstance(raw, list):
+        return [
+            Label(str(item["key"]), str(item.get("value")))
+            for item in raw
+            if isinstance(item, Mapping) and item.get("key") is not None
+        ]
+    return []

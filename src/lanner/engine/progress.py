@@ -17,6 +17,7 @@ from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
 from lanner.engine import control, repeats
+from lanner.engine import for_each_item as fei
 from lanner.engine.runs import LoopCursor, is_stale, merge_states
 from lanner.engine.work import (
     DAG,
@@ -90,6 +91,8 @@ def flowable_state(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
         main = lambda: run_sequence(w, run, branch, spec.branch(branch))  # noqa: E731
     elif kind in LOOPS:
         main = lambda: run_loop(w, run, spec)  # noqa: E731
+    elif kind == fei.FOR_EACH_ITEM:  # its split, items and merge tasks, in order
+        main = lambda: run_sequence(w, run, "tasks", fei.children_of(spec))  # noqa: E731
     elif kind == LOOP_UNTIL:
         main = lambda: repeats.run_until(w, run, spec, settle)  # noqa: E731
     else:  # Sequential, AllowFailure, WorkingDirectory: in order

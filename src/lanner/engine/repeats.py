@@ -7,7 +7,8 @@ failure, a worker renders the condition — a ``resolve`` job with ``check`` and
 Truthy: the loop succeeds. Otherwise, once ``checkFrequency.maxIterations`` iterations ran or
 ``maxDuration`` elapsed since the loop started, it ends FAILED with ``failOnMaxReached``, else
 SUCCESS; if not, the next iteration starts after ``interval`` (a ``loop`` timer; at once when
-zero). Output ``iterationCount``. A failed child fails the loop (then its ``errors`` run).
+zero). Output ``iterationCount``: the current iteration's number (from 1), as Kestra
+sets it before each iteration, so the children can read it. A failed child fails the loop (then its ``errors`` run).
 Pure: no I/O, no clock. The walk of the children (``progress.settle``) is handed in, so this
 module sits below ``progress`` and never imports it.
 """
@@ -33,6 +34,8 @@ DEFAULT_MAX_ITERATIONS = 100
 DEFAULT_MAX_DURATION_S = 3600.0
 DEFAULT_INTERVAL_S = 60.0
 """Kestra 1.x defaults (0.20's ``WaitFor`` checked every second)."""
+WAIT_FOR_INTERVAL_S = 1.0
+"""A flow naming the 0.20 type ``WaitFor`` gets that version's default interval."""
 
 ITERATION = "iteration"
 """``internal`` keys: the current iteration, the iteration whose condition is being rendered,
@@ -51,6 +54,8 @@ Settle = Callable[[Work, TaskRun, TaskSpec], TaskRun]
 def run_until(w: Work, run: TaskRun, spec: TaskSpec, settle: Settle) -> StateType | None:
     """The loop's main part: its terminal state, or None while it goes on."""
     k = int(run.internal.get(ITERATION, 0))
+    if run.outputs is None:  # as Kestra: ``iterationCount`` is 1 from the first iteration on
+        run = _update(w, run, {}, k + 1)
     state = _iteration(w, run, spec, k, settle)
     if state is None:
         return None
@@ -74,9 +79,12 @@ def run_until(w: Work, run: TaskRun, spec: TaskSpec, settle: Settle) -> StateTyp
         return S.FAILED if spec.properties.get("failOnMaxReached") is True else S.SUCCESS
     if w.is_holding:
         return None
-    interval = _seconds_or(frequency.get("interval"), DEFAULT_INTERVAL_S)
+    legacy = spec.source_type.rsplit(".", 1)[-1] == "WaitFor"
+    interval = _seconds_or(
+        frequency.get("interval"), WAIT_FOR_INTERVAL_S if legacy else DEFAULT_INTERVAL_S
+    )
     if interval <= 0:
-        _update(w, run, {ITERATION: k + 1}, k + 1)
+        _update(w, run, {ITERATION: k + 1}, k + 2)
         return run_until(w, w.runs.get(run.id) or run, spec, settle)
     if run.internal.get(WAITING) != k:
         w.timer(run, ev.TIMER_LOOP, w.now + timedelta(seconds=interval), k)
@@ -100,7 +108,7 @@ def next_iteration(w: Work, run: TaskRun, k: int) -> None:
     if run.state.current is not S.RUNNING or w.is_killing:
         return
     if run.internal.get(ITERATION, 0) == k and run.internal.get(WAITING) == k:
-        _update(w, run, {ITERATION: k + 1}, k + 1)
+        _update(w, run, {ITERATION: k + 1}, k + 2)
 
 
 def _iteration(w: Work, loop: TaskRun, spec: TaskSpec, k: int, settle: Settle) -> StateType | None:

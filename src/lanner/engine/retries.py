@@ -1,8 +1,9 @@
 """Retries of failed task runs: ``RETRY_FAILED_TASK`` and ``CREATE_NEW_EXECUTION``.
 
 ``RETRY_FAILED_TASK`` (default): the run goes RETRYING and, after the delay, runs again as a new
-attempt of the same task run. ``CREATE_NEW_EXECUTION``: the run ends RETRIED (the execution then
-ends FAILED) and, after the delay, a new execution of the same flow revision starts with the same
+attempt of the same task run. ``CREATE_NEW_EXECUTION``: the run ends RETRIED (the execution
+then ends RETRIED, as in Kestra; its ``errors`` still run first) and, after the delay, a new
+execution of the same flow revision starts with the same
 inputs and labels and ``attemptNumber`` + 1. A decision cannot write another execution, so it
 asks the executor loop to (a ``retry_execution`` event in its step, see ``decisions.py``); the
 new id derives from the original's, so doing it twice creates it once.

@@ -173,6 +173,10 @@ class EngineRuntime:
                     prefix = execution_prefix(namespace, scope.flow_id, scope.execution_id)
                     if is_inside(relative, prefix):
                         return relative
+                if scope.parent is not None and is_inside(
+                    relative, execution_prefix(*scope.parent)
+                ):  # a file of the execution that started this one (Kestra)
+                    return relative
                 raise LookupError(
                     f"Unable to read the file '{path}' as it didn't belong to the current execution"
                 )

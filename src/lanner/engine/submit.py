@@ -252,6 +252,7 @@ class Submitter:
         kind: str | None = None,
         parent_id: str | None = None,
         execution_id: str | None = None,
+        missing_required: bool = False,
     ) -> Execution:
         """Create ``flow``'s new execution, commit it and wake the engine; returns it.
 
@@ -259,6 +260,8 @@ class Submitter:
         uploads of FILE inputs (their URIs replace any raw value). ``kind`` is None (NORMAL),
         ``TEST`` or ``PLAYGROUND``. ``execution_id`` given (a subflow's child: derived from
         the task run and attempt) makes a second submit return the first one's execution.
+        ``missing_required`` lets required inputs without a value (nor default) stay absent:
+        Kestra's Flow trigger starts its execution with the rendered ``inputs`` as they are.
         """
         stored = await self.flow_of(flow)
         parsed = parsed_flow(stored.source)
@@ -272,9 +275,15 @@ class Submitter:
             submitted[upload.input_id] = uri_of(path)
         now = self._clock()
         context = input_context(parsed, own_id, stored.revision, tenant, now)
-        values = await self.inputs.coerce(
-            parsed.inputs, submitted, encrypt=self._encrypt, context=context
-        )
+        specs = parsed.inputs
+        if missing_required:
+            specs = tuple(
+                replace(spec, required=False)
+                if spec.required and not spec.has_defaults and spec.id not in submitted
+                else spec
+                for spec in specs
+            )
+        values = await self.inputs.coerce(specs, submitted, encrypt=self._encrypt, context=context)
         execution = Execution(
             id=own_id,
             tenant_id=tenant,

@@ -28,18 +28,29 @@ class RuntimeScope:
     namespace: str | None
     flow_id: str | None
     execution_id: str | None
+    parent: tuple[str, str, str] | None = None
+    """``(namespace, flowId, executionId)`` of the execution that started this one (a
+    subflow's ``trigger``): Kestra's ``read()`` may read that execution's files too."""
 
     @classmethod
     def of(cls, variables: Mapping[str, Any]) -> RuntimeScope:
         flow = variables.get("flow")
         execution = variables.get("execution")
+        trigger = variables.get("trigger")
         flow = flow if isinstance(flow, Mapping) else {}
         execution = execution if isinstance(execution, Mapping) else {}
+        trigger = trigger if isinstance(trigger, Mapping) else {}
+        parent = tuple(trigger.get(k) for k in ("namespace", "flowId", "executionId"))
         return cls(
             tenant_id=flow.get("tenantId"),
             namespace=flow.get("namespace"),
             flow_id=flow.get("id"),
             execution_id=execution.get("id"),
+            parent=(
+                (str(parent[0]), str(parent[1]), str(parent[2]))
+                if all(isinstance(p, str) and p for p in parent)
+                else None
+            ),
         )
 
 

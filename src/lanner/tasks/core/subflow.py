@@ -55,7 +55,6 @@ class ForEachItem(Task):
     """Split ``items`` into batches and start one subflow execution per batch."""
 
     TYPE: ClassVar[str] = f"{CORE}.ForEachItem"
-    IS_UNRESOLVED: ClassVar[bool] = True
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.ForEachItem",)
     IS_FLOWABLE: ClassVar[bool] = True
     IS_EXECUTABLE: ClassVar[bool] = True
