@@ -64,7 +64,9 @@ KV_ENTRIES = (("io.kestra.tests", "my-key", {"field": "value"}),)
 TRIGGER_ROWS = (("io.kestra.tests.trigger", "trigger-toggle", "schedule", True),)
 YAML = {"Content-Type": "application/x-yaml"}
 # Execution action routes a flow id can collide with (POST /api/v1/executions/{id}/<word>).
-ACTION_WORDS = frozenset({"pause", "resume", "kill", "restart", "replay", "labels", "unqueue"})
+ACTION_WORDS = frozenset(
+    {"pause", "resume", "kill", "restart", "replay", "labels", "unqueue", "state", "force-run"}
+)
 DEPLOY_PASSES = 3
 
 
