@@ -24,6 +24,7 @@ from lanner.api.app import create_app
 from lanner.api.context import Services
 from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
+from lanner.engine import resilience
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retention import start_history_retention, start_log_retention
@@ -111,6 +112,7 @@ def build_engine(
         decrypt=runtime.decrypt_input,
         submitter=submitter,
         storage=runtime.storage,
+        lease_s=settings.worker_lease,
     )
 
 
@@ -133,6 +135,7 @@ def build_worker(
         decrypt=runtime.decrypt_input,
         submitter=build_submitter(settings, store, feed, storage, templates),
         storage=storage,
+        lease_s=settings.worker_lease,
     )
 
 
@@ -156,6 +159,7 @@ async def describe_auth(settings: Settings, store: Store) -> str:
 
 async def run_local(settings: Settings) -> None:
     """Embedded mode: every role in this process, until SIGINT/SIGTERM."""
+    resilience.set_outage_limit(settings.store_outage_limit)
     store = await start_store(settings)
     feed = ChangeFeed()
     storage = build_storage(settings)
@@ -257,6 +261,8 @@ async def run_role(
 
     database_url = settings.effective_database_url
     postgres_conninfo(database_url, purpose=f"`lanner server {role}`")  # fail before opening
+    resilience.set_outage_limit(settings.store_outage_limit)
+    fatal: BaseException | None = None
     store = await start_store(settings)
     feed = ChangeFeed()
     # Reconnected: wake-ups may have been missed, so the loops re-read the store.
@@ -290,7 +296,7 @@ async def run_role(
             )
             await executor.start()
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
                 if history is not None:
                     await history.stop()
@@ -305,20 +311,38 @@ async def run_role(
             scheduler = build_scheduler(store, feed, submitter)
             await scheduler.start()
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
                 await scheduler.stop()
         else:
             worker = build_worker(settings, store, feed, worker_concurrency)
             await worker.start()
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
                 await worker.stop(grace_s=SHUTDOWN_GRACE_S)
     finally:
         feed.forward_to(None)
         await notifier.close()
         await store.close()
+    if fatal is not None:  # exits non-zero: a supervisor restarts the process
+        raise fatal
+
+
+async def wait_for_stop() -> BaseException | None:
+    """Return at the first SIGINT or SIGTERM (None), or with the error a loop of this process
+    gave up on (:func:`lanner.engine.resilience.give_up`)."""
+    signalled = asyncio.create_task(wait_for_signal())
+    fatal = asyncio.create_task(resilience.wait_fatal())
+    try:
+        await asyncio.wait({signalled, fatal}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+        fatal.cancel()
+        await asyncio.gather(signalled, fatal, return_exceptions=True)
+    if fatal.done() and not fatal.cancelled():
+        return fatal.result()
+    return None
 
 
 async def wait_for_signal() -> None:

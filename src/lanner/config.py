@@ -83,6 +83,13 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     ui_timezone: str = "UTC"
     """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
+    worker_lease: float = 10.0
+    """Seconds a worker's claim on a task holds without a heartbeat (``LANNER_WORKER_LEASE``,
+    ``worker-lease:``; seconds or an ISO-8601 duration): a dead worker's task runs again this
+    long after its last heartbeat (heartbeats every third of it)."""
+    store_outage_limit: float = 300.0
+    """Seconds a role keeps retrying while the database is unreachable before it exits
+    non-zero for its supervisor to restart it (``LANNER_STORE_OUTAGE_LIMIT``)."""
     event_loop: str = "asyncio"
     """The server's event loop: ``asyncio`` (default: measured faster than uvloop for Lanner's
     load on 2026-12-03, see the README), ``uvloop``, or ``auto`` (uvloop where it imports)."""
@@ -127,6 +134,8 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_EXECUTION_RETENTION": "execution_retention",
     "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     "LANNER_EVENT_LOOP": "event_loop",
+    "LANNER_WORKER_LEASE": "worker_lease",
+    "LANNER_STORE_OUTAGE_LIMIT": "store_outage_limit",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -212,6 +221,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                 out[name] = 0.0
             if not 0 < out[name] < float("inf"):
                 raise ConfigError(f"{source}: flow parse timeout must be positive seconds")
+        elif name in ("worker_lease", "store_outage_limit"):
+            out[name] = parse_seconds(value, source, name.replace("_", "-"))
         elif name == "ui_timezone":
             out[name] = parse_time_zone(value, source)
         elif name == "event_loop":
@@ -225,6 +236,19 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         else:
             out[name] = str(value)
     return out
+
+
+def parse_seconds(value: Any, source: str, key: str) -> float:
+    """Positive seconds: a number (``10``, ``2.5``) or an ISO-8601 duration (``PT10S``)."""
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        duration = parse_duration(text)
+        seconds = duration.total_seconds() if duration is not None else float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{source}: {key} must be positive seconds or a duration, got {value!r}")
+    return seconds
 
 
 def parse_time_zone(value: Any, source: str) -> str:

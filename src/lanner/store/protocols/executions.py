@@ -17,7 +17,7 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.states import StateType
 from lanner.store.protocols.flow_triggers import Transition
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
-from lanner.store.protocols.queue import Job, JobClaim, NewEvent, NewJob, QueueStore
+from lanner.store.protocols.queue import Fence, Job, JobClaim, NewEvent, NewJob, QueueStore
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -136,7 +136,11 @@ class ExecutionStore(QueueStore, Protocol):
         ...
 
     async def apply_steps(
-        self, steps: Sequence[ExecutionStep], *, claim: JobClaim | None = None
+        self,
+        steps: Sequence[ExecutionStep],
+        *,
+        claim: JobClaim | None = None,
+        fence: Fence | None = None,
     ) -> list[Job]:
         """Apply many executions' steps in ONE transaction (group commit).
 
@@ -147,7 +151,9 @@ class ExecutionStore(QueueStore, Protocol):
         a bad step, retry the steps one call each. Steps of one execution in one call apply in
         order (the last execution version wins). Events addressed to an execution that does
         not exist (any more) are dropped. Job ids are generated; jobs start queued, except
-        those ``claim`` takes, which start running and are returned (oldest first)."""
+        those ``claim`` takes, which start running and are returned (oldest first). With a
+        ``fence`` (a multi-node leader's), nothing is written unless its lock is still held:
+        :class:`lanner.errors.NotLeaderError`."""
         ...
 
     async def purge_executions(

@@ -78,7 +78,9 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
             counts[entry.execution_id] = (tenant_id, count + 1)
     reserve = _RESERVE_SEQUENCE[conn.dialect.name]
     next_seq: dict[str, int] = {}
-    for execution_id, (tenant_id, count) in counts.items():
+    # In one order (by execution id) in every transaction: two processes reserving for the
+    # same executions take the rows' locks in the same order, never in a deadlock.
+    for execution_id, (tenant_id, count) in sorted(counts.items()):
         last: int = conn.execute(
             reserve, {"tenant_id": tenant_id, "execution_id": execution_id, "last_seq": count}
         ).scalar_one()

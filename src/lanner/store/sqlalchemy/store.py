@@ -28,7 +28,7 @@ from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep
 from lanner.store.protocols.flows import FlowQuery, StoredFlow
 from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
-from lanner.store.protocols.queue import Job, JobClaim, NewEvent
+from lanner.store.protocols.queue import Fence, Job, JobClaim, NewEvent
 from lanner.store.sqlalchemy import (
     executions,
     flow_triggers,
@@ -195,7 +195,11 @@ class SqlStore:
         return await self.readers.run(lambda conn: executions.load_executions(conn, wanted))
 
     async def apply_steps(
-        self, steps: Sequence[ExecutionStep], *, claim: JobClaim | None = None
+        self,
+        steps: Sequence[ExecutionStep],
+        *,
+        claim: JobClaim | None = None,
+        fence: Fence | None = None,
     ) -> list[Job]:
         """All the steps or, when one cannot be applied, none of them: a step whose task run
         belongs to no execution raises :class:`~lanner.errors.ConflictError`, a step whose
@@ -213,7 +217,7 @@ class SqlStore:
         # Ids are drawn here, not in the operation, which the writer may run twice.
         job_ids = [new_id() for step in steps for _ in step.jobs]
         return await self.writer.submit(
-            lambda conn: executions.apply_steps(conn, steps, job_ids, now, claim)
+            lambda conn: executions.apply_steps(conn, steps, job_ids, now, claim, fence)
         )
 
     # --- queues ---------------------------------------------------------------------------
@@ -224,6 +228,7 @@ class SqlStore:
     claim_jobs = writes(queue.claim_jobs)
     heartbeat_jobs = writes(queue.heartbeat_jobs)
     requeue_jobs = writes(queue.requeue_jobs)
+    expire_jobs = writes(queue.expire_jobs)
 
     async def add_events(self, events: Sequence[NewEvent]) -> None:
         """Events addressed to an execution that does not exist are dropped."""
