@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 
@@ -32,6 +32,7 @@ from lanner.engine.runtime_functions import EngineRuntime
 from lanner.engine.scheduler import Scheduler
 from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
 from lanner.engine.submit import Submitter
+from lanner.health import HealthServer
 from lanner.storage import LocalStorage
 from lanner.store import Store, open_store
 from lanner.templating import TemplateEngine
@@ -295,9 +296,14 @@ async def run_role(
                 build_storage(settings),
             )
             await executor.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: {"leader": executor.is_leader}
+            )
             try:
                 fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 if history is not None:
                     await history.stop()
                 if retention is not None:
@@ -310,16 +316,26 @@ async def run_role(
             submitter = build_submitter(settings, store, feed, storage, templates)
             scheduler = build_scheduler(store, feed, submitter)
             await scheduler.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: {"leader": scheduler.is_leader}
+            )
             try:
                 fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 await scheduler.stop()
         else:
             worker = build_worker(settings, store, feed, worker_concurrency)
             await worker.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: worker_health(worker)
+            )
             try:
                 fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 await worker.stop(grace_s=SHUTDOWN_GRACE_S)
     finally:
         feed.forward_to(None)
@@ -327,6 +343,40 @@ async def run_role(
         await store.close()
     if fatal is not None:  # exits non-zero: a supervisor restarts the process
         raise fatal
+
+
+async def start_health(
+    settings: Settings,
+    store: Store,
+    role: Role,
+    node: str,
+    describe: Callable[[], Mapping[str, Any]],
+) -> HealthServer | None:
+    """``GET /health`` of a role on ``settings.health_port`` (None: not asked for)."""
+    if settings.health_port is None:
+        return None
+    health = HealthServer(
+        store,
+        role=role,
+        node=node,
+        host=settings.host,
+        port=settings.health_port,
+        describe=describe,
+    )
+    await health.start()
+    return health
+
+
+def worker_health(service: WorkerService) -> dict[str, Any]:
+    worker = service.worker
+    return {
+        "worker": {
+            "id": worker.worker_id,
+            "running": worker.running_count,
+            "concurrency": worker.concurrency,
+            "leaseSeconds": worker.lease_s,
+        }
+    }
 
 
 async def wait_for_stop() -> BaseException | None:

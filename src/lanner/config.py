@@ -88,6 +88,9 @@ class Settings:
     ``worker-lease:``; seconds or an ISO-8601 duration): a dead worker's task runs again this
     long after its last heartbeat (heartbeats every third of it)."""
     store_outage_limit: float = 300.0
+    health_port: int | None = None
+    """Where the ``executor``, ``worker`` and ``scheduler`` roles serve ``GET /health``
+    (``LANNER_HEALTH_PORT``, ``--health-port``; on ``host``); None: no health port."""
     """Seconds a role keeps retrying while the database is unreachable before it exits
     non-zero for its supervisor to restart it (``LANNER_STORE_OUTAGE_LIMIT``)."""
     event_loop: str = "asyncio"
@@ -136,6 +139,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_EVENT_LOOP": "event_loop",
     "LANNER_WORKER_LEASE": "worker_lease",
     "LANNER_STORE_OUTAGE_LIMIT": "store_outage_limit",
+    "LANNER_HEALTH_PORT": "health_port",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -189,13 +193,14 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     for name, value in values.items():
         if value is None:
             continue
-        if name == "port":
+        if name in ("port", "health_port"):
+            key = name.replace("_", "-")
             try:
                 port = int(value)
             except (TypeError, ValueError):
-                raise ConfigError(f"{source}: port must be an integer, got {value!r}") from None
+                raise ConfigError(f"{source}: {key} must be an integer, got {value!r}") from None
             if not 0 <= port <= 65535:
-                raise ConfigError(f"{source}: port must be between 0 and 65535, got {port}")
+                raise ConfigError(f"{source}: {key} must be between 0 and 65535, got {port}")
             out[name] = port
         elif name in ("data_dir", "config_file"):
             out[name] = Path(str(value)).expanduser()

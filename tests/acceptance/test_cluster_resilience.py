@@ -4,7 +4,8 @@ terminated 10 times (``pg_terminate_backend``: each process loses every connecti
 the database itself stays up). Every execution ends SUCCESS exactly once (one run per task,
 one log line per task run), none is left waiting (each ends within 10 s of the database's
 return, a correctness bound: nothing stuck until a fixed scan or a restart), and the
-processes are the same ones throughout.
+processes are the same ones throughout. Each executor and one worker serve ``GET /health`` on
+their ``--health-port`` (role, leadership, store, queue depth and leases).
 
 Then worker loss: kill -9 of the worker running a 5 s Sleep; the leader ends its lease at the
 expiry, the task runs again on the other worker, the execution ends SUCCESS within lease + 5 s
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +72,7 @@ class Nodes(Cluster):
     """The cluster and its api's URL."""
 
     url: str = ""
+    health: dict[str, int] = field(default_factory=dict)  # node name → its health port
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +121,18 @@ def _terminate(conn: Any, name: str) -> int:
     return len(rows)
 
 
-def _start_cluster(cluster: Cluster, workers: int = 2) -> str:
+def _start_cluster(cluster: Nodes, workers: int = 2) -> str:
     port = free_port()
     cluster.start("api", "api", "--host", "127.0.0.1", "--port", str(port))
     cluster.wait_log("api", "lanner listening on")  # migrated: the others start on the schema
-    cluster.start("executor-a", "executor")
-    cluster.start("executor-b", "executor")
-    for n in range(1, workers + 1):
+    for name in ("executor-a", "executor-b"):
+        cluster.health[name] = free_port()
+        cluster.start(name, "executor", "--health-port", str(cluster.health[name]))
+    cluster.health["worker-1"] = free_port()
+    cluster.start(
+        "worker-1", "worker", "--concurrency", "8", "--health-port", str(cluster.health["worker-1"])
+    )
+    for n in range(2, workers + 1):
         cluster.start(f"worker-{n}", "worker", "--concurrency", "8")
     for name in ("executor-a", "executor-b"):
         cluster.wait_log(name, "executor started")
@@ -278,6 +285,21 @@ def test_every_execution_ends_once_while_the_database_drops_every_connection(
         f"terminated {terminated}, slowest after the return "
         f"{max((end - max(start, back)).total_seconds() for _, _, start, end in rows):.2f} s"
     )
+
+
+def test_the_roles_serve_health_on_their_port(cluster: Nodes) -> None:
+    bodies = {}
+    for name, port in cluster.health.items():
+        response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10.0)
+        assert response.status_code == 200, (name, response.text)
+        bodies[name] = response.json()
+        assert bodies[name]["pid"] == cluster.procs[name].pid
+        assert bodies[name]["store"] == {"status": "UP"}
+        assert set(bodies[name]["jobs"]) == {"queued", "running"}
+    assert sorted(bodies[name]["leader"] for name in ("executor-a", "executor-b")) == [False, True]
+    worker = bodies["worker-1"]
+    assert worker["role"] == "worker"
+    assert (worker["worker"]["concurrency"], worker["worker"]["leaseSeconds"]) == (8, LEASE_S)
 
 
 def _running_job(conn: Any, execution_id: str) -> tuple[str, datetime] | None:

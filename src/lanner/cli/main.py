@@ -60,6 +60,10 @@ admin_app.add_typer(logs_app, name="logs")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
+HealthPortOpt = Annotated[
+    int | None,
+    typer.Option("--health-port", help="Serve GET /health on this port (LANNER_HEALTH_PORT)."),
+]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
 
@@ -142,9 +146,11 @@ def server_api(
 
 
 @server_app.command("executor")
-def server_executor(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def server_executor(
+    data_dir: DataDirOpt = None, config: ConfigOpt = None, health_port: HealthPortOpt = None
+) -> None:
     """Multi-node: the executor (PostgreSQL; one leader advances executions, others stand by)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "executor")
 
 
@@ -155,17 +161,20 @@ def server_worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Jobs this worker runs at once.")
     ] = 32,
+    health_port: HealthPortOpt = None,
 ) -> None:
     """Multi-node: a worker running queued tasks (PostgreSQL; any number of workers)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "worker", worker_concurrency=concurrency)
 
 
 @server_app.command("scheduler")
-def server_scheduler(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def server_scheduler(
+    data_dir: DataDirOpt = None, config: ConfigOpt = None, health_port: HealthPortOpt = None
+) -> None:
     """Multi-node: the scheduler (PostgreSQL; one lease holder evaluates schedules, others
     stand by)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "scheduler")
 
 

@@ -129,6 +129,10 @@ class Worker:
     def running_count(self) -> int:
         return len(self._running)
 
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
     def reserve_slots(self) -> int:
         """Set aside the free slots for jobs about to be written claimed for this worker."""
         if not self._accepting:

@@ -170,6 +170,11 @@ class QueueStore(Protocol):
         lease expired. Returns how many."""
         ...
 
+    async def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each status: ``QUEUED`` (the queue's depth), ``RUNNING``
+        (leases held)."""
+        ...
+
     async def expire_jobs(self, now: datetime, spare_worker: str | None = None) -> ExpiredJobs:
         """End the leases expired at ``now`` of every worker but ``spare_worker`` (a dead
         worker's jobs): a ``run`` job ends with a :data:`JOB_LOST` event (the executor records

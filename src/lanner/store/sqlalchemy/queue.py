@@ -363,6 +363,14 @@ def _lost_event(row: Row[Any], now: datetime) -> dict[str, Any]:
     return event_values(row.tenant_id, NewEvent(row.execution_id, JOB_LOST, payload), now)
 
 
+_JOB_COUNTS = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+
+
+def job_counts(conn: Connection) -> dict[str, int]:
+    """How many jobs are in each status (``QUEUED``, ``RUNNING``)."""
+    return {status: count for status, count in conn.execute(_JOB_COUNTS)}
+
+
 _SHARE_DRAIN = text("SELECT pg_advisory_xact_lock_shared(:k_drain)")
 _HOLDS_LOCK = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"

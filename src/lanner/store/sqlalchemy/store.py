@@ -229,6 +229,7 @@ class SqlStore:
     heartbeat_jobs = writes(queue.heartbeat_jobs)
     requeue_jobs = writes(queue.requeue_jobs)
     expire_jobs = writes(queue.expire_jobs)
+    job_counts = reads(queue.job_counts)
 
     async def add_events(self, events: Sequence[NewEvent]) -> None:
         """Events addressed to an execution that does not exist are dropped."""
