@@ -257,8 +257,12 @@ async def run_role(
     standby otherwise), ``worker`` runs queued jobs, ``scheduler`` starts schedule triggers'
     executions while it holds the scheduler lease (standing by otherwise). Every role bridges its change feed to the
     other processes (``LISTEN/NOTIFY``)."""
+    from lanner.store.sqlalchemy.engines import set_application_name
     from lanner.store.sqlalchemy.leadership import AdvisoryLock
     from lanner.store.sqlalchemy.notifications import PostgresNotifier, postgres_conninfo
+
+    # ``lanner cluster status`` finds this process by its sessions' name.
+    set_application_name(f"lanner {role} {socket.gethostname().replace(' ', '-')} {os.getpid()}")
 
     database_url = settings.effective_database_url
     postgres_conninfo(database_url, purpose=f"`lanner server {role}`")  # fail before opening

@@ -39,6 +39,9 @@ server_app = typer.Typer(
 admin_app = typer.Typer(
     help="Administer the store directly.", no_args_is_help=True, pretty_exceptions_show_locals=False
 )
+cluster_app = typer.Typer(
+    help="Multi-node: the cluster as its database sees it (PostgreSQL).", no_args_is_help=True
+)
 token_app = typer.Typer(
     help="API tokens for bearer authentication.",
     no_args_is_help=True,
@@ -55,6 +58,7 @@ app.add_typer(kv.app, name="kv")
 app.add_typer(files.app, name="files")
 executions.register(app)
 app.add_typer(admin_app, name="admin")
+app.add_typer(cluster_app, name="cluster")
 admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(logs_app, name="logs")
 
@@ -250,6 +254,33 @@ def token_revoke(
     if not run(revoke_token(settings, name)):
         fail(f"no token named {name!r}", code=1)
     typer.echo(f"revoked {name}")
+
+
+@cluster_app.command("status")
+def cluster_status_command(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Every node on the database: role, host, pid, sessions, last activity, the leaders."""
+    from lanner.admin import cluster_status
+
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    nodes, counts = run(cluster_status(settings))
+    rows = [
+        [
+            node.role,
+            node.host,
+            str(node.pid),
+            "yes" if node.leader else "",
+            str(node.sessions),
+            node.since.isoformat(timespec="seconds"),
+            node.last_active.isoformat(timespec="seconds") if node.last_active else "",
+        ]
+        for node in nodes
+    ]
+    header = ["ROLE", "HOST", "PID", "LEADER", "SESSIONS", "SINCE", "LAST ACTIVE"]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    queued, running = counts.get("QUEUED", 0), counts.get("RUNNING", 0)
+    typer.echo(f"{len(nodes)} nodes; jobs: {queued} queued, {running} running (leased)")
 
 
 @admin_app.command("migrate")

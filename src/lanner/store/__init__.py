@@ -27,6 +27,7 @@ from lanner.store.protocols.metrics import MetricQuery, MetricStore
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 from lanner.store.protocols.queue import (
     JOB_LOST,
+    ClusterNode,
     ExecutorEvent,
     ExpiredJobs,
     Fence,
@@ -52,6 +53,7 @@ __all__ = [
     "JOB_LOST",
     "ApiToken",
     "Backfill",
+    "ClusterNode",
     "ExecutionQuery",
     "ExecutionStep",
     "ExecutionStore",

@@ -100,6 +100,22 @@ class Fence:
     holder_pid: int
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterNode:
+    """A process of a multi-node deployment, as the database sees it: its sessions named
+    ``lanner <role> <host> <pid>``; ``last_active`` is the latest activity of any of them
+    (or a worker's latest job heartbeat, if later); ``leader`` for the executor holding the
+    leadership lock and the scheduler holding its lease."""
+
+    role: str
+    host: str
+    pid: int
+    sessions: int
+    since: datetime
+    last_active: datetime | None
+    leader: bool
+
+
 JOB_LOST = "job_lost"
 """The event :meth:`QueueStore.expire_jobs` adds for a ``run`` job whose lease ran out:
 ``{taskRunId, attempt, workerId, jobPayload}`` (the engine's ``events.JOB_LOST``)."""
@@ -168,6 +184,10 @@ class QueueStore(Protocol):
         """Make claimed jobs claimable again: those of ``worker_id`` but ``keep`` (at its
         start-up, or the claims it lost track of in an outage), or, with None, those whose
         lease expired. Returns how many."""
+        ...
+
+    async def cluster_nodes(self) -> list[ClusterNode]:
+        """The processes attached to the database (PostgreSQL; none on SQLite)."""
         ...
 
     async def job_counts(self) -> dict[str, int]:

@@ -26,13 +26,14 @@ import psycopg
 
 from lanner.errors import NotLeaderError
 from lanner.store.protocols.queue import Fence
+from lanner.store.sqlalchemy.cluster import EXECUTOR_LOCK_KEY as CLUSTER_LOCK_KEY
 from lanner.store.sqlalchemy.engines import first_line
 from lanner.store.sqlalchemy.notifications import connect, postgres_conninfo
 
 log = logging.getLogger("lanner.leadership")
 
-EXECUTOR_LOCK_KEY = 0x4C414E4E4558
-"""The executor's lock key: "LANNEX" in ASCII, an arbitrary constant shared by every node."""
+# The executor's lock key: "LANNEX" in ASCII, an arbitrary constant shared by every node.
+EXECUTOR_LOCK_KEY = CLUSTER_LOCK_KEY
 RETRY_S = 1.0
 CHECK_S = 2.0
 

@@ -26,7 +26,12 @@ from collections.abc import Callable, Iterable, Sequence
 import psycopg
 
 from lanner.errors import ConfigError
-from lanner.store.sqlalchemy.engines import PG_CONNECT_TIMEOUT_S, first_line, normalize_url
+from lanner.store.sqlalchemy.engines import (
+    PG_CONNECT_TIMEOUT_S,
+    application_name,
+    first_line,
+    normalize_url,
+)
 
 log = logging.getLogger("lanner.notifications")
 
@@ -56,7 +61,7 @@ async def connect(conninfo: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
         conninfo,
         autocommit=True,
         connect_timeout=PG_CONNECT_TIMEOUT_S,
-        application_name="lanner",
+        application_name=application_name(),
         keepalives=1,
         keepalives_idle=10,
         keepalives_interval=5,

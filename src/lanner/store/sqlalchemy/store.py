@@ -30,6 +30,7 @@ from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Fence, Job, JobClaim, NewEvent
 from lanner.store.sqlalchemy import (
+    cluster,
     executions,
     flow_triggers,
     flows,
@@ -230,6 +231,7 @@ class SqlStore:
     requeue_jobs = writes(queue.requeue_jobs)
     expire_jobs = writes(queue.expire_jobs)
     job_counts = reads(queue.job_counts)
+    cluster_nodes = reads(cluster.cluster_nodes)
 
     async def add_events(self, events: Sequence[NewEvent]) -> None:
         """Events addressed to an execution that does not exist are dropped."""
