@@ -5,7 +5,7 @@
 - ``foreach_<n>``: a ForEach over n values (``concurrencyLimit`` 0 and 1): time per item.
 
 Then the same figures end to end over HTTP, against a real ``lanner server local`` process with
-the load from another process (``benchmarks/http.py``; ``--no-http`` skips them).
+the load from another process (``benchmarks/http_load.py``; ``--no-http`` skips them).
 
 Run: ``python benchmarks/engine.py [--database-url URL] [--executions 500] [--profile]``.
 """
@@ -163,7 +163,7 @@ def main() -> None:
 
 def _load_http_bench() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "lanner_http_bench", Path(__file__).with_name("http.py")
+        "lanner_http_bench", Path(__file__).with_name("http_load.py")
     )
     assert spec is not None
     assert spec.loader is not None

@@ -218,7 +218,7 @@ async def serve_http(
         port=settings.port,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",  # the app's lifespan runs the MCP server's session manager
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )

@@ -88,11 +88,14 @@ class Settings:
     ``worker-lease:``; seconds or an ISO-8601 duration): a dead worker's task runs again this
     long after its last heartbeat (heartbeats every third of it)."""
     store_outage_limit: float = 300.0
+    """Seconds a role keeps retrying while the database is unreachable before it exits
+    non-zero for its supervisor to restart it (``LANNER_STORE_OUTAGE_LIMIT``)."""
     health_port: int | None = None
     """Where the ``executor``, ``worker`` and ``scheduler`` roles serve ``GET /health``
     (``LANNER_HEALTH_PORT``, ``--health-port``; on ``host``); None: no health port."""
-    """Seconds a role keeps retrying while the database is unreachable before it exits
-    non-zero for its supervisor to restart it (``LANNER_STORE_OUTAGE_LIMIT``)."""
+    mcp_enabled: bool = True
+    """The built-in MCP server at ``/api/v1[/{tenant}]/mcp`` (``LANNER_MCP_ENABLED=false`` turns it
+    off); it answers behind the API's own auth."""
     event_loop: str = "asyncio"
     """The server's event loop: ``asyncio`` (default: measured faster than uvloop for Lanner's
     load on 2026-12-03, see the README), ``uvloop``, or ``auto`` (uvloop where it imports)."""
@@ -140,6 +143,7 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_WORKER_LEASE": "worker_lease",
     "LANNER_STORE_OUTAGE_LIMIT": "store_outage_limit",
     "LANNER_HEALTH_PORT": "health_port",
+    "LANNER_MCP_ENABLED": "mcp_enabled",
     **{f"LANNER_{name.upper()}": name for name in (
         "yaml_max_aliases", "yaml_max_depth", "yaml_max_nodes", "yaml_max_chars",
         "flow_parse_timeout", "max_flow_body_bytes", "max_json_body_bytes", "max_upload_bytes",
@@ -234,6 +238,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             out[name] = str(value).strip().lower()
             if out[name] not in EVENT_LOOPS:
                 raise ConfigError(f"{source}: event loop must be one of {', '.join(EVENT_LOOPS)}")
+        elif name == "mcp_enabled":
+            out[name] = parse_flag(name, value, source)
         elif name == "globals":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: globals must be a mapping")
@@ -254,6 +260,18 @@ def parse_seconds(value: Any, source: str, key: str) -> float:
     if not 0 < seconds < float("inf"):
         raise ConfigError(f"{source}: {key} must be positive seconds or a duration, got {value!r}")
     return seconds
+
+
+def parse_flag(name: str, value: Any, source: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: {name.replace('_', '-')} must be true or false, got {value!r}")
 
 
 def parse_time_zone(value: Any, source: str) -> str:

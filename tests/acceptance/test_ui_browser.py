@@ -46,6 +46,20 @@ tasks:
     duration: PT3S
 """
 
+MANY_LINES = 100_000
+LOUD_TIMEOUT_S = 300  # generous: the machine is shared; no timing is asserted
+LOUD_FLOW = """\
+id: loud
+namespace: {ns}
+tasks:
+  - id: count
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - seq 1 {lines}
+"""
+
 FAILING_FLOW = """\
 id: failing
 namespace: {ns}
@@ -116,6 +130,87 @@ def deploy(server: LannerServer, source: str) -> None:
     assert response.status_code == 200, response.text
 
 
+EDITOR_START = """\
+id: edited
+namespace: {ns}
+tasks:
+  - id: hello
+    type: """
+
+
+def editor_text(page: Any) -> str:
+    return str(page.evaluate("window.lannerEditor.state.doc.toString()"))
+
+
+def test_deploy_a_flow_in_the_editor_with_completions(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    page.goto(f"{lanner_server.url}/ui/main/flows/new?namespace={unique_namespace}")
+    page.locator("#editor .cm-editor").wait_for()
+    shoot(page, "flow-new")
+    start = EDITOR_START.format(ns=unique_namespace)
+    page.evaluate(
+        "(text) => { const v = window.lannerEditor; v.dispatch({changes: {from: 0,"
+        " to: v.state.doc.length, insert: text}, selection: {anchor: text.length}}); v.focus(); }",
+        start,
+    )
+    # a prefix of the type, then the type picked from the popup (not typed out)
+    page.keyboard.type("io.kestra.plugin.core.log.Lo")
+    option = page.locator(".cm-tooltip-autocomplete li", has_text="io.kestra.plugin.core.log.Log")
+    option.first.wait_for()
+    shoot(page, "editor-completion-type")
+    option.first.click()
+    assert editor_text(page).endswith("    type: io.kestra.plugin.core.log.Log")
+    # a property of that type, completed from its JSON schema
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("mess")
+    prop = page.locator(".cm-tooltip-autocomplete li", has_text="message")
+    prop.first.wait_for()
+    shoot(page, "editor-completion-property")
+    prop.first.click()
+    page.keyboard.type("written in the editor")
+    assert editor_text(page).endswith(
+        "    type: io.kestra.plugin.core.log.Log\n    message: written in the editor"
+    ), editor_text(page)
+    # a value the property's schema enumerates
+    page.keyboard.press("Enter")
+    page.keyboard.type("level: WA")
+    value = page.locator(".cm-tooltip-autocomplete li", has_text="WARN")
+    value.first.wait_for()
+    value.first.click()
+    assert editor_text(page).endswith("\n    level: WARN"), editor_text(page)
+    # a bad property shows inline, at its line, from the validate endpoint
+    page.keyboard.press("Enter")
+    page.keyboard.type("colour: red")
+    page.locator(".cm-lintRange-error").first.wait_for()
+    page.locator(".cm-lint-marker-error").first.wait_for()
+    shoot(page, "editor-inline-error")
+    for _ in range(len("colour: red")):
+        page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.querySelectorAll('.cm-lintRange-error').length === 0")
+    page.click("#editor button")
+    page.wait_for_url(f"**/ui/main/flows/{unique_namespace}/edited")
+    stored = httpx.get(
+        f"{lanner_server.url}/api/v1/flows/{unique_namespace}/edited", auth=lanner_server.auth
+    ).json()
+    assert stored["tasks"][0]["type"] == "io.kestra.plugin.core.log.Log"
+    assert stored["tasks"][0]["message"] == "written in the editor"
+    assert stored["tasks"][0]["level"] == "WARN"
+    # edit the saved flow on its page: a new revision
+    page.locator("#editor .cm-editor").wait_for()
+    page.evaluate(
+        "() => { const v = window.lannerEditor; const text = v.state.doc.toString();"
+        " v.dispatch({changes: {from: 0, to: text.length,"
+        " insert: text.replace('written in the editor', 'edited again')}}); }"
+    )
+    page.click("#editor button")
+    page.locator("h1 small a", has_text="revision 2").wait_for()
+    shoot(page, "flow-edited")
+
+
 def test_run_a_flow_from_its_form_and_watch_logs_arrive(
     lanner_server: LannerServer, browser_page: Any, unique_namespace: str
 ) -> None:
@@ -123,6 +218,22 @@ def test_run_a_flow_from_its_form_and_watch_logs_arrive(
     deploy(lanner_server, LIVE_FLOW.format(ns=unique_namespace))
     page.goto(f"{lanner_server.url}/ui/main/flows/{unique_namespace}/live")
     shoot(page, "flow")
+    # the topology zooms and pans (its viewBox), and resets to the whole flow
+    whole = page.get_attribute("svg.topology", "viewBox")
+    page.click("button[data-zoom='zoom in']")
+    zoomed = page.get_attribute("svg.topology", "viewBox")
+    assert zoomed != whole
+    assert float(zoomed.split()[2]) < float(whole.split()[2])
+    box = page.locator("svg.topology").bounding_box()
+    page.mouse.move(box["x"] + 50, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 10, box["y"] + 10, steps=4)
+    page.mouse.up()
+    assert page.get_attribute("svg.topology", "viewBox") != zoomed
+    page.click("button[data-zoom='whole flow']")
+    assert [float(v) for v in page.get_attribute("svg.topology", "viewBox").split()] == [
+        float(v) for v in whole.split()
+    ]
     page.fill("input[name=who]", "ada")
     page.click("#execute button")
     page.wait_for_url(f"**/ui/main/executions/{unique_namespace}/live/*")
@@ -160,6 +271,49 @@ def test_restart_a_failed_execution_from_its_page(
     page.wait_for_function("document.getElementById('attempt').textContent === '2'")
     page.locator("#state .state-failed").wait_for()
     shoot(page, "execution-restarted")
+    # change the state of the failed execution from the same page
+    page.select_option("#change-state select[name=state]", "WARNING")
+    page.click("#change-state button")
+    page.locator("#state .state-warning").wait_for()
+    after = httpx.get(
+        f"{lanner_server.url}/api/v1/executions/{created['id']}", auth=lanner_server.auth
+    ).json()
+    assert after["state"]["current"] == "WARNING"
+    shoot(page, "execution-changed-state")
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_log_lines_scroll_without_freezing(
+    lanner_server: LannerServer, browser_page: Any, unique_namespace: str
+) -> None:
+    page = browser_page
+    deploy(lanner_server, LOUD_FLOW.format(ns=unique_namespace, lines=MANY_LINES))
+    created = httpx.post(
+        f"{lanner_server.url}/api/v1/executions/{unique_namespace}/loud",
+        params={"wait": "true"},
+        auth=lanner_server.auth,
+        timeout=LOUD_TIMEOUT_S,
+    ).json()
+    assert created["state"]["current"] == "SUCCESS", created["state"]
+    page.goto(f"{lanner_server.url}{urlsplit(created['url']).path}")
+    page.wait_for_function(
+        f"(window.lannerLogs && window.lannerLogs.rows.length >= {MANY_LINES})",
+        timeout=LOUD_TIMEOUT_S * 1000,
+    )
+    # every line is in the viewer, only the visible rows are in the DOM
+    assert page.locator("#logs .row").count() < 200
+    assert "100000" not in (page.text_content("#logs") or "")
+    page.locator("#logs").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    page.locator("#logs .row span", has_text="100000").first.wait_for()
+    assert page.locator("#logs .row").count() < 200
+    shoot(page, "execution-100k-lines")
+    # the level filter applies to all 100,000 lines at once, and keeps the place in the log
+    page.locator("#logs").evaluate("box => { box.scrollTop = 50000 * 18; }")
+    page.locator("#logs .row span", has_text="49999").first.wait_for()
+    page.uncheck("input[data-level=INFO]")
+    page.wait_for_function("document.querySelectorAll('#logs .row.level-INFO').length === 0")
+    page.check("input[data-level=INFO]")
+    page.locator("#logs .row span", has_text="49999").first.wait_for()
 
 
 def test_list_filters_survive_back(
@@ -186,6 +340,7 @@ def test_list_filters_survive_back(
     assert page.input_value("input[name=namespace]") == unique_namespace
     assert page.locator("table.list tbody tr").count() == 2
     for name, path in {
+        "dashboard": f"/ui/main/dashboard?namespace={unique_namespace}",
         "flows": "/ui/main/flows",
         "logs": f"/ui/main/logs?namespace={unique_namespace}",
         "namespaces": "/ui/main/namespaces",

@@ -70,12 +70,34 @@ async def test_namespace_search(api: httpx.AsyncClient, ns: str) -> None:
     body = (await api.get("/api/v1/namespaces/search", params={"q": ns})).json()
     assert body["total"] == 2
     assert body["results"] == [
-        {"id": ns, "deleted": False},
-        {"id": ns + ".sub", "deleted": False},
+        {"id": ns, "deleted": False, "disabled": True},
+        {"id": ns + ".sub", "deleted": False, "disabled": True},
     ]
     page = (
         await api.get("/api/v1/namespaces/search", params={"q": ns, "size": 1, "page": 2})
     ).json()
-    assert page == {"results": [{"id": ns + ".sub", "deleted": False}], "total": 2}
+    assert page == {
+        "results": [{"id": ns + ".sub", "deleted": False, "disabled": True}],
+        "total": 2,
+    }
     tenant = await api.get("/api/v1/main/namespaces/search", params={"q": ns})
     assert tenant.json()["total"] == 2
+
+
+async def test_namespace_search_in_kestra_shape(api: httpx.AsyncClient, ns: str) -> None:
+    """Kestra OSS lists each flow namespace's parents and its system namespace, every one
+    ``disabled: true`` (Kestra's MCP server prints them "not created"), 10 a page by default."""
+    await deploy(api, log_flow(f"{ns}.deep.er", "a"))
+    body = (await api.get("/api/v1/namespaces/search", params={"q": ns.upper()})).json()
+    assert [r["id"] for r in body["results"]] == [ns, f"{ns}.deep", f"{ns}.deep.er"]
+    assert {r["disabled"] for r in body["results"]} == {True}
+    parents = (await api.get("/api/v1/namespaces/search", params={"q": "io.lanner"})).json()
+    assert "io" not in {r["id"] for r in parents["results"]}  # "io" does not contain q
+    everything = (await api.get("/api/v1/namespaces/search", params={"size": 10_000})).json()
+    ids = [r["id"] for r in everything["results"]]
+    assert {"io", "io.lanner", ns, "system"} <= set(ids)
+    assert ids == sorted(ids)
+    assert len((await api.get("/api/v1/namespaces/search")).json()["results"]) == min(10, len(ids))
+    for spelling in ("id,desc", "id:desc"):
+        backwards = await api.get("/api/v1/namespaces/search", params={"q": ns, "sort": spelling})
+        assert [r["id"] for r in backwards.json()["results"]] == [f"{ns}.deep.er", f"{ns}.deep", ns]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import httpx
 from tests.api.helpers import YAML, flow_yaml
 
-HTTP_REQUEST = "io.kestra.plugin.core.http.Request"
-PURGE_LOGS = "io.kestra.plugin.core.log.PurgeLogs"
+TEMPLATE = "io.kestra.plugin.core.flow.Template"
 
 
 def unrunnable(ns: str, flow_id: str = "unrunnable") -> str:
@@ -17,14 +16,14 @@ def unrunnable(ns: str, flow_id: str = "unrunnable") -> str:
         "tasks:\n"
         "  - id: ok\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
         "  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
-        f"      - id: fetch\n        type: {HTTP_REQUEST}\n        uri: https://example.com\n"
-        f"errors:\n  - id: purge\n    type: {PURGE_LOGS}\n    endDate: '{{{{ now() }}}}'\n"
+        f"      - id: fetch\n        type: {TEMPLATE}\n        namespace: c\n        templateId: d\n"
+        f"errors:\n  - id: purge\n    type: {TEMPLATE}\n    namespace: a\n    templateId: b\n"
     )
 
 
 EXPECTED = {
-    "tasks[1].tasks[0].type": HTTP_REQUEST,
-    "errors[0].type": PURGE_LOGS,
+    "tasks[1].tasks[0].type": TEMPLATE,
+    "errors[0].type": TEMPLATE,
 }
 
 

@@ -5,8 +5,10 @@ page's execute form comes from the flow's inputs; same auth as the API."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +20,7 @@ from tests.api.helpers import YAML
 
 from lanner.api.context import Services
 from lanner.config import Settings
+from lanner.domain.metrics import MetricEntry
 from lanner.engine import Engine
 from lanner.store import Store
 
@@ -189,9 +192,9 @@ async def test_flows_list_and_flow_page(api: httpx.AsyncClient, ns: str) -> None
 async def test_entry_points_and_static_files(api: httpx.AsyncClient) -> None:
     root = await api.get("/ui", follow_redirects=False)
     assert root.status_code == 302
-    assert root.headers["location"] == "/ui/main/executions"
+    assert root.headers["location"] == "/ui/main/dashboard"
     tenant = await api.get("/ui/acme/", follow_redirects=False)
-    assert tenant.headers["location"] == "/ui/acme/executions"
+    assert tenant.headers["location"] == "/ui/acme/dashboard"
     script = await api.get("/ui/static/ui.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
@@ -291,3 +294,178 @@ async def test_one_time_zone_setting_is_honoured(
     assert 'data-zone="Europe/Paris"' in html
     assert " CET</td>" in html or " CEST</td>" in html
     assert " UTC</td>" not in html
+
+
+async def test_flow_page_has_the_editor_over_its_source(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    html = (await api.get(f"/ui/main/flows/{ns}/failing")).text
+    assert '<script src="/ui/static/editor.js" defer></script>' in html
+    editor = html[
+        html.index('<form id="editor"') : html.index("</form>", html.index('id="editor"'))
+    ]
+    assert f'data-flow="{ns}/failing"' in editor
+    assert '<textarea name="source" data-editor' in editor
+    assert "errorMessage: the contract check broke" in editor  # the source as stored
+    assert "saving makes revision 2" in html
+    # pages without an editor do not load its bundle
+    assert "editor.js" not in (await api.get("/ui/main/flows")).text
+
+
+async def test_new_flow_page_starts_from_a_flow_in_the_namespace(
+    api: httpx.AsyncClient, ns: str
+) -> None:
+    page = await api.get("/ui/main/flows/new", params={"namespace": ns})
+    assert page.status_code == 200
+    html = page.text
+    assert f"namespace: {ns}\n" in html
+    assert "type: io.kestra.plugin.core.log.Log" in html
+    assert '<form id="editor" class="editor-form">' in html  # no data-flow: saving creates
+    assert '<script src="/ui/static/editor.js" defer></script>' in html
+    odd = await api.get("/ui/main/flows/new", params={"namespace": "<b>x"})
+    assert "namespace: company.team" in odd.text
+    listing = await api.get("/ui/main/flows", params={"namespace": ns})
+    assert f'href="/ui/main/flows/new?namespace={ns}"' in listing.text
+
+
+async def test_the_editor_bundle_is_served_from_the_package(api: httpx.AsyncClient) -> None:
+    bundle = await api.get("/ui/static/editor.js")
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert bundle.text.startswith("// Lanner flow editor (CodeMirror 6, MIT).")
+    assert "/flows/validate" in bundle.text
+    assert "/plugins" in bundle.text
+
+
+SUCCEEDING = """\
+id: fine
+namespace: {ns}
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.debug.Return
+    format: fine
+"""
+
+
+@pytest.mark.usefixtures("engine")
+async def test_dashboard_counts_executions_per_state_with_bounded_queries(
+    api: httpx.AsyncClient, services: Services, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    await deploy(api, SUCCEEDING.format(ns=ns))
+    failed = [await finished(api, ns, "failing") for _ in range(3)]
+    assert {body["state"]["current"] for body in failed} == {"FAILED"}
+    failed_id = failed[-1]["id"]
+    fine = await finished(api, ns, "fine")
+    assert fine["state"]["current"] == "SUCCESS"
+
+    def per(fmt: str) -> Counter[str]:
+        """The failed executions per bar label (a bar boundary may fall between them)."""
+        return Counter(
+            datetime.fromisoformat(body["state"]["startDate"]).astimezone(UTC).strftime(fmt)
+            for body in failed
+        )
+
+    queries: list[Any] = []
+    search = services.store.search_executions
+
+    async def recorded(query: Any) -> Any:
+        queries.append(query)
+        return await search(query)
+
+    monkeypatch.setattr(services.store, "search_executions", recorded)
+    page = await api.get("/ui/main/dashboard", params={"namespace": ns})
+    assert page.status_code == 200
+    html = page.text
+    for day, count in per("%m-%d").items():
+        assert f"<title>{day}: {count} FAILED</title>" in html
+    fine_day = datetime.fromisoformat(fine["state"]["startDate"]).astimezone(UTC)
+    assert f"<title>{fine_day:%m-%d}: 1 SUCCESS</title>" in html
+    assert html.count('<rect class="bar-') == len(per("%m-%d")) + 1  # no bar on empty days
+    assert "4 executions since" in html
+    assert f'href="/ui/main/executions/{ns}/failing/{failed_id}"' in html  # recent failures
+    assert f'href="/ui/main/executions?namespace={ns}&amp;state=FAILED"' in html
+    # bounded: every query is one time range and one small page, never a listing
+    assert queries
+    assert all(q.start_date is not None and q.size <= 10 for q in queries)
+    assert len(queries) <= 7 + 5 + 1  # a count per day, per state on the one busy day, failures
+    hourly = (await api.get("/ui/main/dashboard", params={"namespace": ns, "days": "1"})).text
+    for hour, count in per("%H:00").items():
+        assert f"<title>{hour}: {count} FAILED</title>" in hourly
+    assert '<option value="1" selected>last 24 hours</option>' in hourly
+    empty = (await api.get("/ui/main/dashboard", params={"namespace": ns + "none"})).text
+    assert "No execution in this period." in empty
+    assert '<rect class="bar-' not in empty
+
+
+@pytest.mark.usefixtures("engine")
+async def test_execution_page_lists_metrics_and_offers_change_state(
+    api: httpx.AsyncClient, services: Services, ns: str
+) -> None:
+    await deploy(api, FAILING.format(ns=ns))
+    body = await finished(api, ns, "failing")
+    runs = {run["taskId"]: run["id"] for run in body["taskRunList"]}
+    await services.store.add_metrics(
+        [
+            MetricEntry(
+                tenant_id="main",
+                namespace=ns,
+                flow_id="failing",
+                execution_id=body["id"],
+                task_id="ok",
+                task_run_id=runs["ok"],
+                type="counter",
+                name="rows.read",
+                value=1234.0,
+                timestamp=datetime.now(UTC),
+                tags={"table": "orders"},
+            )
+        ]
+    )
+    html = (await api.get(page_path(body))).text
+    metrics = html[html.index("<h2>Metrics") : html.index("</table>", html.index("<h2>Metrics"))]
+    assert "<small>1</small>" in metrics
+    assert '<td>rows.read</td><td>counter</td><td class="num">1234.0</td>' in metrics
+    assert '<span class="label">table:orders</span>' in metrics
+    form = html[
+        html.index('<form id="change-state"') : html.index("</form>", html.index("change-state"))
+    ]
+    assert f'data-id="{body["id"]}"' in form
+    assert f'<option value="{runs["boom"]}">task run boom (FAILED)</option>' in form
+    assert "<option selected>SUCCESS</option>" in form
+    assert "<option>RUNNING</option>" not in form  # terminal states only, as the API wants
+    # what the form calls: the execution's change-status and a task run's state
+    changed = await api.post(
+        f"/api/v1/executions/{body['id']}/state",
+        json={"taskRunId": runs["boom"], "state": "SUCCESS"},
+    )
+    assert changed.status_code == 200, changed.text
+
+
+@pytest.mark.usefixtures("engine")
+async def test_log_viewer_pages_lines_after_a_sequence(api: httpx.AsyncClient, ns: str) -> None:
+    await deploy(api, FLOW.format(ns=ns))
+    body = await finished(api, ns, "greet", data={"who": "ada", "times": "1"})
+    html = (await api.get(page_path(body))).text
+    assert 'data-log-page="5000"' in html
+    first = await api.get(page_path(body) + "/lines", params={"limit": "2"})
+    assert first.status_code == 200
+    page = first.json()
+    assert page["more"] is True
+    assert len(page["lines"]) == 2
+    seq, when, level, _task, _message = page["lines"][0]
+    assert when.endswith(" UTC")
+    assert level == "INFO"
+    rest = (
+        await api.get(page_path(body) + "/lines", params={"after": str(page["lines"][1][0])})
+    ).json()
+    assert rest["more"] is False
+    seqs = [line[0] for line in page["lines"] + rest["lines"]]
+    assert seqs == sorted(set(seqs))
+    assert seqs[0] == seq
+    messages = [line[4] for line in rest["lines"]]
+    assert "hello ada <script>alert(1)</script>" in messages  # JSON: the viewer sets textContent
+    everything = await api.get(f"/api/v1/logs/{body['id']}")
+    assert len(seqs) == len(everything.json())
+    bogus = await api.get(page_path(body) + "/lines", params={"after": "x", "limit": "-3"})
+    assert len(bogus.json()["lines"]) == len(seqs)  # bad paging values fall back to defaults
+    assert (await api.get(f"/ui/main/executions/{ns}/other/{body['id']}/lines")).status_code == 404

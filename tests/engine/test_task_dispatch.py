@@ -4,22 +4,41 @@ real store (both backends)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import ClassVar
+
+import pytest
 from tests.engine.conftest import Harness
 
 from lanner.domain.logs import LogLevel
 from lanner.domain.states import StateType
+from lanner.tasks.base import Task
+from lanner.tasks.registry import default_registry
 
 S = StateType
 
 
+class NoRuntime(Task):
+    """A known type with no ``run`` (every core type has one now)."""
+
+    TYPE: ClassVar[str] = "io.lanner.tests.NoRuntime"
+
+
+@pytest.fixture
+def no_runtime_type() -> Iterator[None]:
+    default_registry.register(NoRuntime)
+    yield
+    default_registry._by_name.pop(NoRuntime.TYPE.lower(), None)
+
+
+@pytest.mark.usefixtures("no_runtime_type")
 async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
     harness: Harness,
 ) -> None:
     source = (
         "id: unrunnable\nnamespace: company.team\n"
         "tasks:\n"
-        "  - id: fetch\n    type: io.kestra.plugin.core.http.Request\n"
-        "    uri: https://example.com\n"
+        "  - id: fetch\n    type: io.lanner.tests.NoRuntime\n"
         "    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempt: 5\n"
     )
     execution = await harness.run_flow(source)  # the harness stores it as parse_flow accepts it
@@ -29,7 +48,7 @@ async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
     assert len(run.attempts) == 1
     errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
     assert [e.message for e in errors] == [
-        "task type io.kestra.plugin.core.http.Request cannot run on this server yet"
+        "task type io.lanner.tests.NoRuntime cannot run on this server yet"
     ]
 
 

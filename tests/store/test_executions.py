@@ -319,3 +319,43 @@ async def test_delete_removes_the_execution_and_everything_of_it(store: Store) -
         ]
     )
     assert [entry.seq for entry in await store.list_logs(DEFAULT_TENANT, "doomed")] == [1]
+
+
+def _line(e_id: str, message: str) -> LogEntry:
+    return LogEntry(
+        tenant_id=DEFAULT_TENANT,
+        namespace="io.lanner.tests",
+        execution_id=e_id,
+        level=LogLevel.INFO,
+        message=message,
+        timestamp=at(1),
+    )
+
+
+async def test_log_lines_go_with_the_steps_in_their_transaction(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    parent = execution("e-lines")
+    await store.create_execution(parent)
+    before = store.writer.batches_committed
+    await store.apply_steps(
+        [ExecutionStep(parent.id, execution=parent.with_state(StateType.RUNNING, at(1)))],
+        logs=[_line(parent.id, "first"), _line(parent.id, "second")],
+    )
+    assert store.writer.batches_committed == before + 1
+    lines = await store.list_logs(DEFAULT_TENANT, parent.id)
+    assert [line.message for line in lines] == ["first", "second"]
+    seqs = [line.seq or 0 for line in lines]
+    assert seqs == sorted(seqs)
+    assert seqs[0] > 0
+
+
+async def test_a_failing_step_stores_none_of_its_lines(store: Store) -> None:
+    parent = execution("e-lost")
+    await store.create_execution(parent)
+    orphan = task_run("orphan-2", execution("no-such-execution"))
+    with pytest.raises(ConflictError):
+        await store.apply_steps(
+            [ExecutionStep("no-such-execution", task_runs=(orphan,))],
+            logs=[_line(parent.id, "never")],
+        )
+    assert await store.list_logs(DEFAULT_TENANT, parent.id) == []

@@ -52,6 +52,7 @@ DRIVERS = ("sqlalchemy", "psycopg", "sqlite3", "alembic", "aiosqlite")
             "cli",
             "engine",
             "storage",
+            "mcp",
         )
         for p in modules(pkg)
     ]
@@ -106,3 +107,28 @@ def test_tasks_do_not_import_the_engine_api_or_parser(path: Path) -> None:
     """Task classes and ``RunContext`` are the ground floor the engine builds on."""
     for name in imports_of(path):
         assert not name.startswith(GROUND_FLOOR_BANS), f"{path.name} imports {name}"
+
+
+# The stdio proxy runs on a desktop against a remote server: only ``local`` and ``http`` (the
+# built-in server) reach the server side.
+MCP_SERVER_SIDE = frozenset({"local.py", "http.py"})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in modules("mcp") if p.name not in MCP_SERVER_SIDE],
+    ids=lambda p: str(p.relative_to(SRC / "mcp")),
+)
+def test_mcp_proxy_side_imports_no_server_side(path: Path) -> None:
+    for imported in imports_of(path):
+        assert not imported.startswith(("lanner.api", "lanner.engine", "lanner.store")), (
+            f"{path} imports {imported}"
+        )
+
+
+@pytest.mark.parametrize("path", modules("mcp"), ids=lambda p: p.name)
+def test_mcp_does_not_import_the_cli_entry_or_bootstrap(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("lanner.bootstrap", "lanner.cli.main")), (
+            f"{path.name} imports {name}"
+        )

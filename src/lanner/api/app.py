@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
 
 from lanner import __version__
 from lanner.api import (
@@ -21,6 +25,7 @@ from lanner.api import (
     metrics,
     misc,
     namespace_files,
+    plugins,
     reserved,
     triggers,
     webhooks,
@@ -42,6 +47,7 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     execution_bulk.router,
     dependencies.router,
     misc.router,
+    plugins.router,
     logs.router,
     log_follow.router,
     metrics.router,
@@ -61,8 +67,28 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
 
 
 def create_app(services: Services) -> FastAPI:
-    """The ASGI application for ``services``; connects nothing by itself."""
+    """The ASGI application for ``services``; connects nothing by itself.
+
+    Its lifespan runs the built-in MCP server (``lanner.mcp.http``) when it is enabled: serve it
+    with the lifespan on (``bootstrap.serve_http`` does; in tests, enter
+    ``app.router.lifespan_context(app)``), else ``/api/v1/mcp`` answers 503.
+    """
+    mcp = None
+    if services.settings.mcp_enabled:
+        from lanner.mcp.http import McpEndpoint  # the MCP SDK loads only when it is on
+
+        mcp = McpEndpoint(services)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if mcp is None:
+            yield
+            return
+        async with mcp.running():
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Lanner",
         version=__version__,
         description="Kestra-compatible workflow orchestrator API",
@@ -80,6 +106,13 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     for router in RESOURCE_ROUTERS:
         app.include_router(router, prefix=API_PREFIX + "/{tenant}", include_in_schema=False)
+    if mcp is not None:
+        from lanner.mcp.http import MCP_PATHS
+
+        # First (the tenant segment never names a resource: /api/v1/flows/mcp stays the API's).
+        for index, path in enumerate(MCP_PATHS):
+            route = Route(path, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+            app.router.routes.insert(index, route)
     install_error_handlers(app)
     document_errors(app)
     document_auth(app)

@@ -3,19 +3,24 @@
 ``GET /flows/{namespace}/{id}/dependencies`` (``destinationOnly``): the flows connected to this
 one through subflow tasks and Flow triggers; ``GET /namespaces/{namespace}/dependencies``: those
 of every flow of the namespace; both as ``{nodes, edges}`` (:mod:`lanner.flows.dependencies`).
-``GET /namespaces/search`` (``q``, ``page``, ``size``): the namespaces holding flows, as
-Kestra's ``PagedResults<Namespace>``.
+``GET /namespaces/search`` (``q``, ``page``, ``size``, ``sort``): Kestra OSS's
+``PagedResults<NamespaceWithDisabled>``: every namespace holding a flow with each of its parents
+(``a.b.c`` lists ``a`` and ``a.b`` too), plus the system flows' namespace ``system`` that
+Kestra always lists; ``q`` keeps those containing it (case-insensitive); each is
+``{id, deleted: false, disabled: true}`` (OSS namespaces are never "created" entities: Kestra's
+MCP server shows them as "not created"). The default page size is Kestra's 10; ``sort`` only
+sets the direction, as in Kestra.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.ids import FlowIdPath, NamespacePath
-from lanner.api.queries import MAX_PAGE_SIZE, PageParam, SizeParam, check_paging
+from lanner.api.queries import MAX_PAGE_SIZE, PageParam, SizeParam, check_paging, parse_sort
 from lanner.api.wire import JsonResponse
 from lanner.engine.submit import parsed_flow
 from lanner.errors import ErrorDetail, IllegalArgumentError, NotFoundError
@@ -59,13 +64,24 @@ async def namespace_dependencies(
     return topology_json(tenant, nodes, edges)
 
 
+SYSTEM_NAMESPACE = "system"  # Kestra's kestra.system-flows.namespace default, always listed
+_NAMESPACE_SORT_FIELDS = ("id", "namespace")
+
+
+def namespace_tree(namespace: str) -> list[str]:
+    """``a.b.c`` -> ``["a", "a.b", "a.b.c"]`` (Kestra's ``NamespaceUtils.asTree``)."""
+    parts = namespace.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 @router.get("/namespaces/search", summary="Search namespaces")
 async def search_namespaces(
     services: ServicesDep,
     tenant: TenantDep,
     q: str | None = None,
     page: PageParam = 1,
-    size: SizeParam = 20,
+    size: SizeParam = 10,
+    sort: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
     check_paging(page, size)
     if size > MAX_PAGE_SIZE:
@@ -73,6 +89,16 @@ async def search_namespaces(
             f"Invalid entity: size: must be less than or equal to {MAX_PAGE_SIZE}",
             [ErrorDetail("size", f"must be less than or equal to {MAX_PAGE_SIZE}")],
         )
-    names = sorted(await services.store.distinct_namespaces(tenant, q))
-    chunk = names[(page - 1) * size : page * size]
-    return {"results": [{"id": name, "deleted": False} for name in chunk], "total": len(names)}
+    order = parse_sort(sort or [], _NAMESPACE_SORT_FIELDS)
+    # a parent contains q only if its descendant does: the store's filter loses none of them
+    names = {SYSTEM_NAMESPACE}
+    for namespace in await services.store.distinct_namespaces(tenant, q):
+        names.update(namespace_tree(namespace))
+    if q:
+        names = {name for name in names if q.lower() in name.lower()}
+    ordered = sorted(names, reverse=bool(order) and order[0][1])
+    chunk = ordered[(page - 1) * size : page * size]
+    return {
+        "results": [{"id": name, "deleted": False, "disabled": True} for name in chunk],
+        "total": len(ordered),
+    }

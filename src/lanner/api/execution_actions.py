@@ -9,8 +9,7 @@ empty); the 2.0 ``/actions/<verb>`` paths answer with the Execution.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,7 +25,7 @@ from lanner.api.models import json_body, ok
 from lanner.api.problems import error_responses
 from lanner.api.wire import JsonResponse
 from lanner.domain.executions import Execution, TaskRun
-from lanner.domain.inputs import InputSpec, InputType
+from lanner.domain.inputs import InputSpec, resume_input_specs
 from lanner.domain.states import StateType
 from lanner.engine.feeds import WORK_TOPIC, execution_topic
 from lanner.engine.submit import parsed_flow
@@ -41,7 +40,6 @@ ACK_WAIT_S = 2.0
 RESTARTABLE_TASK_STATES = frozenset(
     {StateType.FAILED, StateType.KILLED, StateType.PAUSED, StateType.CANCELLED}
 )
-_INPUT_KEYS = frozenset({"id", "name", "type", "required", "defaults", "description"})
 
 
 async def send_event(services: Services, execution_id: str, kind: str, payload: Any) -> None:
@@ -160,28 +158,7 @@ async def restart(
 
 def resume_specs(raw: Any) -> tuple[InputSpec, ...]:
     """A Pause task's ``onResume`` declarations (already validated at flow save)."""
-    if not isinstance(raw, list):
-        return ()
-    specs = []
-    for item in raw:
-        if (
-            not isinstance(item, Mapping)
-            or InputType.__members__.get(str(item.get("type"))) is None
-        ):
-            continue
-        specs.append(
-            InputSpec(
-                id=str(item.get("id", item.get("name", ""))),
-                type=InputType(str(item["type"])),
-                required=item.get("required", True) is not False,
-                defaults=item.get("defaults"),
-                has_defaults="defaults" in item,
-                properties=MappingProxyType(
-                    {k: v for k, v in item.items() if k not in _INPUT_KEYS}
-                ),
-            )
-        )
-    return tuple(specs)
+    return resume_input_specs(raw)
 
 
 async def _paused_specs(

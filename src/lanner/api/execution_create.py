@@ -9,6 +9,7 @@ end). The execution itself is made, stored and queued by the engine's
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -34,10 +35,15 @@ from lanner.domain.labels import Label
 from lanner.engine.feeds import execution_topic
 from lanner.engine.submit import CORRELATION_LABEL, FileUpload, FlowRef
 from lanner.errors import ErrorDetail, IllegalArgumentError
+from lanner.store import StoredFlow
 
 router = APIRouter(tags=["Executions"], default_response_class=JsonResponse)
 
-ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL})
+MCP_LABEL = "system.from"
+"""Kestra's label of the executions an MCP tool call started (``system.from: mcp``); a client
+may send it so that ``lanner mcp``, which calls the REST API, labels its runs like the built-in
+server does."""
+ALLOWED_REQUEST_SYSTEM_LABELS = frozenset({CORRELATION_LABEL, MCP_LABEL})
 EXECUTION_KINDS = frozenset({"NORMAL", "TEST", "PLAYGROUND"})
 MAX_FORM_FIELDS = 1000
 
@@ -129,19 +135,36 @@ async def _create(
 ) -> Any:  # fmt: skip
     params = request.query_params
     requested = request_labels(params.getlist("labels"))
-    submitter = services.submitter
-    stored = await submitter.flow_of(FlowRef(tenant, namespace, flow_id, revision))
+    stored = await services.submitter.flow_of(FlowRef(tenant, namespace, flow_id, revision))
     flow = await stored_flow(services.settings, stored.source)  # cached for submit
     form = await read_form(request)
-    submission = partial(
-        submitter.submit,
-        stored,
-        form.values,
+    return await submit_and_answer(
+        services, tenant, stored, form.values,
         files=uploads_of(flow.inputs, form),
         labels=[Label(key, value) for key, value in requested.items()],
         schedule_date=parse_instant(schedule_date, "scheduleDate") if schedule_date else None,
-        kind=execution_kind(kind),
-    )
+        kind=execution_kind(kind), wait=wait,
+    )  # fmt: skip
+
+
+async def submit_and_answer(
+    services: Services,
+    tenant: str,
+    stored: StoredFlow,
+    inputs: Mapping[str, Any],
+    *,
+    files: Sequence[FileUpload] = (),
+    labels: Sequence[Label] = (),
+    schedule_date: datetime | None = None,
+    kind: str | None = None,
+    wait: bool = False,
+) -> dict[str, Any]:
+    """Submit ``stored`` and answer the execution's JSON (its end and task runs when ``wait``);
+    the REST route and the MCP server's run tools share it."""
+    submission = partial(
+        services.submitter.submit, stored, inputs, files=files, labels=labels,
+        schedule_date=schedule_date, kind=kind,
+    )  # fmt: skip
     if not wait:
         execution = await submission()
         return {**execution_json(execution), "url": execution_url(services.settings, execution)}

@@ -117,6 +117,7 @@ def configure_logging() -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # the SDK logs each stateless request
 
 
 @server_app.command("local")
@@ -324,6 +325,24 @@ def logs_purge(
     settings = settings_from(data_dir=data_dir, config_file=config)
     deleted = run(purge_logs(settings, age, namespace=namespace, flow_id=flow_id, levels=levels))
     typer.echo(f"purged {deleted} log lines older than {older_than}")
+
+
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """Serve MCP over stdio for desktop agents, proxied to a server's REST API.
+
+    The server and credentials come from the environment, as for ``kestra-ws``: KESTRA_URL,
+    KESTRA_USER/KESTRA_PASSWORD or KESTRA_TOKEN, KESTRA_TENANT (or KESTRA_CONFIG's file).
+    """
+    from lanner.cli.client import ClientError, ClientSettings
+    from lanner.mcp.stdio import serve_stdio
+
+    try:
+        settings = ClientSettings.from_environ()
+    except ClientError as error:
+        fail(error.message)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # stdout is the protocol's
+    asyncio.run(serve_stdio(settings))
 
 
 @app.command("nu-helper")

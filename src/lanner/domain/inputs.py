@@ -76,3 +76,33 @@ class OutputSpec:
     description: str | None = None
     display_name: str | None = None
     required: bool = True
+
+
+_DECLARATION_KEYS = frozenset({"id", "name", "type", "required", "defaults", "description"})
+
+
+def resume_input_specs(raw: Any) -> tuple[InputSpec, ...]:
+    """A Pause task's ``onResume`` declarations as input specs (items that are not a valid
+    declaration are left out: they were refused at flow save)."""
+    if not isinstance(raw, list):
+        return ()
+    specs = []
+    for item in raw:
+        if (
+            not isinstance(item, Mapping)
+            or InputType.__members__.get(str(item.get("type"))) is None
+        ):
+            continue
+        specs.append(
+            InputSpec(
+                id=str(item.get("id", item.get("name", ""))),
+                type=InputType(str(item["type"])),
+                required=item.get("required", True) is not False,
+                defaults=item.get("defaults"),
+                has_defaults="defaults" in item,
+                properties=MappingProxyType(
+                    {k: v for k, v in item.items() if k not in _DECLARATION_KEYS}
+                ),
+            )
+        )
+    return tuple(specs)

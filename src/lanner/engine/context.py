@@ -131,7 +131,7 @@ def build_context(
         "inputs": flow_inputs(flow, execution, decrypt),
         "outputs": outputs,
         "tasks": states,
-        "vars": dict(flow.variables or {}),
+        "vars": dict(execution.variables or flow.variables or {}),
         "labels": labels_map(execution),
         "envs": dict(envs or {}),
         "globals": dict(globals_ or {}),

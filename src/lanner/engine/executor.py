@@ -19,7 +19,7 @@ from typing import Any
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control, overrides, repeats, retries
+from lanner.engine import control, effects, overrides, repeats, retries
 from lanner.engine import events as ev
 from lanner.engine.concurrency import admission
 from lanner.engine.progress import run_block, run_sequence
@@ -176,6 +176,13 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
         policy = spec.retry or w.flow.retry or {}
         if policy.get("warningOnRetry") is True:
             state = S.WARNING
+    changes = payload.get("effects")
+    if changes and state in (S.SUCCESS, S.WARNING) and not w.is_killing:
+        exit_state = effects.apply(w, run, spec, changes)
+        if exit_state is not None:
+            if exit_state is not S.KILLED:
+                end(w, exit_state)  # Exit: the execution ends now, whatever still runs
+            return
     w.finish(run, state, spec)
 
 

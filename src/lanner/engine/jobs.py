@@ -97,7 +97,12 @@ class JobRunner:
                    "state": S.KILLED.value, "startedAt": _now(), "endedAt": _now()}  # fmt: skip
         return NewEvent(job.execution_id, ev.TASK_RESULT, payload)
 
-    async def run(self, job: Job, snapshot: Snapshot, worker_id: str) -> Result:
+    async def run(
+        self, job: Job, snapshot: Snapshot, worker_id: str, *, stream_logs: bool = True
+    ) -> Result:
+        """The job's result event and the log lines it kept: all of them without
+        ``stream_logs`` (the executor stores them with its step), else those not streamed
+        through the log writer."""
         if job.kind == ev.JOB_FINALIZE:
             return await self._finalize(job, snapshot)
         run = snapshot.runs.get(job.task_run_id)
@@ -111,8 +116,9 @@ class JobRunner:
         attempt = int(job.payload.get("attempt") or 1)
         ctx = TaskContext(
             spec, run, snapshot.execution, variables, self.templates, attempt,
-            writer=self.log_writer, masker=self.masker, kv=self._store, triggers=self._store,
-            storage=self.storage, work_root=self.work_root,
+            writer=self.log_writer if stream_logs else None, masker=self.masker, kv=self._store,
+            triggers=self._store, storage=self.storage, work_root=self.work_root,
+            store=self._store,
         )  # fmt: skip
         if job.kind == ev.JOB_RESOLVE:
             return await self._resolve(job, spec, ctx), ctx.logs
@@ -174,6 +180,8 @@ class JobRunner:
         if has_started:
             elapsed = datetime.now(UTC) - datetime.fromisoformat(started)
             task_completed(ctx.logger, spec.type, state.value, elapsed)
+        if ctx.effects and state is S.SUCCESS:
+            extra["effects"] = ctx.effects  # applied by the executor with the result
         payload = {
             "taskRunId": job.task_run_id, "attempt": ctx.attempt, "state": state.value,
             "outputs": dict(outputs) if outputs is not None else None,

@@ -39,11 +39,19 @@ from lanner.domain.states import StateType
 from lanner.domain.times import utc_now
 from lanner.engine.decisions import Decisions
 from lanner.engine.events import FLOW_TRIGGERS_TOPIC, JOBS_TOPIC, kill_topic
-from lanner.engine.feeds import WORK_TOPIC, ChangeFeed, Subscription, execution_topic
+from lanner.engine.feeds import (
+    WORK_TOPIC,
+    ChangeFeed,
+    Subscription,
+    execution_topic,
+    logs_topic,
+)
+from lanner.engine.inline import BUDGET, can_inline, merge
+from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import execution_lines
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.resilience import Backoff, StoreLostError
-from lanner.engine.results import LocalResults, StoredResults
+from lanner.engine.results import LocalResults, StoredResults, round_trip
 from lanner.engine.snapshots import FlowMissingError, Snapshot, Snapshots
 from lanner.errors import NotLeaderError
 from lanner.store import (
@@ -115,13 +123,17 @@ class ExecutorLoop:
         self._log_writer = log_writer
         self._lines: list[LogEntry] = []  # engine log lines of the batch being decided
         self._worker: LocalWorker | None = None
+        self._inline: JobRunner | None = None  # runs pure jobs in the step (engine/inline.py)
+        self.jobs_inlined = 0
         # Task results handed over by a worker in this process (none without one).
         self.results = results or LocalResults(StoredResults(store, feed), clock=clock)
         self._is_store_dirty = True  # events may wait in the store: read them
 
-    def attach(self, worker: LocalWorker) -> None:
-        """Hand new jobs straight to ``worker`` (in this process) when it has free slots."""
+    def attach(self, worker: LocalWorker, inline: JobRunner | None = None) -> None:
+        """Hand new jobs straight to ``worker`` (in this process) when it has free slots;
+        with ``inline`` (that worker's runner), run pure jobs in the step itself."""
         self._worker = worker
+        self._inline = inline
 
     def stop(self) -> None:
         self._stopping.set()
@@ -229,10 +241,22 @@ class ExecutorLoop:
                 if self._snapshots.cached(execution_id) is None
             }
         )
+        inlined = 0
         for execution_id, batch in by_execution.items():
             step = await self._decide(execution_id, batch, now)
             if step is not None:
+                if self._inline is not None and step.jobs:
+                    step, count = await self._run_inline(self._inline, step, batch[0].tenant_id)
+                    inlined += count
                 steps.append(step)
+        # Inlined tasks' lines (and the engine's, to keep their order) are stored with the
+        # steps, after every line written before them.
+        step_lines: list[LogEntry] = []
+        if inlined:
+            step_lines, self._lines = self._lines, []
+            if self._log_writer is not None:
+                await self._log_writer.flush()
+        self.jobs_inlined += inlined
         worker = self._worker
         reserved = worker.reserve_slots() if worker is not None else 0
         claim = (
@@ -241,7 +265,9 @@ class ExecutorLoop:
         claimed: list[Job] = []
         try:
             fence = self._fence() if self._fence is not None else None  # NotLeaderError
-            claimed = await self._store.apply_steps(steps, claim=claim, fence=fence)
+            claimed = await self._store.apply_steps(
+                steps, claim=claim, logs=step_lines, fence=fence
+            )
         except Exception as error:
             for step in steps:  # the in-memory snapshots ran ahead of the store
                 self._snapshots.drop(step.execution_id)
@@ -254,6 +280,8 @@ class ExecutorLoop:
         if self._log_writer is not None:
             self._log_writer.write(self._lines)
         self._announce(steps, len(claimed))
+        if step_lines:
+            self._feed.publish(*{logs_topic(e.execution_id) for e in step_lines if e.execution_id})
         return steps
 
     async def _decide(
@@ -279,6 +307,50 @@ class ExecutorLoop:
         if snapshot.execution.state.is_terminated:
             self._snapshots.drop(execution_id)
         return step
+
+    async def _run_inline(
+        self, runner: JobRunner, step: ExecutionStep, tenant_id: str
+    ) -> tuple[ExecutionStep, int]:
+        """``step`` followed by the decisions on the results of its pure jobs, run here and
+        now, as long as they create more (up to :data:`BUDGET` jobs)."""
+        execution_id = step.execution_id
+        merged, last, count = step, step, 0
+        worker_id = self._worker.worker_id if self._worker is not None else "executor"
+        while count < BUDGET:
+            snapshot = self._snapshots.cached(execution_id)
+            if snapshot is None or snapshot.execution.state.current is StateType.KILLING:
+                break
+            pure = [job for job in last.jobs if can_inline(job, snapshot)][: BUDGET - count]
+            if not pure:
+                break
+            results: list[ExecutorEvent] = []
+            for new in pure:
+                job = Job(
+                    f"inline-{new.task_run_id}", tenant_id, execution_id, new.task_run_id,
+                    new.kind, new.payload, attempts=1, worker_id=worker_id,
+                )  # fmt: skip
+                event, logs = await runner.run(job, snapshot, worker_id, stream_logs=False)
+                self._lines.extend(logs)  # after the engine's lines of the step so far
+                if event is not None:
+                    results.append(
+                        ExecutorEvent(
+                            id=None, execution_id=execution_id, kind=event.kind,
+                            payload=round_trip(event.payload), available_at=self._clock(),
+                            tenant_id=tenant_id,
+                        )
+                    )  # fmt: skip
+            count += len(pure)
+            if not results:
+                merged = merge(merged, ExecutionStep(execution_id), pure)
+                break
+            then = await self._decide(execution_id, results, self._clock())
+            merged = merge(merged, then or ExecutionStep(execution_id), pure)
+            if then is None or any(_failed(event) for event in results):
+                # After a failure the next tasks (an errors branch) may read its error lines
+                # (``errorLogs()``): they run once those are committed.
+                break
+            last = then
+        return merged, count
 
     async def _fail(
         self, execution_id: str, events: list[ExecutorEvent], now: datetime
@@ -321,6 +393,11 @@ class ExecutorLoop:
         if jobs > claimed:  # some wait in the queue
             topics.append(JOBS_TOPIC)
         self._feed.publish(*topics)
+
+
+def _failed(event: ExecutorEvent) -> bool:
+    payload = event.payload
+    return payload.get("state") == StateType.FAILED.value or payload.get("error") is not None
 
 
 def ended_by(execution_id: str, events: Sequence[ExecutorEvent]) -> ExecutionStep:

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -85,7 +85,7 @@ class LocalResults:
         for result in results:
             event = result.event
             # The round trip through JSON a stored event makes (tuples become lists...).
-            payload = orjson.loads(orjson.dumps(event.payload, default=_json_default))
+            payload = round_trip(event.payload)
             self._pending.append(
                 ExecutorEvent(
                     id=None,
@@ -157,6 +157,12 @@ def as_results(events: Sequence[ExecutorEvent]) -> list[TaskResult]:
         for event in events
         if event.job_id is not None
     ]
+
+
+def round_trip(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload`` as a stored event gives it back: the round trip through JSON (tuples
+    become lists...)."""
+    return cast(dict[str, Any], orjson.loads(orjson.dumps(payload, default=_json_default)))
 
 
 def _json_default(value: object) -> object:

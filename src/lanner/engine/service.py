@@ -168,7 +168,7 @@ class Engine:
             results=self.results,
             lease_s=lease_s,
         )
-        self.loop.attach(self.worker)
+        self.loop.attach(self.worker, inline=runner)
         self._loop_task: asyncio.Task[None] | None = None
         self._triggers_task: asyncio.Task[None] | None = None
 

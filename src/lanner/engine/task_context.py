@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lanner.domain.executions import Execution, TaskRun
@@ -41,7 +41,7 @@ from lanner.storage import (
     task_file_path,
     uri_of,
 )
-from lanner.store import KVStore, TriggerStore
+from lanner.store import KVStore, Store, TriggerStore
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.values import is_truthy
 from lanner.templating import TemplateEngine
@@ -84,6 +84,9 @@ class TaskContext:
     metrics: list[Metric] = field(default_factory=list)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     storage: LocalStorage | None = None
+    store: Store | None = None
+    effects: dict[str, Any] = field(default_factory=dict)
+    """What the task asked of its execution (``update_execution``), sent with its result."""
     work_root: Path | None = None
     """Where attempts' working directories are made (default: the system's temp dir)."""
     shared_dir: Path | None = None
@@ -123,6 +126,22 @@ class TaskContext:
     async def render_typed(self, value: Any) -> Any:
         return None if value is None else await self.render_value(value, typed=True)
 
+    async def render_with(self, value: Any, extra: Mapping[str, Any]) -> str | None:
+        if value is None:
+            return None
+        variables = {**self.variables, **extra}
+        return str(await render_tree(self.templates, _as_text(value), variables, typed=False))
+
+    def update_execution(self, kind: str, value: Any) -> None:
+        self.effects[kind] = value
+
+    async def delete_files_of_execution(
+        self, namespace: str, flow_id: str, execution_id: str
+    ) -> bool:
+        storage = self.require_storage()
+        prefix = execution_prefix(namespace, flow_id, execution_id)
+        return await storage.delete_tree(self.execution.tenant_id, prefix)
+
     async def secret(self, key: str) -> str:
         # Through the template engine's ``secret()``: one lookup, and the value gets masked.
         return str(await self.render_value("{{ secret(" + json.dumps(key) + ") }}", typed=False))
@@ -154,6 +173,38 @@ class TaskContext:
         return uri_of(path)
 
     async def read_file(self, uri: str) -> bytes:
+        storage, path = self._reachable(uri, "read")
+        try:
+            return await storage.read_bytes(self.execution.tenant_id, path)
+        except LannerError as error:
+            raise TaskFailure(error.message) from None
+
+    async def file_size(self, uri: str) -> int:
+        storage, path = self._reachable(uri, "read")
+        try:
+            return await storage.size(self.execution.tenant_id, path)
+        except LannerError as error:
+            raise TaskFailure(error.message) from None
+
+    async def delete_file(self, uri: str) -> bool:
+        storage, path = self._reachable(uri, "delete")
+        return await storage.delete(self.execution.tenant_id, path)
+
+    async def delete_execution_files(self) -> list[str]:
+        storage = self.require_storage()
+        execution = self.execution
+        prefix = execution_prefix(execution.namespace, execution.flow_id, execution.id)
+        root = storage.local_path(execution.tenant_id, prefix)
+        found = await asyncio.to_thread(_files_below, root)
+        await storage.delete_tree(execution.tenant_id, prefix)
+        return [uri_of(prefix / relative) for relative in found]
+
+    def namespace_files(self) -> NamespaceFiles:
+        return NamespaceFiles(self.require_storage())
+
+    def _reachable(self, uri: str, verb: str) -> tuple[LocalStorage, PurePosixPath]:
+        """The storage and path of ``uri`` when this execution may reach it: its own files
+        and its namespace's files."""
         storage = self.require_storage()
         execution = self.execution
         try:
@@ -163,12 +214,9 @@ class TaskContext:
         own = execution_prefix(execution.namespace, execution.flow_id, execution.id)
         if not (is_inside(path, own) or is_inside(path, files_root(execution.namespace))):
             raise TaskFailure(
-                f"Unable to read the file '{uri}' as it didn't belong to the current execution"
+                f"Unable to {verb} the file '{uri}' as it didn't belong to the current execution"
             )
-        try:
-            return await storage.read_bytes(execution.tenant_id, path)
-        except LannerError as error:
-            raise TaskFailure(error.message) from None
+        return storage, path
 
     def working_directory(self) -> Path:
         if self._workdir is None:
@@ -275,6 +323,17 @@ def _as_text(value: Any) -> Any:
     if isinstance(value, int | float):
         return str(value)
     return value
+
+
+def _files_below(root: Path) -> list[str]:
+    """The relative paths of the files below ``root`` (none when it does not exist)."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        item.relative_to(root).as_posix()
+        for item in root.rglob("*")
+        if item.is_file() and not item.name.endswith(".part")
+    )
 
 
 def _copy_tree(root: Path, target: Path, include: list[str], exclude: list[str]) -> list[str]:

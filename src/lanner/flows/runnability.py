@@ -28,7 +28,11 @@ def unsupported_tasks(flow: Flow, registry: TypeRegistry | None = None) -> list[
         if resolved is None or has_runtime(resolved.model):
             continue
         where = f"{task.path}.type" if task.path else "type"
-        message = f"Task type {task.source_type or task.type} is not supported by this server yet"
+        name = task.source_type or task.type
+        refusal = resolved.model.REFUSAL
+        message = f"Task type {name} is not supported by this server" + (
+            f": {refusal}" if refusal else " yet"
+        )
         details.append(ErrorDetail(where, message))
     return details
 

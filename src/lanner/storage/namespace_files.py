@@ -111,10 +111,20 @@ class NamespaceFiles:
         root = self._local(tenant, namespace, None)
         await asyncio.to_thread(_move, origin, destination, root, source, target)
 
-    async def delete(self, tenant: str, namespace: str, path: str) -> bool:
+    async def delete(self, tenant: str, namespace: str, path: str, *, prune: bool = True) -> bool:
+        """Delete a file or directory; ``prune`` also removes the parents it left empty."""
         target = self.storage.local_path(tenant, file_path(namespace, path))
         root = self._local(tenant, namespace, None)
-        return await asyncio.to_thread(_delete_and_prune, target, root)
+        return await asyncio.to_thread(_delete_and_prune, target, root, prune)
+
+    async def exists(self, tenant: str, namespace: str, path: str) -> bool:
+        """Whether the file ``path`` exists."""
+        return await self.storage.exists(tenant, file_path(namespace, path))
+
+    async def list_files(self, tenant: str, namespace: str) -> list[str]:
+        """Every file's path below the namespace root (``a/b.txt``), sorted."""
+        root = self._local(tenant, namespace, None)
+        return [p.lstrip("/") for p in await asyncio.to_thread(_search, root, "")]
 
     async def list_directory(
         self, tenant: str, namespace: str, path: str | None
@@ -166,7 +176,7 @@ def _move(origin: Path, destination: Path, root: Path, source: str, target: str)
     _prune(origin.parent, root)
 
 
-def _delete_and_prune(target: Path, root: Path) -> bool:
+def _delete_and_prune(target: Path, root: Path, prune: bool = True) -> bool:
     if target.is_dir():
         shutil.rmtree(target)
     else:
@@ -174,7 +184,8 @@ def _delete_and_prune(target: Path, root: Path) -> bool:
             target.unlink()
         except FileNotFoundError:
             return False
-    _prune(target.parent, root)
+    if prune:
+        _prune(target.parent, root)
     return True
 
 

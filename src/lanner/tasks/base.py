@@ -156,6 +156,8 @@ class Plugin(Strict):
     """Run by the engine itself rather than by a ``run`` method (``Subflow``)."""
     IS_UNRESOLVED: ClassVar[bool] = False
     """A flowable type the executor has no resolution for yet (flows using it are refused)."""
+    REFUSAL: ClassVar[str] = ""
+    """Why flows using this type are refused at save, when it never will run here."""
 
     type: str
 

@@ -6,8 +6,8 @@ secrets, metrics, internal storage and a working directory through it, and retur
 (or ``None``). It fails by raising :class:`~lanner.tasks.failures.TaskFailure` (any other
 exception fails the task too). The engine implements the protocol
 (``lanner.engine.task_context.TaskContext``); tests may implement it with a fake.
-Imports the domain and the standard library only (the store only for type checking); never the
-engine.
+Imports the domain and the standard library only (the store and storage only for type
+checking); never the engine.
 """
 
 from __future__ import annotations
@@ -20,10 +20,26 @@ from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogLevel
 
 if TYPE_CHECKING:
-    from lanner.store import KVStore, TriggerStore
+    from lanner.storage import NamespaceFiles
+    from lanner.store import KVStore, Store, TriggerStore
 
 Outputs = Mapping[str, Any] | None
 """What ``run`` returns: the task run's outputs, or ``None`` for none."""
+
+# Changes a task asks of its execution (``RunContext.update_execution``); the executor applies
+# them with the task's result, in the transaction that ends the task run.
+LABELS = "labels"
+"""``[[key, value], ...]``: set these execution labels (replacing a key's value)."""
+SET_VARIABLES = "setVariables"
+"""``{name: value}``: deep-merged into the execution's variables (``{{ vars.* }}``)."""
+UNSET_VARIABLES = "unsetVariables"
+"""``[dotted.name, ...]``: removed from the execution's variables."""
+EXIT = "exit"
+"""A state name: the task run and the execution end in it now (KILLED kills the execution)."""
+KILL = "kill"
+"""``{executionId, propagate}``: kill that execution (this one when ``executionId`` is None)."""
+RESUME = "resume"
+"""``{executionId, inputs}``: resume that paused execution."""
 
 
 class TaskLog(Protocol):
@@ -80,6 +96,12 @@ class RunContext(Protocol):
         list...); maps and lists are rendered item by item."""
         ...
 
+    async def render_with(self, value: Any, variables: Mapping[str, Any]) -> str | None:
+        """Render a property as text with ``variables`` added over the run's own (an item of
+        a file for ``FilterItems``/``DeduplicateItems``, ``execution.Count``'s ``{{ count }}``;
+        Kestra's ``render(expr, map)``)."""
+        ...
+
     # -- services ------------------------------------------------------------------------------
 
     @property
@@ -90,6 +112,24 @@ class RunContext(Protocol):
     @property
     def triggers(self) -> TriggerStore | None:
         """Triggers' state (``trigger.Toggle``); ``None`` when this worker has none."""
+        ...
+
+    @property
+    def store(self) -> Store | None:
+        """The store, for the tasks about executions and logs (``Count``, ``Resume``,
+        ``log.Fetch``, the purges); ``None`` when this worker has none."""
+        ...
+
+    def update_execution(self, kind: str, value: Any) -> None:
+        """Ask the executor to change the execution when the task succeeds (one of the kinds
+        above: ``LABELS``, ``SET_VARIABLES``, ``UNSET_VARIABLES``, ``EXIT``, ``KILL``,
+        ``RESUME``); values must be JSON-able."""
+        ...
+
+    async def delete_files_of_execution(
+        self, namespace: str, flow_id: str, execution_id: str
+    ) -> bool:
+        """Remove any execution's internal-storage files (a purge); whether any existed."""
         ...
 
     async def secret(self, key: str) -> str:
@@ -115,6 +155,23 @@ class RunContext(Protocol):
     async def read_file(self, uri: str) -> bytes:
         """Read a ``kestra://`` file of internal storage: one of this execution's or of its
         namespace's files (anything else is refused)."""
+        ...
+
+    async def file_size(self, uri: str) -> int:
+        """The size of a ``kestra://`` file (same access rule as :meth:`read_file`)."""
+        ...
+
+    async def delete_file(self, uri: str) -> bool:
+        """Delete a ``kestra://`` file (same access rule as :meth:`read_file`); whether it
+        existed."""
+        ...
+
+    async def delete_execution_files(self) -> list[str]:
+        """Delete every internal-storage file of this execution; returns their URIs."""
+        ...
+
+    def namespace_files(self) -> NamespaceFiles:
+        """The namespace files of the execution's tenant (any namespace)."""
         ...
 
     def working_directory(self) -> Path:

@@ -31,6 +31,7 @@ from lanner.tasks.core import (
     output,
     storage,
     subflow,
+    templating,
     trigger,
 )
 from lanner.tasks.failures import TaskFailure
@@ -150,6 +151,7 @@ CORE_MODELS: tuple[type[Plugin], ...] = (
     *kv.MODELS,
     *http.MODELS,
     *storage.MODELS,
+    *templating.MODELS,
     *trigger.TASK_MODELS,
     *trigger.TRIGGER_MODELS,
     *condition.MODELS,

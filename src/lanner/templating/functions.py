@@ -1,11 +1,11 @@
 """Template functions: Kestra's (``now``, ``fromJson``, ``yaml``, ``secret``, ``kv``, ``read``,
 ``render``, ``renderOnce``, ``fileURI``, ``fileSize``, ``fileExists``, ``isFileEmpty``,
-``currentEachOutput``, ``errorLogs``, ``uuid``, ``id``, ``randomInt``, ``printContext``) and
-Pebble's (``range``, ``max``, ``min``).
+``currentEachOutput``, ``errorLogs``, ``uuid``, ``id``, ``randomInt``, ``printContext``,
+``http``) and Pebble's (``range``, ``max``, ``min``).
 
 Every function takes the Jinja render context first (the compiler passes it). Server-backed
 ones go through :class:`~lanner.templating.runtime.RuntimeFunctions`. Imports only the
-standard library, yaml, orjson and this package (and, at call time, the bounded YAML loader
+standard library, yaml, orjson and this package (httpx through ``http_function``) (and, at call time, the bounded YAML loader
 of ``lanner.flows.loader``).
 """
 
@@ -22,6 +22,7 @@ import yaml
 from . import operators
 from .dates import now
 from .errors import TemplateRenderError
+from .http_function import http
 from .runtime import RuntimeFunctions, RuntimeScope
 
 if TYPE_CHECKING:
@@ -31,10 +32,10 @@ if TYPE_CHECKING:
 
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# functions that reach the server (render() may render a string that does)
+# functions that reach the server or the network (render() may render a string that does)
 RUNTIME_FUNCTIONS = frozenset(
     {"secret", "kv", "read", "fileSize", "fileExists", "isFileEmpty", "errorLogs"}
-    | {"render", "renderOnce"}
+    | {"render", "renderOnce", "http"}
 )
 
 
@@ -160,7 +161,8 @@ def current_each_output(context: Context, outputs: Any = None) -> Any:
     variables = context.get_all()
     for parent in reversed(variables.get("parents") or []):
         taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
-        if isinstance(taskrun, Mapping):
+        # A parent without a value (If, Sequential...) has no ``taskrun`` in Kestra's context.
+        if isinstance(taskrun, Mapping) and taskrun.get("value") is not None:
             outputs = outputs.get(taskrun.get("value"))
             if not isinstance(outputs, Mapping):
                 return None
@@ -225,6 +227,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "isFileEmpty": is_file_empty,
     "currentEachOutput": current_each_output,
     "errorLogs": error_logs,
+    "http": http,
     "uuid": new_uuid,
     "id": new_id,
     "randomInt": random_int,

@@ -2,22 +2,26 @@
 
 Pages are Jinja2 templates (autoescaped) over the same store reads and the same Kestra JSON as
 the API, so a page never says something the API would not. Live parts are small islands of
-``static/ui.js``: the execution page follows the API's own SSE streams (logs and execution
-changes) and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
-the Gantt bars and states are rendered in one place only. Actions (execute, kill, restart,
-replay) call the REST API from the browser with the page's credentials. Same auth as the API:
+``static/ui.js`` (hand-written, served as is): the execution page follows the API's own SSE
+streams and re-fetches its task-run fragment (``.../taskruns``) when the execution changes, so
+the Gantt bars and states are rendered in one place only; its log viewer keeps every line in
+memory and puts only the visible rows in the DOM (pages from ``.../lines``, then the follow
+stream resumed after the last line). Actions (execute, kill, restart, replay, resume, change
+state) call the REST API from the browser with the page's credentials. Same auth as the API:
 the middleware covers ``/ui`` like any other path.
 
-Written by hand rather than with htmx: the few live regions need ~100 lines of JavaScript, and
-shipping htmx would need a front-end build step for the wheel; the issue that plans the full UI
-(#13) brings that build.
+The flow editor (``static/editor.js``: CodeMirror 6, completion from ``/plugins``, inline errors
+from ``/flows/validate``) is the one built island: bundled by esbuild from ``ui-src/`` and
+committed, so running Lanner needs no Node.js; a test rebuilds it and compares. The dashboard
+counts executions per state and time bucket with the store's bounded search totals.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -37,20 +41,24 @@ from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.states import StateType
 from lanner.errors import NotFoundError
 from lanner.storage import NamespaceFiles
-from lanner.store import ExecutionQuery, FlowQuery, LogQuery, StoredFlow
+from lanner.store import ExecutionQuery, FlowQuery, LogQuery, MetricQuery, StoredFlow
 
 router = APIRouter(include_in_schema=False)
 UTC_ZONE = ZoneInfo("UTC")
 
 PAGE_SIZE = 25
-LOG_LINES_RENDERED = 1_000
-"""Lines the execution page renders at once; the rest stream in or are downloaded."""
+LOG_LINES_RENDERED = 200
+"""Lines the execution page renders on the server (first paint, and pages without script); the
+log viewer then loads every line by pages of :data:`LOG_PAGE_LINES` and renders visible rows only."""
+LOG_PAGE_LINES = 5_000
+METRIC_ROWS = 100
+"""Metrics the execution page lists; the API pages through them all."""
 FAILURE_LINES = 20
 GANTT_ROWS = 300
 """Task runs drawn one per row; beyond, the rest are summed up per task and state."""
 OUTPUT_RUNS = 50
 """Task runs whose outputs the page shows; the API has them all."""
-STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "editor.js": "text/javascript"}
 STATIC_CACHE = "public, max-age=300"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -62,14 +70,18 @@ _env = Environment(
 )
 
 
+def _format_when(value: datetime, zone: ZoneInfo) -> str:
+    local = value.astimezone(zone)
+    return f"{local.isoformat(' ', 'milliseconds')[:23]} {local.tzname()}"
+
+
 @pass_context
 def _when(context: Context, value: datetime | None) -> str:
     """One format for every date the UI shows: the configured zone, milliseconds."""
     if value is None:
         return ""
     zone: ZoneInfo = context.get("zone") or UTC_ZONE
-    local = value.astimezone(zone)
-    return f"{local.isoformat(' ', 'milliseconds')[:23]} {local.tzname()}"
+    return _format_when(value, zone)
 
 
 def _span(value: timedelta | None) -> str:
@@ -177,6 +189,7 @@ def gantt(
 
 def _links(tenant: str) -> dict[str, str]:
     return {
+        "dashboard": f"/ui/{tenant}/dashboard",
         "executions": f"/ui/{tenant}/executions",
         "flows": f"/ui/{tenant}/flows",
         "logs": f"/ui/{tenant}/logs",
@@ -200,13 +213,201 @@ async def static_file(name: str) -> Response:
 @router.get("/ui")
 @router.get("/ui/")
 async def ui_root() -> Response:
-    return RedirectResponse("/ui/main/executions", status_code=302)
+    return RedirectResponse("/ui/main/dashboard", status_code=302)
 
 
 @router.get("/ui/{tenant}")
 @router.get("/ui/{tenant}/")
 async def tenant_root(tenant: str) -> Response:
-    return RedirectResponse(f"/ui/{_tenant(tenant)}/executions", status_code=302)
+    return RedirectResponse(f"/ui/{_tenant(tenant)}/dashboard", status_code=302)
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+DASHBOARD_GROUPS: tuple[tuple[str, tuple[StateType, ...]], ...] = (
+    ("SUCCESS", (StateType.SUCCESS,)),
+    ("WARNING", (StateType.WARNING,)),
+    ("FAILED", (StateType.FAILED,)),
+    ("KILLED", (StateType.KILLED, StateType.CANCELLED)),
+    ("RUNNING", (StateType.RUNNING, StateType.KILLING, StateType.RETRYING)),
+)
+"""The states the dashboard counts one by one; the rest of a bucket's total is ``OTHER``."""
+OTHER = "OTHER"
+DASHBOARD_RANGES = (1, 7, 14, 30)
+"""Days the dashboard can show: one day in hourly bars, else daily bars."""
+CHART_WIDTH = 820
+CHART_HEIGHT = 220
+CHART_LEFT = 44
+CHART_BOTTOM = 34
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bar of the dashboard: its time range and its executions counted per state group."""
+
+    start: datetime
+    end: datetime
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def dashboard_buckets(days: int, now: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The bars' time ranges, oldest first, aligned on the UI's time zone (hours or days)."""
+    local = now.astimezone(zone)
+    if days == 1:
+        top = local.replace(minute=0, second=0, microsecond=0)
+        starts = [top - timedelta(hours=n) for n in range(23, -1, -1)]
+        step = timedelta(hours=1)
+    else:
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        starts = [midnight - timedelta(days=n) for n in range(days - 1, -1, -1)]
+        step = timedelta(days=1)
+    # wall-clock steps in the zone, so a DST change keeps bars on local midnights
+    return [
+        (
+            start.astimezone(UTC),
+            (start.replace(tzinfo=None) + step).replace(tzinfo=zone).astimezone(UTC),
+        )
+        for start in starts
+    ]
+
+
+async def _count(services: Services, query: ExecutionQuery) -> int:
+    """A bounded count: one page of one row, the store's total (exact up to its bound)."""
+    return (await services.store.search_executions(query)).total
+
+
+async def _bucket_counts(
+    services: Services, tenant: str, namespace: str | None, start: datetime, end: datetime
+) -> dict[str, int]:
+    base = ExecutionQuery(
+        tenant_id=tenant,
+        namespace=namespace,
+        start_date=start,
+        end_date=end - timedelta(microseconds=1),  # the store's end bound is inclusive
+        page=1,
+        size=1,
+    )
+    total = await _count(services, base)
+    if total == 0:
+        return {}
+    counted = await asyncio.gather(
+        *(_count(services, replace(base, states=states)) for _, states in DASHBOARD_GROUPS)
+    )
+    counts = {name: n for (name, _), n in zip(DASHBOARD_GROUPS, counted, strict=True) if n}
+    rest = total - sum(counted)
+    if rest > 0:
+        counts[OTHER] = rest
+    return counts
+
+
+def dashboard_chart(buckets: Sequence[Bucket]) -> dict[str, Any]:
+    """Stacked bars in SVG user units, laid out here so the page needs no script."""
+    plot_w = CHART_WIDTH - CHART_LEFT - 8
+    plot_h = CHART_HEIGHT - CHART_BOTTOM - 8
+    peak = max((b.total for b in buckets), default=0) or 1
+    slot = plot_w / max(len(buckets), 1)
+    width = max(slot * 0.7, 2)
+    bars: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    every = max(1, len(buckets) // 12)
+    order = [name for name, _ in DASHBOARD_GROUPS] + [OTHER]
+    for index, bucket in enumerate(buckets):
+        x = CHART_LEFT + index * slot + (slot - width) / 2
+        y = float(8 + plot_h)
+        for name in order:
+            count = bucket.counts.get(name, 0)
+            if not count:
+                continue
+            height = count / peak * plot_h
+            y -= height
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "width": round(width, 1),
+                    "height": round(max(height, 0.5), 1),
+                    "state": name,
+                    "title": f"{bucket.label}: {count} {name}",
+                }
+            )
+        if index % every == 0:
+            labels.append({"x": round(x + width / 2, 1), "text": bucket.label})
+    ticks = [
+        {"y": round(8 + plot_h - value / peak * plot_h, 1), "value": value}
+        for value in sorted({0, peak // 2, peak})
+    ]
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "left": CHART_LEFT,
+        "bottom": 8 + plot_h,
+        "bars": bars,
+        "labels": labels,
+        "ticks": ticks,
+        "label_y": CHART_HEIGHT - 12,
+    }
+
+
+@router.get("/ui/{tenant}/dashboard")
+async def dashboard_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    """Executions per state over time: per bar, a bounded count per state group (the store's
+    search with a one-row page), never a scan of the executions."""
+    tenant = _tenant(tenant)
+    params = request.query_params
+    namespace = params.get("namespace") or None
+    days = _int_param(request, "days", 7, 30)
+    if days not in DASHBOARD_RANGES:
+        days = 7
+    zone = ZoneInfo(services.settings.ui_timezone)
+    ranges = dashboard_buckets(days, datetime.now(UTC), zone)
+    counted = await asyncio.gather(
+        *(_bucket_counts(services, tenant, namespace, start, end) for start, end in ranges)
+    )
+    buckets = [
+        Bucket(
+            start,
+            end,
+            start.astimezone(zone).strftime("%H:%M" if days == 1 else "%m-%d"),
+            counts,
+        )
+        for (start, end), counts in zip(ranges, counted, strict=True)
+    ]
+    totals: dict[str, int] = {}
+    for bucket in buckets:
+        for name, count in bucket.counts.items():
+            totals[name] = totals.get(name, 0) + count
+    failures = await services.store.search_executions(
+        ExecutionQuery(
+            tenant_id=tenant,
+            namespace=namespace,
+            states=(StateType.FAILED,),
+            start_date=ranges[0][0],
+            page=1,
+            size=10,
+        )
+    )
+    return _page(
+        services,
+        "dashboard.html",
+        title="Dashboard",
+        links=_links(tenant),
+        tenant=tenant,
+        chart=dashboard_chart(buckets),
+        totals=[
+            (name, totals[name]) for name, _ in (*DASHBOARD_GROUPS, (OTHER, ())) if name in totals
+        ],
+        total=sum(totals.values()),
+        days=days,
+        ranges=DASHBOARD_RANGES,
+        namespace=namespace or "",
+        failures=failures.results,
+        since=ranges[0][0],
+    )
 
 
 # --- executions ------------------------------------------------------------------------------
@@ -317,6 +518,9 @@ async def execution_page(
         failure = _failure_summary(runs, errors)
     body = execution_json(execution)
     chart = gantt(execution, runs, datetime.now(UTC))
+    metrics = await services.store.search_metrics(
+        MetricQuery(tenant_id=tenant, execution_id=execution.id, page=1, size=METRIC_ROWS)
+    )
     return _page(
         services,
         "execution.html",
@@ -334,6 +538,52 @@ async def execution_page(
         document=body,
         live=not execution.state.is_terminated or execution.state.current.is_paused,
         flow_url=f"/ui/{tenant}/flows/{execution.namespace}/{execution.flow_id}",
+        metrics=metrics.results,
+        metric_total=metrics.total,
+        terminal_states=[s.value for s in StateType if s.is_terminated],
+        log_page=LOG_PAGE_LINES,
+    )
+
+
+@router.get("/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}/lines")
+async def log_lines(
+    tenant: str,
+    namespace: str,
+    flowId: str,
+    executionId: str,
+    request: Request,
+    services: ServicesDep,
+) -> Response:
+    """One page of an execution's log lines for the log viewer, after line ``after`` (the
+    store's per-execution sequence: keyset paging, no offset), as compact rows
+    ``[seq, time, level, taskId, message]`` with the time in the UI's zone. The public
+    ``GET /logs/{id}`` answers every line at once, Kestra's shape, so the viewer pages here."""
+    tenant = _tenant(tenant)
+    execution = await _execution_or_404(
+        services,
+        tenant,
+        _name(namespace, "Namespace"),
+        _name(flowId, "Flow"),
+        _name(executionId, "Execution"),
+    )
+    raw_after = request.query_params.get("after", "0")
+    after = int(raw_after) if raw_after.isdigit() and len(raw_after) < 19 else 0
+    limit = _int_param(request, "limit", LOG_PAGE_LINES, LOG_PAGE_LINES)
+    entries = await services.store.list_logs(tenant, execution.id, after_seq=after, limit=limit)
+    zone = ZoneInfo(services.settings.ui_timezone)
+    rows = [
+        [
+            entry.seq,
+            _format_when(entry.timestamp, zone),
+            entry.level.value,
+            entry.task_id or "",
+            entry.message,
+        ]
+        for entry in entries
+    ]
+    return Response(
+        orjson.dumps({"lines": rows, "more": len(rows) == limit}),
+        media_type="application/json",
     )
 
 
@@ -455,10 +705,39 @@ async def flow_page(tenant: str, namespace: str, flowId: str, services: Services
         tasks=[task for task in stored.document.get("tasks") or () if isinstance(task, Mapping)],
         triggers=[t for t in stored.document.get("triggers") or () if isinstance(t, Mapping)],
         executions=recent.results,
+        editor=True,
         topology=topology(
             [t for t in stored.document.get("tasks") or () if isinstance(t, Mapping)],
             [t for t in stored.document.get("errors") or () if isinstance(t, Mapping)],
         ),
+    )
+
+
+NEW_FLOW = """\
+id: hello
+namespace: {namespace}
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello World!
+"""
+
+
+@router.get("/ui/{tenant}/flows/new")
+async def new_flow_page(tenant: str, request: Request, services: ServicesDep) -> Response:
+    """The editor over a starting flow; saving creates it (``POST /flows``)."""
+    tenant = _tenant(tenant)
+    namespace = request.query_params.get("namespace") or "company.team"
+    if not NAME_PATTERN.match(namespace) or len(namespace) > 255:
+        namespace = "company.team"
+    return _page(
+        services,
+        "flow_new.html",
+        title="New flow",
+        links=_links(tenant),
+        tenant=tenant,
+        source=NEW_FLOW.format(namespace=namespace),
+        editor=True,
     )
 
 

@@ -20,7 +20,6 @@ from lanner.tasks.base import Task, Text
 from lanner.tasks.context import Outputs, RunContext, Runnable
 from lanner.tasks.core.debug import Return
 from lanner.tasks.core.execution import Fail
-from lanner.tasks.core.http import Request
 from lanner.tasks.core.log import Log
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.registry import CORE_MODELS, TypeRegistry, default_registry, has_runtime
@@ -61,6 +60,8 @@ class FakeContext:
     execution: Execution = EXECUTION
     attempt: int = 1
     kv: Any = None
+    store: Any = None
+    effects: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task_run(self) -> TaskRun:
@@ -71,6 +72,16 @@ class FakeContext:
 
     async def render_typed(self, value: Any) -> Any:
         return self.templates.render_tree(value, self.variables, typed=True)
+
+    async def render_with(self, value: Any, extra: Mapping[str, Any]) -> str | None:
+        variables = {**self.variables, **extra}
+        return None if value is None else str(self.templates.render_tree(value, variables))
+
+    def update_execution(self, kind: str, value: Any) -> None:
+        self.effects[kind] = value
+
+    async def delete_execution_files(self, namespace: str, flow_id: str, execution_id: str) -> bool:
+        raise NotImplementedError
 
     async def secret(self, key: str) -> str:
         raise NotImplementedError
@@ -156,7 +167,7 @@ async def test_fail_raises_a_task_failure_only_when_its_condition_holds() -> Non
 
 
 def test_a_type_without_run_or_unknown_fails_without_retry() -> None:
-    for name in (Request.TYPE, "com.example.Nothing"):
+    for name in ("io.kestra.plugin.core.flow.Template", "com.example.Nothing"):
         with pytest.raises(TaskFailure, match="cannot run on this server yet") as caught:
             default_registry.runnable(name, {"id": "t", "type": name})
         assert caught.value.retryable is False
@@ -184,10 +195,12 @@ def test_runtime_is_run_flowable_or_engine_resolved() -> None:
         assert has_runtime(by_type[name]), name
     for name in ("flow.Sequential", "flow.If", "flow.ForEach", "flow.Pause", "flow.Subflow"):
         assert has_runtime(by_type[name]), name
-    missing = ("http.Request", "http.Download", "kv.PurgeKV", "log.PurgeLogs")
-    unresolved = ("flow.ForEachItem", "flow.Template", "flow.Loop")
-    for name in (*missing, *unresolved, "execution.PurgeExecutions", "state.Set"):
-        assert not has_runtime(by_type[name]), name
+    runnable = ("http.Request", "http.Download", "storage.Split", "namespace.UploadFiles",
+                "kv.PurgeKV", "log.PurgeLogs", "execution.PurgeExecutions", "state.Set",
+                "templating.TemplatedTask")  # fmt: skip
+    for name in runnable:
+        assert has_runtime(by_type[name]), name
+    assert not has_runtime(by_type["flow.Template"])
 
 
 async def test_the_engine_context_is_a_run_context(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from lanner.domain.executions import Execution, TaskRun
+from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
 from lanner.store.protocols.flow_triggers import Transition
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
@@ -140,9 +141,11 @@ class ExecutionStore(QueueStore, Protocol):
         steps: Sequence[ExecutionStep],
         *,
         claim: JobClaim | None = None,
+        logs: Sequence[LogEntry] = (),
         fence: Fence | None = None,
     ) -> list[Job]:
-        """Apply many executions' steps in ONE transaction (group commit).
+        """Apply many executions' steps in ONE transaction (group commit), with ``logs``
+        (lines stored in the same transaction, in order, as :meth:`add_logs` stores them).
 
         All or nothing per call: when one step cannot be applied (a task run of an execution
         that does not exist raises :class:`lanner.errors.ConflictError`; a step whose

@@ -39,6 +39,10 @@ class KVStore(Protocol):
         """The namespace's live entries (expired ones hidden), by key."""
         ...
 
+    async def expired_kv_keys(self, tenant_id: str, namespace: str) -> list[str]:
+        """The keys of the namespace's expired entries (not purged yet), in order."""
+        ...
+
     async def delete_kv(self, tenant_id: str, namespace: str, keys: Sequence[str]) -> list[str]:
         """Delete ``keys``; returns those that existed (expired ones included), in order."""
         ...

@@ -98,8 +98,12 @@ class LogStore(Protocol):
         namespace: str | None = None,
         flow_id: str | None = None,
         levels: Sequence[LogLevel] = (),
+        after: datetime | None = None,
+        execution_id: str | None = None,
+        of_executions: bool | None = None,
     ) -> int:
         """Delete lines older than ``before`` (of one tenant, namespace and its children, flow,
-        levels, when given), in bounded transactions so writers are never held up long;
-        returns how many."""
+        levels, execution, not older than ``after``, when given; only executions' lines when
+        ``of_executions`` is True, only the others — triggers' — when False), in bounded
+        transactions so writers are never held up long; returns how many."""
         ...

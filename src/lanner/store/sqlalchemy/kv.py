@@ -114,6 +114,18 @@ def list_kv(conn: Connection, now: datetime, tenant_id: str, namespace: str) -> 
     return [_to_entry(row) for row in rows]
 
 
+_EXPIRED = (
+    select(kv_entries.c.key)
+    .where(*_KEY, kv_entries.c.expires <= bindparam("k_now"))
+    .order_by(kv_entries.c.key)
+)
+
+
+def expired_kv_keys(conn: Connection, now: datetime, tenant_id: str, namespace: str) -> list[str]:
+    params = {"k_tenant_id": tenant_id, "k_namespace": namespace, "k_now": now}
+    return list(conn.execute(_EXPIRED, params).scalars())
+
+
 def delete_kv(conn: Connection, tenant_id: str, namespace: str, keys: Sequence[str]) -> list[str]:
     if not keys:
         return []

@@ -78,8 +78,8 @@ def add_logs(conn: Connection, entries: Sequence[LogEntry]) -> None:
             counts[entry.execution_id] = (tenant_id, count + 1)
     reserve = _RESERVE_SEQUENCE[conn.dialect.name]
     next_seq: dict[str, int] = {}
-    # In one order (by execution id) in every transaction: two processes reserving for the
-    # same executions take the rows' locks in the same order, never in a deadlock.
+    # In one order (by execution id) in every transaction: two writers reserving for the same
+    # executions never wait on each other's rows crosswise (no deadlock between processes).
     for execution_id, (tenant_id, count) in sorted(counts.items()):
         last: int = conn.execute(
             reserve, {"tenant_id": tenant_id, "execution_id": execution_id, "last_seq": count}
@@ -272,9 +272,21 @@ def purge_chunk(
     namespace: str | None,
     flow_id: str | None,
     levels: tuple[LogLevel, ...],
+    after: datetime | None = None,
+    execution_id: str | None = None,
+    of_executions: bool | None = None,
 ) -> int:
-    """Delete up to :data:`PURGE_CHUNK_ROWS` lines older than ``before``; how many."""
+    """Delete up to :data:`PURGE_CHUNK_ROWS` lines older than ``before`` (and not older than
+    ``after``; of one execution; only executions' lines or only the others); how many."""
     conditions: list[ColumnElement[bool]] = [logs.c.timestamp < before]
+    if after is not None:
+        conditions.append(logs.c.timestamp >= after)
+    if execution_id is not None:
+        conditions.append(logs.c.execution_id == execution_id)
+    if of_executions is True:
+        conditions.append(logs.c.execution_id.is_not(None))
+    elif of_executions is False:
+        conditions.append(logs.c.execution_id.is_(None))
     if tenant_id is not None:
         conditions.append(logs.c.tenant_id == tenant_id)
     if namespace:

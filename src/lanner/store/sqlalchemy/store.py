@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from lanner.domain.executions import Execution, TaskRun, new_id
 from lanner.domain.logs import LogEntry, LogLevel
@@ -49,6 +49,7 @@ from lanner.store.sqlalchemy.engines import (
     normalize_url,
 )
 from lanner.store.sqlalchemy.forwarding import reads, reads_at_now, writes, writes_at_now
+from lanner.store.sqlalchemy.logs import add_logs as add_log_rows
 from lanner.store.sqlalchemy.migrations import upgrade_to_head
 from lanner.store.sqlalchemy.readers import ReaderPool
 from lanner.store.sqlalchemy.writer import Writer
@@ -200,6 +201,7 @@ class SqlStore:
         steps: Sequence[ExecutionStep],
         *,
         claim: JobClaim | None = None,
+        logs: Sequence[LogEntry] = (),
         fence: Fence | None = None,
     ) -> list[Job]:
         """All the steps or, when one cannot be applied, none of them: a step whose task run
@@ -217,9 +219,15 @@ class SqlStore:
         now = self._clock()
         # Ids are drawn here, not in the operation, which the writer may run twice.
         job_ids = [new_id() for step in steps for _ in step.jobs]
-        return await self.writer.submit(
-            lambda conn: executions.apply_steps(conn, steps, job_ids, now, claim, fence)
-        )
+        lines = tuple(logs)
+
+        def operation(conn: Connection) -> list[Job]:
+            claimed = executions.apply_steps(conn, steps, job_ids, now, claim, fence)
+            if lines:
+                add_log_rows(conn, lines)
+            return claimed
+
+        return await self.writer.submit(operation)
 
     # --- queues ---------------------------------------------------------------------------
 
@@ -279,12 +287,25 @@ class SqlStore:
         namespace: str | None = None,
         flow_id: str | None = None,
         levels: Sequence[LogLevel] = (),
+        after: datetime | None = None,
+        execution_id: str | None = None,
+        of_executions: bool | None = None,
     ) -> int:
         chosen = tuple(levels)
         total = 0
         while True:  # one bounded transaction per chunk: other writes go in between
             deleted = await self.writer.submit(
-                lambda conn: logs.purge_chunk(conn, before, tenant_id, namespace, flow_id, chosen)
+                lambda conn: logs.purge_chunk(
+                    conn,
+                    before,
+                    tenant_id,
+                    namespace,
+                    flow_id,
+                    chosen,
+                    after,
+                    execution_id,
+                    of_executions,
+                )
             )
             total += deleted
             if deleted < logs.PURGE_CHUNK_ROWS:
@@ -295,6 +316,7 @@ class SqlStore:
     put_kv = writes_at_now(kv.put_kv)
     get_kv = reads(kv.get_kv)
     list_kv = reads_at_now(kv.list_kv)
+    expired_kv_keys = reads_at_now(kv.expired_kv_keys)
     delete_kv = writes(kv.delete_kv)
 
     # --- flow triggers ------------------------------------------------------------------------

@@ -85,6 +85,10 @@ class Template(FlowableTask):
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.Template",)
     BRANCHES: ClassVar[tuple[str, ...]] = ("errors", "finally")
     DEPRECATED: ClassVar[bool] = True
+    REFUSAL: ClassVar[str] = (
+        "templates are deprecated in Kestra; move the template's tasks into a flow and call "
+        "it with io.kestra.plugin.core.flow.Subflow"
+    )
 
     namespace: Text
     templateId: Text

@@ -132,6 +132,21 @@ class HttpTrigger(Trigger, HttpProperties):
     responseCondition: Text = "{{ response.statusCode < 400 }}"
 
 
+class McpToolTrigger(Trigger):
+    """Expose the flow as a tool of the built-in MCP server (``/api/v1/mcp``).
+
+    The tool's input schema comes from the flow's inputs, its result from the flow's outputs;
+    each call runs the flow and waits for it, labelled ``system.from: mcp``.
+    """
+
+    TYPE: ClassVar[str] = f"{CORE}.trigger.McpToolTrigger"
+
+    toolName: Text | None = None
+    title: Text | None = None
+    toolDescription: Text | None = None
+    mcpServer: Text = "default"
+
+
 class Toggle(Task):
     """A task that enables or disables a trigger."""
 
@@ -182,6 +197,6 @@ class Toggle(Task):
 
 
 TRIGGER_MODELS: tuple[type[Trigger], ...] = (
-    Schedule, ScheduleOnDates, FlowTrigger, Webhook, HttpTrigger,
+    Schedule, ScheduleOnDates, FlowTrigger, Webhook, HttpTrigger, McpToolTrigger,
 )  # fmt: skip
 TASK_MODELS: tuple[type[Task], ...] = (Toggle,)

@@ -15,7 +15,12 @@ measured). Figures, one JSON object each:
   ``/proc/<pid>/stat``) per execution;
 - ``http_foreach_<n>``: a ForEach over n values (``wait=true``): time per item.
 
-Run: ``python benchmarks/http.py [--database-url URL] [--executions 3000]``.
+- ``server_rss``: the server's resident memory idle (flows deployed) and once ``rss_after``
+  (10,000) executions have ended in all.
+
+``--figures`` picks some of them; ``--cluster`` runs them against 1 ``server api`` + 1
+``server executor`` + 2 ``server worker`` processes on ``--database-url`` (PostgreSQL).
+Run: ``python benchmarks/http.py [--database-url URL] [--executions 3000] [--cluster]``.
 """
 
 from __future__ import annotations
@@ -146,17 +151,74 @@ async def count_ended(conn: Connection, flow_id: str) -> int:
 # --- the client process ------------------------------------------------------------------------
 
 
-async def client_main(port: int, pid: int, executions: int, max_items: int) -> None:
+FIGURES = ("wait", "sequential", "throughput_wait", "throughput", "foreach", "rss")
+
+
+async def client_main(
+    port: int,
+    pid: int,
+    executions: int,
+    max_items: int,
+    figures: tuple[str, ...] = FIGURES,
+    label: str = "",
+    rss_after: int = 10_000,
+) -> None:
+    prefix = f"{label}_" if label else ""
+
     def emit(result: dict[str, Any]) -> None:
+        result["name"] = prefix + result["name"]
         print(json.dumps(result), flush=True)
 
     conn = Connection(port)
     sizes = sorted({100, max_items})
     for source in (TWO_TASKS, sequential_flow(100), *(foreach_flow(n) for n in sizes)):
         await deploy(conn, source)
+    idle_rss = rss_mb(pid)
     for _ in range(20):  # warm up (imports, caches, connections)
         await trigger(conn, "two", wait=True)
+    if "wait" in figures:
+        await wait_figure(conn, emit)
+    if "sequential" in figures:
+        await sequential_figure(conn, emit)
+    if "throughput_wait" in figures or "throughput" in figures:
+        await throughput_figures(conn, port, pid, executions, figures, emit)
+    if "foreach" in figures:
+        await foreach_figures(conn, pid, sizes, emit)
+    if "rss" in figures:
+        # Top up to ``rss_after`` executions in all, then read the server's memory again.
+        conns = [Connection(port) for _ in range(CLIENTS)]
+        remaining = [rss_after - await count_ended(conn, "two")]
 
+        async def submitting_client(c: Connection) -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                await trigger(c, "two", wait=False)
+
+        await asyncio.gather(*(submitting_client(c) for c in conns))
+        deadline = time.monotonic() + 300
+        while await count_ended(conn, "two") < rss_after:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {rss_after} executions ended")
+            await asyncio.sleep(0.2)
+        for c in conns:
+            c.close()
+        emit({"name": "server_rss", "idle_mb": idle_rss,
+              "after_executions": await count_ended(conn, "two"), "after_mb": rss_mb(pid)})  # fmt: skip
+    conn.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (``VmRSS``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+Emit = Any
+
+
+async def wait_figure(conn: Connection, emit: Emit) -> None:
     latencies = []
     for _ in range(300):
         start = time.perf_counter()
@@ -169,6 +231,8 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
           "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
           "max_ms": round(latencies[-1] * 1000, 3)})  # fmt: skip
 
+
+async def sequential_figure(conn: Connection, emit: Emit) -> None:
     per_task = []
     for _ in range(5):
         start = time.perf_counter()
@@ -179,9 +243,13 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
           "ms_per_task_median": round(statistics.median(per_task), 3),
           "ms_per_task_best": round(min(per_task), 3)})  # fmt: skip
 
+
+async def throughput_figures(
+    conn: Connection, port: int, pid: int, executions: int, figures: tuple[str, ...], emit: Emit
+) -> None:
     # 32 clients, wait=true, closed loop.
     conns = [Connection(port) for _ in range(CLIENTS)]
-    count = executions // 2
+    count = executions // 2 if "throughput_wait" in figures else 0
     remaining = [count]
 
     async def waiting_client(c: Connection) -> None:
@@ -190,14 +258,19 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
             done = await trigger(c, "two", wait=True)
             assert done["state"]["current"] == "SUCCESS", done["state"]
 
-    cpu_before = cpu_seconds(pid)
-    start = time.perf_counter()
-    await asyncio.gather(*(waiting_client(c) for c in conns))
-    elapsed = time.perf_counter() - start
-    cpu = cpu_seconds(pid) - cpu_before
-    emit({"name": "http_throughput_2task_wait", "clients": CLIENTS, "executions": count,
-          "executions_per_s": round(count / elapsed, 1),
-          "server_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
+    if count:
+        cpu_before = cpu_seconds(pid)
+        start = time.perf_counter()
+        await asyncio.gather(*(waiting_client(c) for c in conns))
+        elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(pid) - cpu_before
+        emit({"name": "http_throughput_2task_wait", "clients": CLIENTS, "executions": count,
+              "executions_per_s": round(count / elapsed, 1),
+              "server_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
+    if "throughput" not in figures:
+        for c in conns:
+            c.close()
+        return
 
     # 32 clients, fire and forget; then wait until every execution has ended.
     already = await count_ended(conn, "two")
@@ -226,6 +299,8 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
     for c in conns:
         c.close()
 
+
+async def foreach_figures(conn: Connection, pid: int, sizes: list[int], emit: Emit) -> None:
     for count in sizes:
         start = time.perf_counter()
         cpu_before = cpu_seconds(pid)
@@ -235,7 +310,6 @@ async def client_main(port: int, pid: int, executions: int, max_items: int) -> N
         emit({"name": f"http_foreach_{count}", "state": done["state"]["current"],
               "total_s": round(elapsed, 3), "ms_per_item": round(elapsed * 1000 / count, 3),
               "server_cpu_ms_per_item": round(cpu * 1000 / count, 3)})  # fmt: skip
-    conn.close()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -277,7 +351,19 @@ def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float = 
     raise RuntimeError("server did not become healthy")
 
 
-def run(database_url: str | None, executions: int, max_items: int, timeout_s: float) -> None:
+def run(
+    database_url: str | None,
+    executions: int,
+    max_items: int,
+    timeout_s: float,
+    *,
+    figures: tuple[str, ...] = FIGURES,
+    cluster: bool = False,
+    label: str = "",
+) -> None:
+    """Start ``lanner server local`` (or, with ``cluster``, one ``server api``, one
+    ``server executor`` and two ``server worker`` processes on ``database_url``) and run the
+    client against it; the CPU and memory figures are those of the API process (local: all)."""
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
         env = {
@@ -287,27 +373,40 @@ def run(database_url: str | None, executions: int, max_items: int, timeout_s: fl
         }
         if database_url:
             env["LANNER_DATABASE_URL"] = database_url
-        server = subprocess.Popen(
-            [*lanner_command(), "server", "local", "--host", HOST, "--port", str(port),
-             "--data-dir", data_dir],
-            env=env,
-        )  # fmt: skip
+        common = ["--data-dir", data_dir]
+        api_role = ["api"] if cluster else ["local"]
+        servers = [
+            subprocess.Popen(
+                [*lanner_command(), "server", *api_role, "--host", HOST, "--port", str(port),
+                 *common],
+                env=env,
+            )
+        ]  # fmt: skip
         try:
-            wait_healthy(port, server)
+            wait_healthy(port, servers[0])
+            if cluster:  # the API migrated the schema: the roles start on it
+                for role in (["executor"], ["worker"], ["worker"]):
+                    servers.append(
+                        subprocess.Popen([*lanner_command(), "server", *role, *common], env=env)
+                    )
+                time.sleep(3.0)  # leadership taken, workers listening
             subprocess.run(
                 [sys.executable, __file__, "--client", "--port", str(port),
-                 "--pid", str(server.pid), "--executions", str(executions),
-                 "--max-items", str(max_items)],
+                 "--pid", str(servers[0].pid), "--executions", str(executions),
+                 "--max-items", str(max_items), "--figures", ",".join(figures),
+                 "--label", label],
                 check=True,
                 timeout=timeout_s,
             )  # fmt: skip
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
 
 
 def main() -> None:
@@ -319,11 +418,26 @@ def main() -> None:
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--figures", default=",".join(FIGURES), help=f"comma-separated, of {', '.join(FIGURES)}"
+    )
+    parser.add_argument("--label", default="", help="prefix of every figure's name")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="1 api + 1 executor + 2 worker processes (needs --database-url, PostgreSQL)",
+    )
     args = parser.parse_args()
+    figures = tuple(name for name in args.figures.split(",") if name)
     if args.client:
-        asyncio.run(client_main(args.port, args.pid, args.executions, args.max_items))
+        asyncio.run(
+            client_main(args.port, args.pid, args.executions, args.max_items, figures, args.label)
+        )
     else:
-        run(args.database_url, args.executions, args.max_items, args.timeout)
+        run(
+            args.database_url, args.executions, args.max_items, args.timeout,
+            figures=figures, cluster=args.cluster, label=args.label,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
