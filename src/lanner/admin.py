@@ -9,7 +9,8 @@ from lanner.api.auth import hash_token, new_token_secret
 from lanner.bootstrap import start_store
 from lanner.config import Settings
 from lanner.domain.logs import LogLevel
-from lanner.store import ApiToken
+from lanner.errors import ConfigError
+from lanner.store import ApiToken, ClusterNode
 
 
 async def create_token(settings: Settings, name: str, lifetime: timedelta | None) -> str:
@@ -67,5 +68,19 @@ async def purge_logs(
         return await store.purge_logs(
             datetime.now(UTC) - older_than, namespace=namespace, flow_id=flow_id, levels=levels
         )
+    finally:
+        await store.close()
+
+
+async def cluster_status(settings: Settings) -> tuple[list[ClusterNode], dict[str, int]]:
+    """The nodes attached to the database and the jobs by status (``lanner cluster status``)."""
+    if not settings.effective_database_url.startswith(("postgresql", "postgres:")):
+        raise ConfigError(
+            "`lanner cluster status` needs PostgreSQL: set "
+            "LANNER_DATABASE_URL=postgresql://user@host:5432/db (the cluster's database)"
+        )
+    store = await start_store(settings)
+    try:
+        return await store.cluster_nodes(), await store.job_counts()
     finally:
         await store.close()

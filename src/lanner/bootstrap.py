@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 
@@ -25,6 +25,7 @@ from lanner.api.context import Services
 from lanner.api.http_protocol import bounded_httptools
 from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
+from lanner.engine import resilience
 from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.retention import start_history_retention, start_log_retention
@@ -32,6 +33,7 @@ from lanner.engine.runtime_functions import EngineRuntime
 from lanner.engine.scheduler import Scheduler
 from lanner.engine.service import DEFAULT_WORKER_CONCURRENCY, Engine, ExecutorService, WorkerService
 from lanner.engine.submit import Submitter
+from lanner.health import HealthServer
 from lanner.storage import LocalStorage
 from lanner.store import Store, open_store
 from lanner.templating import TemplateEngine, TemplateLimits
@@ -123,6 +125,7 @@ def build_engine(
         submitter=submitter,
         storage=runtime.storage,
         max_output_bytes=settings.max_task_output_bytes,
+        lease_s=settings.worker_lease,
     )
 
 
@@ -146,6 +149,7 @@ def build_worker(
         submitter=build_submitter(settings, store, feed, storage, templates),
         storage=storage,
         max_output_bytes=settings.max_task_output_bytes,
+        lease_s=settings.worker_lease,
     )
 
 
@@ -169,6 +173,7 @@ async def describe_auth(settings: Settings, store: Store) -> str:
 
 async def run_local(settings: Settings) -> None:
     """Embedded mode: every role in this process, until SIGINT/SIGTERM."""
+    resilience.set_outage_limit(settings.store_outage_limit)
     store = await start_store(settings)
     feed = ChangeFeed()
     storage = build_storage(settings)
@@ -266,11 +271,17 @@ async def run_role(
     standby otherwise), ``worker`` runs queued jobs, ``scheduler`` starts schedule triggers'
     executions while it holds the scheduler lease (standing by otherwise). Every role bridges its change feed to the
     other processes (``LISTEN/NOTIFY``)."""
+    from lanner.store.sqlalchemy.engines import set_application_name
     from lanner.store.sqlalchemy.leadership import AdvisoryLock
     from lanner.store.sqlalchemy.notifications import PostgresNotifier, postgres_conninfo
 
+    # ``lanner cluster status`` finds this process by its sessions' name.
+    set_application_name(f"lanner {role} {socket.gethostname().replace(' ', '-')} {os.getpid()}")
+
     database_url = settings.effective_database_url
     postgres_conninfo(database_url, purpose=f"`lanner server {role}`")  # fail before opening
+    resilience.set_outage_limit(settings.store_outage_limit)
+    fatal: BaseException | None = None
     store = await start_store(settings)
     feed = ChangeFeed()
     # Reconnected: wake-ups may have been missed, so the loops re-read the store.
@@ -303,9 +314,14 @@ async def run_role(
                 build_storage(settings),
             )
             await executor.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: {"leader": executor.is_leader}
+            )
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 if history is not None:
                     await history.stop()
                 if retention is not None:
@@ -318,21 +334,83 @@ async def run_role(
             submitter = build_submitter(settings, store, feed, storage, templates)
             scheduler = build_scheduler(store, feed, submitter)
             await scheduler.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: {"leader": scheduler.is_leader}
+            )
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 await scheduler.stop()
         else:
             worker = build_worker(settings, store, feed, worker_concurrency)
             await worker.start()
+            health = await start_health(
+                settings, store, role, notifier.node_id, lambda: worker_health(worker)
+            )
             try:
-                await wait_for_signal()
+                fatal = await wait_for_stop()
             finally:
+                if health is not None:
+                    await health.close()
                 await worker.stop(grace_s=SHUTDOWN_GRACE_S)
     finally:
         feed.forward_to(None)
         await notifier.close()
         await store.close()
+    if fatal is not None:  # exits non-zero: a supervisor restarts the process
+        raise fatal
+
+
+async def start_health(
+    settings: Settings,
+    store: Store,
+    role: Role,
+    node: str,
+    describe: Callable[[], Mapping[str, Any]],
+) -> HealthServer | None:
+    """``GET /health`` of a role on ``settings.health_port`` (None: not asked for)."""
+    if settings.health_port is None:
+        return None
+    health = HealthServer(
+        store,
+        role=role,
+        node=node,
+        host=settings.host,
+        port=settings.health_port,
+        describe=describe,
+    )
+    await health.start()
+    return health
+
+
+def worker_health(service: WorkerService) -> dict[str, Any]:
+    worker = service.worker
+    return {
+        "worker": {
+            "id": worker.worker_id,
+            "running": worker.running_count,
+            "concurrency": worker.concurrency,
+            "leaseSeconds": worker.lease_s,
+        }
+    }
+
+
+async def wait_for_stop() -> BaseException | None:
+    """Return at the first SIGINT or SIGTERM (None), or with the error a loop of this process
+    gave up on (:func:`lanner.engine.resilience.give_up`)."""
+    signalled = asyncio.create_task(wait_for_signal())
+    fatal = asyncio.create_task(resilience.wait_fatal())
+    try:
+        await asyncio.wait({signalled, fatal}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+        fatal.cancel()
+        await asyncio.gather(signalled, fatal, return_exceptions=True)
+    if fatal.done() and not fatal.cancelled():
+        return fatal.result()
+    return None
 
 
 async def wait_for_signal() -> None:

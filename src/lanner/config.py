@@ -120,6 +120,16 @@ class Settings:
     """The server's log lines: ``text`` or ``json`` (one JSON object a line)."""
     ui_timezone: str = "UTC"
     """The one time zone every date of the web UI is shown in (``LANNER_UI_TIMEZONE``)."""
+    worker_lease: float = 10.0
+    """Seconds a worker's claim on a task holds without a heartbeat (``LANNER_WORKER_LEASE``,
+    ``worker-lease:``; seconds or an ISO-8601 duration): a dead worker's task runs again this
+    long after its last heartbeat (heartbeats every third of it)."""
+    store_outage_limit: float = 300.0
+    """Seconds a role keeps retrying while the database is unreachable before it exits
+    non-zero for its supervisor to restart it (``LANNER_STORE_OUTAGE_LIMIT``)."""
+    health_port: int | None = None
+    """Where the ``executor``, ``worker`` and ``scheduler`` roles serve ``GET /health``
+    (``LANNER_HEALTH_PORT``, ``--health-port``; on ``host``); None: no health port."""
     mcp_enabled: bool = True
     """The built-in MCP server at ``/api/v1[/{tenant}]/mcp`` (``LANNER_MCP_ENABLED=false`` turns it
     off); it answers behind the API's own auth."""
@@ -167,6 +177,9 @@ ENVIRONMENT: dict[str, str] = {
     "LANNER_EXECUTION_RETENTION": "execution_retention",
     "LANNER_SEARCH_COUNT_BOUND": "search_count_bound",
     "LANNER_EVENT_LOOP": "event_loop",
+    "LANNER_WORKER_LEASE": "worker_lease",
+    "LANNER_STORE_OUTAGE_LIMIT": "store_outage_limit",
+    "LANNER_HEALTH_PORT": "health_port",
     "LANNER_MCP_ENABLED": "mcp_enabled",
     "LANNER_RATE_LIMIT": "rate_limit",
     "LANNER_METRICS": "metrics",
@@ -230,13 +243,14 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     for name, value in values.items():
         if value is None:
             continue
-        if name == "port":
+        if name in ("port", "health_port"):
+            key = name.replace("_", "-")
             try:
                 port = int(value)
             except (TypeError, ValueError):
-                raise ConfigError(f"{source}: port must be an integer, got {value!r}") from None
+                raise ConfigError(f"{source}: {key} must be an integer, got {value!r}") from None
             if not 0 <= port <= 65535:
-                raise ConfigError(f"{source}: port must be between 0 and 65535, got {port}")
+                raise ConfigError(f"{source}: {key} must be between 0 and 65535, got {port}")
             out[name] = port
         elif name in ("data_dir", "config_file"):
             out[name] = Path(str(value)).expanduser()
@@ -273,6 +287,8 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             if not 0 < out[name] < float("inf"):
                 what = name.replace("_", " ")
                 raise ConfigError(f"{source}: {what} must be positive seconds")
+        elif name in ("worker_lease", "store_outage_limit"):
+            out[name] = parse_seconds(value, source, name.replace("_", "-"))
         elif name == "ui_timezone":
             out[name] = parse_time_zone(value, source)
         elif name == "event_loop":
@@ -288,6 +304,19 @@ def _coerce(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         else:
             out[name] = str(value)
     return out
+
+
+def parse_seconds(value: Any, source: str, key: str) -> float:
+    """Positive seconds: a number (``10``, ``2.5``) or an ISO-8601 duration (``PT10S``)."""
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        duration = parse_duration(text)
+        seconds = duration.total_seconds() if duration is not None else float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{source}: {key} must be positive seconds or a duration, got {value!r}")
+    return seconds
 
 
 def parse_flag(name: str, value: Any, source: str) -> bool:

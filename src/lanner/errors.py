@@ -60,6 +60,10 @@ class GoneError(LannerError):
     """The resource existed but has expired (HTTP 410)."""
 
 
+class NotLeaderError(LannerError):
+    """A write fenced by a leadership this process no longer holds (another executor leads)."""
+
+
 class StoreUnavailableError(LannerError):
     """The database cannot be reached (HTTP 503)."""
 

@@ -58,6 +58,9 @@ class Leader:
     async def release(self) -> None:
         return None
 
+    def fence(self) -> None:
+        return None  # unfenced: nobody else leads
+
 
 class MultiNode:
     """An executor and a worker as separate roles (what separate processes run)."""

@@ -119,3 +119,30 @@ def test_levels_are_ordered(level: LogLevel, minimum: LogLevel, passes: bool) ->
     assert level.is_at_least(minimum) is passes
     assert (level in LogLevel.at_least(minimum)) is passes
     assert (level.severity >= minimum.severity) is passes
+
+
+async def test_two_stores_numbering_the_same_executions_never_deadlock(
+    store: Store, database_url: str
+) -> None:
+    """Each batch reserves its executions' numbers in one order (by id) whatever the order
+    of its lines: two processes writing lines of the same executions in opposite orders never
+    wait on each other's rows in a cycle (PostgreSQL would abort one: a deadlock)."""
+    from lanner.store import open_store
+
+    executions = [f"e{i:02d}" for i in range(40)]
+    rounds = 15
+    other = open_store(database_url)
+    await other.start()
+    try:
+
+        async def write(target: Store, order: list[str]) -> None:
+            for _ in range(rounds):
+                await target.add_logs([line(e, "x") for e in order])
+
+        await asyncio.gather(write(store, executions), write(other, executions[::-1]))
+    finally:
+        await other.close()
+
+    for execution_id in executions:
+        seqs = [entry.seq for entry in await store.list_logs(DEFAULT_TENANT, execution_id)]
+        assert seqs == list(range(1, 2 * rounds + 1)), execution_id

@@ -118,3 +118,42 @@ async def test_one_holder_of_the_executor_lock_at_a_time(postgres_database_url: 
         await asyncio.gather(waiting, return_exceptions=True)
         await first.release()
         await second.release()
+
+
+@pytest.mark.postgres
+async def test_a_leader_whose_lock_session_was_cut_cannot_write(
+    postgres_database_url: str,
+) -> None:
+    """Fencing: the old leader's writes fail once its lock session is gone, even while its
+    store's own connections are fine; the new leader's go through."""
+    from tests.conftest import empty_postgres
+    from tests.store.factories import execution
+
+    from lanner.errors import NotLeaderError
+    from lanner.store import ExecutionStep, open_store
+
+    empty_postgres(postgres_database_url, drop=False)
+    store = open_store(postgres_database_url)
+    await store.start()
+    old = AdvisoryLock(postgres_database_url, key=43, retry_s=0.05, check_s=0.05)
+    new = AdvisoryLock(postgres_database_url, key=43, retry_s=0.05, check_s=0.05)
+    try:
+        await store.create_execution(execution("e1"))
+        step = [ExecutionStep("e1", execution=execution("e1"))]
+        await asyncio.wait_for(old.acquire(), DEADLINE_S)
+        stale = old.fence()
+        await store.apply_steps(step, fence=stale)  # the leader writes
+        with psycopg.connect(libpq_url(postgres_database_url), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (stale.holder_pid,))
+        await asyncio.wait_for(new.acquire(), DEADLINE_S)
+
+        with pytest.raises(NotLeaderError):
+            await store.apply_steps(step, fence=stale)  # not noticed yet: fenced out
+        await store.apply_steps(step, fence=new.fence())
+        await asyncio.wait_for(old.wait_lost(), DEADLINE_S)
+        with pytest.raises(NotLeaderError):
+            old.fence()
+    finally:
+        await old.release()
+        await new.release()
+        await store.close()

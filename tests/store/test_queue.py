@@ -318,3 +318,77 @@ async def test_load_executions_reads_executions_with_their_task_runs(store: Stor
     assert [r.id for r in loaded["e1"][1]] == ["r1", "r2"]
     assert loaded["e2"][1] == []
     assert await store.load_executions({"e1": "other-tenant"}) == {}
+
+
+# --- lease expiry ----------------------------------------------------------------------------
+
+
+async def test_an_expired_run_job_ends_with_a_lost_event(store: Store) -> None:
+    await seed(store, "e1")
+    t = now()
+    ago = [t - timedelta(seconds=3 - i) for i in range(3)]  # claimed in this order
+    await store.apply_steps(
+        [
+            ExecutionStep(
+                "e1",
+                jobs=(
+                    NewJob(
+                        DEFAULT_TENANT, "e1", "t0", "run", {"taskId": "a", "attempt": 1}, ago[0]
+                    ),
+                    NewJob(
+                        DEFAULT_TENANT, "e1", "t1", "resolve", {"taskId": "b", "attempt": 1}, ago[1]
+                    ),
+                    NewJob(
+                        DEFAULT_TENANT, "e1", "t2", "run", {"taskId": "c", "attempt": 1}, ago[2]
+                    ),
+                ),
+            )
+        ]
+    )
+    await store.claim_jobs("w1", t, 2, 10)  # t0 and t1
+    (spared,) = await store.claim_jobs("w2", t, 1, 10)  # t2: the caller's own worker
+
+    early = await store.expire_jobs(t + timedelta(seconds=9), "w2")
+    expired = await store.expire_jobs(t + timedelta(seconds=11), "w2")
+
+    assert (early.lost, early.requeued) == (0, 0)
+    assert early.next_expiry == t + timedelta(seconds=10)
+    assert (expired.lost, expired.requeued, expired.next_expiry) == (1, 1, None)
+    (lost,) = await store.due_events(now() + timedelta(seconds=60), 10)
+    assert lost.kind == "job_lost"
+    assert lost.payload == {
+        "taskRunId": "t0",
+        "attempt": 1,
+        "workerId": "w1",
+        "jobPayload": {"taskId": "a", "attempt": 1},
+    }
+    # The resolve job is claimable again; the spared one still runs for w2.
+    (again,) = await store.claim_jobs("w3", t + timedelta(seconds=11), 10, 10)
+    assert again.task_run_id == "t1"
+    assert (await store.expire_jobs(t + timedelta(seconds=30))).lost == 1  # w2's, unspared
+    assert spared.task_run_id == "t2"
+
+
+async def test_heartbeats_by_id_leave_a_forgotten_claim_to_expire(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 2)
+    t = now()
+    kept, forgotten = await store.claim_jobs("w1", t, 2, 10)
+
+    await store.heartbeat_jobs("w1", t + timedelta(seconds=8), 10, job_ids=[kept.id])
+
+    expired = await store.expire_jobs(t + timedelta(seconds=11))
+    assert expired.lost == 1
+    assert expired.next_expiry == t + timedelta(seconds=18)
+    (event,) = await store.due_events(now() + timedelta(seconds=60), 10)
+    assert event.payload["taskRunId"] == forgotten.task_run_id
+
+
+async def test_a_worker_hands_back_the_claims_it_lost_track_of(store: Store) -> None:
+    await seed(store, "e1")
+    await queue_jobs(store, 3)
+    running, *lost = await store.claim_jobs("w1", now(), 3, LEASE_S)
+
+    assert await store.requeue_jobs(now(), "w1", keep=[running.id]) == 2
+    again = await store.claim_jobs("w2", now(), 10, LEASE_S)
+    assert sorted(j.id for j in again) == sorted(j.id for j in lost)

@@ -170,3 +170,15 @@ def test_history_settings_come_from_the_environment() -> None:
     assert settings.search_count_bound == 500
     with pytest.raises(ConfigError, match="search-count-bound"):
         load_settings({}, environ={"LANNER_SEARCH_COUNT_BOUND": "0"})
+
+
+def test_worker_lease_and_outage_limit_take_seconds_or_durations() -> None:
+    defaults = load_settings({}, environ={})
+    assert (defaults.worker_lease, defaults.store_outage_limit) == (10.0, 300.0)
+    env = {"LANNER_WORKER_LEASE": "PT4S", "LANNER_STORE_OUTAGE_LIMIT": "90"}
+    settings = load_settings({}, environ=env)
+    assert (settings.worker_lease, settings.store_outage_limit) == (4.0, 90.0)
+    with pytest.raises(ConfigError, match="worker-lease"):
+        load_settings({}, environ={"LANNER_WORKER_LEASE": "0"})
+    with pytest.raises(ConfigError, match="store-outage-limit"):
+        load_settings({}, environ={"LANNER_STORE_OUTAGE_LIMIT": "soon"})

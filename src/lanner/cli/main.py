@@ -39,6 +39,9 @@ server_app = typer.Typer(
 admin_app = typer.Typer(
     help="Administer the store directly.", no_args_is_help=True, pretty_exceptions_show_locals=False
 )
+cluster_app = typer.Typer(
+    help="Multi-node: the cluster as its database sees it (PostgreSQL).", no_args_is_help=True
+)
 token_app = typer.Typer(
     help="API tokens for bearer authentication.",
     no_args_is_help=True,
@@ -55,11 +58,16 @@ app.add_typer(kv.app, name="kv")
 app.add_typer(files.app, name="files")
 executions.register(app)
 app.add_typer(admin_app, name="admin")
+app.add_typer(cluster_app, name="cluster")
 admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(logs_app, name="logs")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
+HealthPortOpt = Annotated[
+    int | None,
+    typer.Option("--health-port", help="Serve GET /health on this port (LANNER_HEALTH_PORT)."),
+]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
 
@@ -140,9 +148,11 @@ def server_api(
 
 
 @server_app.command("executor")
-def server_executor(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def server_executor(
+    data_dir: DataDirOpt = None, config: ConfigOpt = None, health_port: HealthPortOpt = None
+) -> None:
     """Multi-node: the executor (PostgreSQL; one leader advances executions, others stand by)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "executor")
 
 
@@ -153,17 +163,20 @@ def server_worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Jobs this worker runs at once.")
     ] = 32,
+    health_port: HealthPortOpt = None,
 ) -> None:
     """Multi-node: a worker running queued tasks (PostgreSQL; any number of workers)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "worker", worker_concurrency=concurrency)
 
 
 @server_app.command("scheduler")
-def server_scheduler(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+def server_scheduler(
+    data_dir: DataDirOpt = None, config: ConfigOpt = None, health_port: HealthPortOpt = None
+) -> None:
     """Multi-node: the scheduler (PostgreSQL; one lease holder evaluates schedules, others
     stand by)."""
-    settings = settings_from(data_dir=data_dir, config_file=config)
+    settings = settings_from(data_dir=data_dir, config_file=config, health_port=health_port)
     run_role(settings, "scheduler")
 
 
@@ -239,6 +252,33 @@ def token_revoke(
     if not run(revoke_token(settings, name)):
         fail(f"no token named {name!r}", code=1)
     typer.echo(f"revoked {name}")
+
+
+@cluster_app.command("status")
+def cluster_status_command(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Every node on the database: role, host, pid, sessions, last activity, the leaders."""
+    from lanner.admin import cluster_status
+
+    settings = settings_from(data_dir=data_dir, config_file=config)
+    nodes, counts = run(cluster_status(settings))
+    rows = [
+        [
+            node.role,
+            node.host,
+            str(node.pid),
+            "yes" if node.leader else "",
+            str(node.sessions),
+            node.since.isoformat(timespec="seconds"),
+            node.last_active.isoformat(timespec="seconds") if node.last_active else "",
+        ]
+        for node in nodes
+    ]
+    header = ["ROLE", "HOST", "PID", "LEADER", "SESSIONS", "SINCE", "LAST ACTIVE"]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    queued, running = counts.get("QUEUED", 0), counts.get("RUNNING", 0)
+    typer.echo(f"{len(nodes)} nodes; jobs: {queued} queued, {running} running (leased)")
 
 
 @admin_app.command("migrate")

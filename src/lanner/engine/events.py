@@ -7,6 +7,8 @@ Events (``ExecutorEvent.kind``; payload keys in camelCase, JSON-able):
   childId?, parentOutputs?}``: a worker ran (or failed to run) a ``run`` job. ``state``
   RUNNING (with ``childId``) means a Subflow started a child execution and waits for it;
   ``parentOutputs`` are added to the parent run's outputs (a WorkingDirectory's files).
+- ``job_lost`` ``{taskRunId, attempt, workerId, jobPayload}``: a ``run`` job's lease ran out
+  (added by the store's ``expire_jobs``): the attempt ends RESUBMITTED, the next is queued.
 - ``resolved`` ``{taskRunId, attempt, runIf?, condition?, value?, values?, delay?, error?}``: a
   worker rendered what a flowable task run needs (``runIf`` false skips it, ``error`` fails it).
 - ``finalized`` ``{outputs?, error?}``: the flow outputs were rendered.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 CREATED = "created"
 TASK_RESULT = "task_result"
+JOB_LOST = "job_lost"  # the store's ``JOB_LOST`` (it adds these events)
 RESOLVED = "resolved"
 FINALIZED = "finalized"
 KILL = "kill"

@@ -108,6 +108,8 @@ def apply_event(w: Work, event: ExecutorEvent) -> None:
             admit(w)
     elif kind == ev.TASK_RESULT:
         task_result(w, payload)
+    elif kind == ev.JOB_LOST:
+        job_lost(w, payload)
     elif kind == ev.RESOLVED:
         resolved(w, payload)
     elif kind == ev.FINALIZED:
@@ -193,6 +195,27 @@ def task_result(w: Work, payload: Mapping[str, Any]) -> None:
                 end(w, exit_state)  # Exit: the execution ends now, whatever still runs
             return
     w.finish(run, state, spec)
+
+
+def job_lost(w: Work, payload: Mapping[str, Any]) -> None:
+    """A ``run`` job's lease ran out (its worker died or lost the store): the attempt ends
+    RESUBMITTED with the worker that had it (Kestra's ``onRunningResend``) and the next
+    attempt is queued; while the execution is killed, the run ends KILLED instead."""
+    found = _open_run(w, payload)
+    if found is None:
+        return
+    run, spec = found
+    if payload.get("attempt") != len(run.attempts) + 1:
+        return
+    started = run.state.histories[-1].date  # queued for this attempt since
+    lost = Attempt(State.of(S.RUNNING, started).to(S.RESUBMITTED, w.now), payload.get("workerId"))
+    run = replace(run, attempts=(*run.attempts, lost))
+    if w.is_killing or spec is None:
+        w.finish(run, S.KILLED if w.is_killing else S.FAILED, spec)
+        return
+    job_payload: dict[str, Any] = dict(payload.get("jobPayload") or {"taskId": spec.id})
+    job_payload["attempt"] = len(run.attempts) + 1
+    w.job(w.put(run), ev.JOB_RUN, job_payload)
 
 
 def resolved(w: Work, payload: Mapping[str, Any]) -> None:

@@ -46,6 +46,7 @@ from lanner.engine.flow_triggers import (
     trigger_variables,
     windows_by_id,
 )
+from lanner.engine.resilience import Backoff, StoreLostError
 from lanner.engine.runs import RunIndex
 from lanner.engine.submit import Submitter, parsed_flow
 from lanner.errors import LannerError
@@ -99,6 +100,7 @@ class FlowTriggerRole:
     async def run(self) -> None:
         """Handle transitions until :meth:`stop` (woken by the executor's publish)."""
         last_purge = self._clock()
+        backoff = Backoff("flow triggers")
         with self._feed.subscribe(FLOW_TRIGGERS_TOPIC) as wake:
             while not self._stopping.is_set():
                 try:
@@ -111,10 +113,12 @@ class FlowTriggerRole:
                     if (now - last_purge).total_seconds() >= PURGE_EVERY_S:
                         last_purge = now
                         await self._store.purge_windows(now)
-                except asyncio.CancelledError:
+                    backoff.succeeded()
+                except (asyncio.CancelledError, StoreLostError):
                     raise
-                except Exception:
-                    log.exception("flow trigger iteration failed")
+                except Exception as error:
+                    await backoff.pause(error)
+                    continue
                 await self._wait(wake)
 
     async def _wait(self, wake: Any) -> None:

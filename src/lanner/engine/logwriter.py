@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 from lanner.domain.logs import LogEntry
 from lanner.engine.feeds import ChangeFeed, logs_topic
+from lanner.engine.resilience import Backoff, StoreLostError, watch
 from lanner.store import LogStore
 from lanner.telemetry import watch_log_writer
 
@@ -37,7 +38,6 @@ log = logging.getLogger("lanner.logs")
 LOG_BATCH_LINES = 5_000
 LOG_LINGER_S = 0.005
 LOG_BUFFER_LINES = 20_000
-RETRY_DELAY_S = 0.5
 STOP_FLUSH_TIMEOUT_S = 30.0
 
 
@@ -87,7 +87,7 @@ class LogWriter:
         watch_log_writer(self)  # /metrics: lanner_log_backlog_lines
         if self._task is None:
             self._is_stopping = False
-            self._task = asyncio.create_task(self._run(), name="lanner-log-writer")
+            self._task = watch(asyncio.create_task(self._run(), name="lanner-log-writer"))
 
     async def stop(self) -> None:
         """Commit every buffered line, then stop (the clean-shutdown path)."""
@@ -136,6 +136,7 @@ class LogWriter:
             await progress.wait()
 
     async def _run(self) -> None:
+        backoff = Backoff("log writer")
         while True:
             await self._wake.wait()
             if not self._buffer:
@@ -151,14 +152,14 @@ class LogWriter:
             del self._buffer[: len(batch)]
             try:
                 await self._store.add_logs(batch)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, StoreLostError):
                 self._buffer[:0] = batch
                 raise
-            except Exception:
+            except Exception as error:
                 self._buffer[:0] = batch
-                log.exception("could not store %d log lines; retrying", len(batch))
-                await asyncio.sleep(RETRY_DELAY_S)
+                await backoff.pause(error)
                 continue
+            backoff.succeeded()
             self._committed += len(batch)
             self.batches += 1
             if len(self._buffer) < self._capacity:

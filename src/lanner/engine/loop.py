@@ -15,6 +15,13 @@ stays the durable record): results come through ``LocalResults``, and ``apply_st
 the new jobs already claimed for the worker's free slots, which it starts at once (no
 ``claim_jobs``). The store is only read for events when ``WORK_TOPIC`` was published, a timer
 is due or the safety poll runs.
+
+Leases: the loop ends the leases of other workers' jobs when they run out (``expire_jobs``,
+which also names the next expiry: the loop wakes right then, and checks at least every
+:data:`EXPIRY_SCAN_S` for leases taken since); a lost ``run`` job comes back as a
+``job_lost`` event. A multi-node leader passes its ``fence``: each batch commits only while
+the leadership holds (:class:`~lanner.errors.NotLeaderError` ends :meth:`ExecutorLoop.run`).
+A failed store call is retried with backoff and jitter (:mod:`lanner.engine.resilience`).
 Imports the store protocols, the feed and this package.
 """
 
@@ -24,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from lanner.domain.logs import LogEntry
@@ -43,11 +50,14 @@ from lanner.engine.inline import BUDGET, can_inline, merge
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import execution_lines
 from lanner.engine.logwriter import LogWriter
+from lanner.engine.resilience import Backoff, StoreLostError
 from lanner.engine.results import LocalResults, StoredResults, round_trip
 from lanner.engine.snapshots import FlowMissingError, Snapshot, Snapshots
+from lanner.errors import NotLeaderError
 from lanner.store import (
     ExecutionStep,
     ExecutorEvent,
+    Fence,
     Job,
     JobClaim,
     Store,
@@ -57,7 +67,11 @@ log = logging.getLogger("lanner.engine")
 
 EVENT_BATCH = 500
 SAFETY_POLL_S = 5.0
-REQUEUE_EVERY_S = 15.0
+EXPIRY_SCAN_S = 5.0
+"""At most this long between two lease checks (leases taken since the last one)."""
+
+
+EXPIRY_MARGIN = timedelta(milliseconds=20)
 
 
 class LocalWorker(Protocol):
@@ -89,8 +103,13 @@ class ExecutorLoop:
         log_writer: LogWriter | None = None,
         results: LocalResults | None = None,
         watch: Callable[[StateType], bool] | None = None,
+        fence: Callable[[], Fence | None] | None = None,
+        expiry_scan_s: float = EXPIRY_SCAN_S,
     ) -> None:
         self._store = store
+        self._fence = fence
+        self._expiry_scan_s = expiry_scan_s
+        self._next_expiry_check: datetime | None = None  # None: check now
         self._feed = feed
         self._snapshots = snapshots
         # Concurrency counts, new-execution retries, transitions for Flow triggers (``watch``).
@@ -120,16 +139,40 @@ class ExecutorLoop:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Process events until :meth:`stop`; then hand unprocessed results to the store."""
-        last_requeue = self._clock()
+        """Process events until :meth:`stop`; then hand unprocessed results to the store.
+        Ends early with :class:`NotLeaderError` (fenced out) or
+        :class:`~lanner.engine.resilience.StoreLostError` (the outage lasted too long)."""
+        backoff = Backoff("executor loop")
+        try:
+            await self._run(backoff)
+        finally:
+            await self.results.hand_back()
+
+    async def _expire_leases(self, now: datetime) -> None:
+        """End the run-out leases of other workers' jobs; note when to look again."""
+        spare = self._worker.worker_id if self._worker is not None else None
+        expired = await self._store.expire_jobs(now, spare)
+        if expired.lost or expired.requeued:
+            log.warning(
+                "leases ran out: %d task attempts lost with their worker, %d jobs queued again",
+                expired.lost,
+                expired.requeued,
+            )
+            self._is_store_dirty = True
+            self._feed.publish(WORK_TOPIC, JOBS_TOPIC)
+        check = now + timedelta(seconds=self._expiry_scan_s)
+        if expired.next_expiry is not None:
+            # Just past it: a lease ends when ``lease_expires_at < now``.
+            check = min(check, expired.next_expiry + EXPIRY_MARGIN)
+        self._next_expiry_check = check
+
+    async def _run(self, backoff: Backoff) -> None:
         with self._feed.subscribe(WORK_TOPIC) as wake:
             while not self._stopping.is_set():
                 try:
                     now = self._clock()
-                    if (now - last_requeue).total_seconds() >= REQUEUE_EVERY_S:
-                        last_requeue = now
-                        if await self._store.requeue_jobs(now):  # a dead worker's jobs
-                            self._feed.publish(WORK_TOPIC, JOBS_TOPIC)
+                    if self._next_expiry_check is None or now >= self._next_expiry_check:
+                        await self._expire_leases(now)
                     events: list[ExecutorEvent] = []
                     if self._is_store_dirty:
                         self._is_store_dirty = False
@@ -139,13 +182,18 @@ class ExecutorLoop:
                     events.extend(self.results.take())
                     if events:
                         await self.process(events)
+                        backoff.succeeded()
                         continue
                     if self._timers_dirty:
                         self._timers_dirty = False
                         self._next_timer = await self._store.next_event_time()
+                    backoff.succeeded()
                     delay_s = SAFETY_POLL_S
                     if self._next_timer is not None:
                         due_in = (self._next_timer - self._clock()).total_seconds()
+                        delay_s = min(delay_s, max(due_in, 0.0))
+                    if self._next_expiry_check is not None:
+                        due_in = (self._next_expiry_check - self._clock()).total_seconds()
                         delay_s = min(delay_s, max(due_in, 0.0))
                     woken = await self._wait(wake, delay_s) if delay_s > 0 else None
                     if woken is not False:
@@ -153,16 +201,12 @@ class ExecutorLoop:
                         # a delayed event (an execution created with a future ``scheduleDate``).
                         self._timers_dirty = True
                     self._is_store_dirty = self._is_store_dirty or woken is not False
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, NotLeaderError, StoreLostError):
                     raise
-                except Exception:
-                    log.exception("executor loop iteration failed")
+                except Exception as error:
                     self._is_store_dirty = True
-                    try:
-                        await asyncio.wait_for(self._stopping.wait(), 1.0)
-                    except TimeoutError:
-                        pass
-        await self.results.hand_back()
+                    self._timers_dirty = True
+                    await backoff.pause(error)
 
     async def _wait(self, wake: Subscription, delay_s: float) -> bool | None:
         """True when woken by a publish (or a stop), False by a result handed over, None
@@ -220,7 +264,10 @@ class ExecutorLoop:
         )
         claimed: list[Job] = []
         try:
-            claimed = await self._store.apply_steps(steps, claim=claim, logs=step_lines)
+            fence = self._fence() if self._fence is not None else None  # NotLeaderError
+            claimed = await self._store.apply_steps(
+                steps, claim=claim, logs=step_lines, fence=fence
+            )
         except Exception as error:
             for step in steps:  # the in-memory snapshots ran ahead of the store
                 self._snapshots.drop(step.execution_id)

@@ -32,6 +32,7 @@ from lanner.domain.labels import Label
 from lanner.domain.times import utc_now
 from lanner.engine.conditions import ConditionContext, conditions_hold
 from lanner.engine.feeds import ChangeFeed, Subscription, execution_topic
+from lanner.engine.resilience import Backoff, StoreLostError, watch
 from lanner.engine.schedules import (
     ON_DATES_TYPE,
     SCHEDULE_TYPES,
@@ -126,7 +127,7 @@ class Scheduler:
         self.is_leader = False
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="lanner-scheduler")
+        self._task = watch(asyncio.create_task(self._run(), name="lanner-scheduler"))
         log.info("scheduler %s started: waiting for the lease", self.holder)
 
     async def stop(self) -> None:
@@ -147,21 +148,23 @@ class Scheduler:
     # --- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        backoff = Backoff(f"scheduler {self.holder}")
         with self.feed.subscribe(TRIGGERS_TOPIC) as changes:
             waker = asyncio.create_task(self._forward(changes))
             try:
                 while not self._stopping:
                     try:
                         if await self._acquire():
+                            backoff.succeeded()
                             await self._term()
                         else:
+                            backoff.succeeded()
                             await self._sleep(STANDBY_RETRY_S)
-                    except asyncio.CancelledError:
+                    except (asyncio.CancelledError, StoreLostError):
                         raise
-                    except Exception:
-                        log.exception("scheduler pass failed; retrying")
+                    except Exception as error:
                         self.is_leader = False
-                        await self._sleep(STANDBY_RETRY_S)
+                        await backoff.pause(error)
             finally:
                 waker.cancel()
                 await asyncio.gather(waker, return_exceptions=True)

@@ -6,7 +6,11 @@ API nodes against one database; the change feed is bridged across processes by
 ``LISTEN/NOTIFY``. ``ExecutorService`` advances executions only while it holds the leadership
 (an advisory lock on a dedicated session): a second executor waits as a hot standby and takes
 over, with fresh snapshots, when the leader dies or loses its session. The leader's loop
-periodically re-queues the jobs whose lease expired (a dead worker's). ``WorkerService``
+ends the leases that ran out (a dead worker's jobs) at their expiry. A term that fails (the
+store went away while it started, or its loop was fenced out: another executor leads)
+gives the lock up before anything else — a process never holds the lock while not leading —
+and the service tries again with backoff and jitter; each new term re-checks the
+leadership (a fresh lock session) and starts from the store. ``WorkerService``
 claims queued jobs with ``claim_jobs`` (``SKIP LOCKED``), heartbeats their leases and reports
 through the store (``StoredResults``: ``complete_jobs``); it reads each job's execution from
 the store (no shared snapshots).
@@ -34,19 +38,20 @@ from typing import Any, Protocol
 
 from lanner.domain.times import utc_now
 from lanner.engine.context import kestra_envs
-from lanner.engine.events import JOBS_TOPIC
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.engine.flow_trigger_role import FlowTriggerRole
 from lanner.engine.jobs import DEFAULT_MAX_OUTPUT_BYTES, JobRunner
 from lanner.engine.logging import Masker
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.loop import ExecutorLoop
+from lanner.engine.resilience import Backoff, StoreLostError, watch
 from lanner.engine.results import LocalResults, StoredResults
 from lanner.engine.snapshots import FlowCache, Snapshots
 from lanner.engine.submit import Submitter
-from lanner.engine.worker import Worker
+from lanner.engine.worker import LEASE_S, Worker
+from lanner.errors import NotLeaderError
 from lanner.storage import LocalStorage
-from lanner.store import Store
+from lanner.store import Fence, Store
 from lanner.templating import TemplateEngine
 
 log = logging.getLogger("lanner.engine")
@@ -67,6 +72,11 @@ class Leadership(Protocol):
 
     async def release(self) -> None:
         """Give it up."""
+        ...
+
+    def fence(self) -> Fence | None:
+        """What the leader's writes are checked against (None: unfenced);
+        :class:`lanner.errors.NotLeaderError` when no longer held."""
         ...
 
 
@@ -117,6 +127,7 @@ class Engine:
         submitter: Submitter | None = None,
         storage: LocalStorage | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -159,6 +170,7 @@ class Engine:
             concurrency=worker_concurrency,
             log_writer=self.log_writer,
             results=self.results,
+            lease_s=lease_s,
         )
         self.loop.attach(self.worker, inline=runner)
         self._loop_task: asyncio.Task[None] | None = None
@@ -223,41 +235,69 @@ class ExecutorService:
 
     async def start(self) -> None:
         self.log_writer.start()
-        self._task = asyncio.create_task(self._run(), name="lanner-executor-role")
+        self._task = watch(asyncio.create_task(self._run(), name="lanner-executor-role"))
         log.info("executor started: waiting for the leadership")
 
     async def _run(self) -> None:
+        backoff = Backoff("executor: leader term")
         while not self._stopping:
             await self._leadership.acquire()
-            # A term starts from the store: snapshots of a previous term may be stale.
-            triggers = FlowTriggerRole(
-                self.store, self.feed, self._submitter, templates=self._templates
-            )
-            await triggers.refresh()
-            loop = ExecutorLoop(
-                self.store,
-                self.feed,
-                Snapshots(self.store, self._flows),
-                log_writer=self.log_writer,
-                watch=triggers.index.watches,
-            )
-            self._loop = loop
-            log.info("executor is the leader: advancing executions")
-            if await self.store.requeue_jobs(utc_now()):  # a dead worker's, lease expired
-                self.feed.publish(JOBS_TOPIC)
-            running = asyncio.create_task(loop.run(), name="lanner-executor")
-            reacting = asyncio.create_task(triggers.run(), name="lanner-flow-triggers")
-            lost = asyncio.create_task(self._leadership.wait_lost())
             try:
-                await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                lost.cancel()
-                loop.stop()
-                triggers.stop()
-                await asyncio.gather(running, reacting, lost, return_exceptions=True)
-                self._loop = None
+                await self._term()
+                backoff.succeeded()
+            except (asyncio.CancelledError, StoreLostError):
+                await self._leadership.release()
+                raise
+            except NotLeaderError:  # fenced out: the lock's session was cut
+                await self._leadership.release()
+                if not self._stopping:
+                    log.error("executor fenced out (the lock was lost): standing by")
+                continue
+            except Exception as error:
+                # Never hold the lock while not leading: the standby may lead meanwhile.
+                await self._leadership.release()
+                if self._stopping:
+                    return
+                log.error("executor term ended: %s; standing by", error)
+                await backoff.pause(error)
+                continue
+            await self._leadership.release()
             if not self._stopping:
                 log.error("executor lost the leadership: standing by")
+
+    async def _term(self) -> None:
+        """One leadership term: from the store's state, until the lock is lost, the loop is
+        fenced out or fails for good, or the service stops."""
+        # A term starts from the store: snapshots of a previous term may be stale.
+        triggers = FlowTriggerRole(
+            self.store, self.feed, self._submitter, templates=self._templates
+        )
+        await triggers.refresh()
+        loop = ExecutorLoop(
+            self.store,
+            self.feed,
+            Snapshots(self.store, self._flows),
+            log_writer=self.log_writer,
+            watch=triggers.index.watches,
+            fence=self._leadership.fence,
+        )
+        self._loop = loop
+        log.info("executor is the leader: advancing executions")
+        running = asyncio.create_task(loop.run(), name="lanner-executor")
+        reacting = asyncio.create_task(triggers.run(), name="lanner-flow-triggers")
+        lost = asyncio.create_task(self._leadership.wait_lost())
+        try:
+            await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            loop.stop()
+            triggers.stop()
+            await asyncio.gather(running, reacting, lost, return_exceptions=True)
+            self._loop = None
+        if running.done() and not running.cancelled() and running.exception() is not None:
+            error = running.exception()
+            assert error is not None
+            raise error
 
     async def stop(self, grace_s: float = 10.0) -> None:
         self._stopping = True
@@ -293,6 +333,7 @@ class WorkerService:
         submitter: Submitter | None = None,
         storage: LocalStorage | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.log_writer = LogWriter(store, feed)
         runner = job_runner(
@@ -319,6 +360,7 @@ class WorkerService:
             share_snapshots=False,
             log_writer=self.log_writer,
             results=StoredResults(store, feed),
+            lease_s=lease_s,
         )
 
     async def start(self) -> None:

@@ -15,6 +15,15 @@ to that loop, which ends each job in the transaction applying its result). A kil
 cancels them without reporting, and hands their jobs back. A loop in the same process also
 hands over the jobs it wrote already claimed for this worker's free slots (``hand_over``): no
 queue round trip per task.
+
+Leases: a claim holds a job for ``lease_s`` (``LANNER_WORKER_LEASE``, default
+:data:`LEASE_S`); the worker extends the leases of the jobs it really runs every third of it
+(by id: a job it lost track of is left to expire). When the store goes away, every loop
+(claims, heartbeats, result reports, a job's read of its execution) retries with backoff
+(:mod:`lanner.engine.resilience`); once it answers again, the claims whose answer was lost
+in the outage (committed, never received: running for this worker in the store, not here)
+are handed back to the queue, and results are reported again (a job already ended adds
+nothing: each job reports once).
 Imports the domain, templating, the store protocols and this package.
 """
 
@@ -32,14 +41,17 @@ from lanner.engine import events as ev
 from lanner.engine.feeds import ChangeFeed, Subscription, logs_topic
 from lanner.engine.jobs import JobRunner
 from lanner.engine.logwriter import LogWriter
+from lanner.engine.resilience import Backoff, StoreLostError, watch
 from lanner.engine.results import Results, StoredResults, TaskResult
 from lanner.engine.snapshots import Snapshot, Snapshots
 from lanner.store import Job, NewEvent, Store
 
 log = logging.getLogger("lanner.worker")
 
-LEASE_S = 30.0
-HEARTBEAT_S = 10.0
+LEASE_S = 10.0
+"""A claim's lease (seconds) unless configured: a dead worker's task runs again this long after
+its last heartbeat."""
+HEARTBEATS_PER_LEASE = 3
 SAFETY_POLL_S = 5.0
 
 
@@ -59,6 +71,7 @@ class Worker:
         share_snapshots: bool = True,
         log_writer: LogWriter | None = None,
         results: Results | None = None,
+        lease_s: float = LEASE_S,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -71,9 +84,10 @@ class Worker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._killed: set[str] = set()
         self._done: list[TaskResult] = []  # not reported yet
+        self._reporting: list[str] = []  # the jobs of the report under way
         self._results = results or StoredResults(store, feed)
         self._reserved = 0  # slots set aside for jobs the executor loop is writing
-        self.lease_s = LEASE_S
+        self.lease_s = lease_s
         self._logs: list[LogEntry] = []
         self._log_writer = log_writer
         self._flush_wake = asyncio.Event()
@@ -87,9 +101,9 @@ class Worker:
         """Hand back this worker's jobs left from a previous run, then start claiming."""
         await self._store.requeue_jobs(self._clock(), self.worker_id)
         self._tasks = [
-            asyncio.create_task(self._claim_loop(), name="lanner-worker-claim"),
-            asyncio.create_task(self._flush_loop(), name="lanner-worker-flush"),
-            asyncio.create_task(self._heartbeat_loop(), name="lanner-worker-heartbeat"),
+            watch(asyncio.create_task(self._claim_loop(), name="lanner-worker-claim")),
+            watch(asyncio.create_task(self._flush_loop(), name="lanner-worker-flush")),
+            watch(asyncio.create_task(self._heartbeat_loop(), name="lanner-worker-heartbeat")),
         ]
 
     async def stop(self, grace_s: float) -> None:
@@ -106,11 +120,18 @@ class Worker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._store.requeue_jobs(self._clock(), self.worker_id)
+        try:
+            await self._store.requeue_jobs(self._clock(), self.worker_id)
+        except Exception as error:  # their leases expire: the leader queues them again
+            log.warning("worker %s could not hand its jobs back: %s", self.worker_id, error)
 
     @property
     def running_count(self) -> int:
         return len(self._running)
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
 
     def reserve_slots(self) -> int:
         """Set aside the free slots for jobs about to be written claimed for this worker."""
@@ -133,14 +154,18 @@ class Worker:
     # -- claiming ------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        backoff = Backoff(f"worker {self.worker_id}: claiming jobs")
         with self._feed.subscribe(ev.JOBS_TOPIC) as wake:
             while self._accepting:
                 try:
+                    if backoff.failing:
+                        await self._hand_back_lost_claims()
+                    backoff.succeeded()
                     free = self._concurrency - len(self._running) - self._reserved
                     jobs: list[Job] = []
                     if free > 0:
                         jobs = await self._store.claim_jobs(
-                            self.worker_id, self._clock(), free, LEASE_S
+                            self.worker_id, self._clock(), free, self.lease_s
                         )
                     for job in jobs:
                         self._spawn(job)
@@ -150,11 +175,27 @@ class Worker:
                     # (Slots set aside for the executor loop count as taken: it frees them.)
                     is_full = len(self._running) + self._reserved >= self._concurrency
                     await self._wait(wake, is_full=is_full)
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, StoreLostError):
                     raise
-                except Exception:
-                    log.exception("worker claim failed")
-                    await asyncio.sleep(1.0)
+                except Exception as error:
+                    await backoff.pause(error)
+
+    async def _hand_back_lost_claims(self) -> None:
+        """After an outage: the jobs running for this worker in the store but not here (a
+        claim committed whose answer was lost) go back to the queue. Only with no slot set
+        aside for the loop of this process (its write of claimed jobs is not sent yet: the
+        one writer runs this before it)."""
+        if self._reserved or self._share:  # in one process, the loop ends the jobs it has
+            return
+        handed = await self._store.requeue_jobs(self._clock(), self.worker_id, keep=self._held())
+        if handed:
+            log.warning(
+                "worker %s: %d claims lost in the outage queued again", self.worker_id, handed
+            )
+
+    def _held(self) -> list[str]:
+        """The jobs this worker holds: running, or ended with their result not reported yet."""
+        return [*self._running, *(r.job_id for r in self._done), *self._reporting]
 
     async def _wait(self, wake: Subscription, is_full: bool) -> None:
         self._slot_free.clear()
@@ -173,9 +214,17 @@ class Worker:
         task = asyncio.create_task(self._execute(job), name=f"lanner-job-{job.id}")
         self._running[job.id] = task
 
-        def done(_: asyncio.Task[None]) -> None:
+        def done(finished: asyncio.Task[None]) -> None:
             self._running.pop(job.id, None)
             self._slot_free.set()
+            if not finished.cancelled() and finished.exception() is not None:
+                # Not heartbeated any more: its lease expires and the leader queues it again.
+                log.error(
+                    "job %s of execution %s abandoned",
+                    job.id,
+                    job.execution_id,
+                    exc_info=finished.exception(),
+                )
 
         task.add_done_callback(done)
 
@@ -209,10 +258,21 @@ class Worker:
             self._report(job, self._runner.killed(job, snapshot), [])
 
     async def _snapshot(self, job: Job) -> Snapshot | None:
-        if self._share:
-            return await self._snapshots.get(job.execution_id, job.tenant_id)
-        fresh = Snapshots(self._store, self._snapshots.flows, max_size=1)
-        return await fresh.get(job.execution_id, job.tenant_id)
+        """The job's execution, read again through store outages (the lease is heartbeated
+        meanwhile: the job is running here)."""
+        backoff = Backoff(f"worker {self.worker_id}: reading execution {job.execution_id}")
+        while True:
+            try:
+                if self._share:
+                    return await self._snapshots.get(job.execution_id, job.tenant_id)
+                fresh = Snapshots(self._store, self._snapshots.flows, max_size=1)
+                return await fresh.get(job.execution_id, job.tenant_id)
+            except (asyncio.CancelledError, StoreLostError):
+                raise
+            except Exception as error:
+                if not self._accepting:
+                    raise
+                await backoff.pause(error)
 
     def _report(self, job: Job, event: NewEvent | None, logs: list[LogEntry]) -> None:
         if event is None:  # nothing to say (execution gone): end the job with a no-op event
@@ -227,21 +287,23 @@ class Worker:
     # -- results -------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
+        backoff = Backoff(f"worker {self.worker_id}: reporting results")
         while True:
             await self._flush_wake.wait()
             self._flush_wake.clear()
             try:
                 await self._flush()
-            except asyncio.CancelledError:
+                backoff.succeeded()
+            except (asyncio.CancelledError, StoreLostError):
                 raise
-            except Exception:
-                log.exception("worker could not report results; retrying")
-                await asyncio.sleep(0.5)
+            except Exception as error:
                 self._flush_wake.set()
+                await backoff.pause(error)
 
     async def _flush(self) -> None:
         async with self._flushing:
             results, self._done = self._done, []
+            self._reporting = [result.job_id for result in results]
             logs, self._logs = self._logs, []
             metrics = self._runner.take_metrics()
             if not results and not logs and not metrics:
@@ -262,16 +324,26 @@ class Worker:
                 self._logs[:0] = [] if not logs else logs
                 self._runner.metrics[:0] = metrics
                 raise
+            finally:
+                self._reporting = []
         if logs:
             self._feed.publish(*{logs_topic(e.execution_id) for e in logs if e.execution_id})
 
     async def _heartbeat_loop(self) -> None:
+        backoff = Backoff(f"worker {self.worker_id}: heartbeats")
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            if self._running:
-                try:
-                    await self._store.heartbeat_jobs(self.worker_id, self._clock(), LEASE_S)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("worker heartbeat failed")
+            if not backoff.failing:
+                await asyncio.sleep(self.lease_s / HEARTBEATS_PER_LEASE)
+            running = self._held()  # a result not reported yet keeps its job too
+            if not running:
+                backoff.succeeded()
+                continue
+            try:
+                await self._store.heartbeat_jobs(
+                    self.worker_id, self._clock(), self.lease_s, job_ids=running
+                )
+                backoff.succeeded()
+            except (asyncio.CancelledError, StoreLostError):
+                raise
+            except Exception as error:
+                await backoff.pause(error)

@@ -26,7 +26,11 @@ from lanner.store.protocols.logs import LogQuery, LogStore
 from lanner.store.protocols.metrics import MetricQuery, MetricStore
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
 from lanner.store.protocols.queue import (
+    JOB_LOST,
+    ClusterNode,
     ExecutorEvent,
+    ExpiredJobs,
+    Fence,
     Job,
     JobClaim,
     JobGoneError,
@@ -46,12 +50,16 @@ from lanner.store.protocols.triggers import (
 
 __all__ = [
     "DEFAULT_TENANT",
+    "JOB_LOST",
     "ApiToken",
     "Backfill",
+    "ClusterNode",
     "ExecutionQuery",
     "ExecutionStep",
     "ExecutionStore",
     "ExecutorEvent",
+    "ExpiredJobs",
+    "Fence",
     "FlowQuery",
     "FlowStore",
     "FlowTriggerStore",

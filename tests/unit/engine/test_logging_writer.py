@@ -108,10 +108,7 @@ async def test_producers_wait_for_room_when_the_buffer_is_full() -> None:
     await writer.stop()
 
 
-async def test_a_failed_batch_is_retried_without_losing_lines(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("lanner.engine.logwriter.RETRY_DELAY_S", 0.01)
+async def test_a_failed_batch_is_retried_without_losing_lines() -> None:
     store = FakeLogStore()
     store.failures = 2
     writer = await started(store, ChangeFeed(), linger_s=0)

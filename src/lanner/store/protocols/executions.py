@@ -18,7 +18,7 @@ from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
 from lanner.store.protocols.flow_triggers import Transition
 from lanner.store.protocols.pages import DEFAULT_TENANT, Page
-from lanner.store.protocols.queue import Job, JobClaim, NewEvent, NewJob, QueueStore
+from lanner.store.protocols.queue import Fence, Job, JobClaim, NewEvent, NewJob, QueueStore
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -142,6 +142,7 @@ class ExecutionStore(QueueStore, Protocol):
         *,
         claim: JobClaim | None = None,
         logs: Sequence[LogEntry] = (),
+        fence: Fence | None = None,
     ) -> list[Job]:
         """Apply many executions' steps in ONE transaction (group commit), with ``logs``
         (lines stored in the same transaction, in order, as :meth:`add_logs` stores them).
@@ -153,7 +154,9 @@ class ExecutionStore(QueueStore, Protocol):
         a bad step, retry the steps one call each. Steps of one execution in one call apply in
         order (the last execution version wins). Events addressed to an execution that does
         not exist (any more) are dropped. Job ids are generated; jobs start queued, except
-        those ``claim`` takes, which start running and are returned (oldest first)."""
+        those ``claim`` takes, which start running and are returned (oldest first). With a
+        ``fence`` (a multi-node leader's), nothing is written unless its lock is still held:
+        :class:`lanner.errors.NotLeaderError`."""
         ...
 
     async def purge_executions(

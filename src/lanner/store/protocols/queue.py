@@ -88,6 +88,50 @@ class JobClaim:
     lease_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A leader's writes commit only while it leads: ``holder_pid`` (the PostgreSQL backend of
+    its lock session) holds the advisory lock ``lock_key``; ``drain_key`` is the lock its
+    writes share and a new leader takes once, to wait for the old leader's last writes.
+    A fenced write of a process that lost the lock raises :class:`lanner.errors.NotLeaderError`."""
+
+    lock_key: int
+    drain_key: int
+    holder_pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterNode:
+    """A process of a multi-node deployment, as the database sees it: its sessions named
+    ``lanner <role> <host> <pid>``; ``last_active`` is the latest activity of any of them
+    (or a worker's latest job heartbeat, if later); ``leader`` for the executor holding the
+    leadership lock and the scheduler holding its lease."""
+
+    role: str
+    host: str
+    pid: int
+    sessions: int
+    since: datetime
+    last_active: datetime | None
+    leader: bool
+
+
+JOB_LOST = "job_lost"
+"""The event :meth:`QueueStore.expire_jobs` adds for a ``run`` job whose lease ran out:
+``{taskRunId, attempt, workerId, jobPayload}`` (the engine's ``events.JOB_LOST``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredJobs:
+    """What :meth:`QueueStore.expire_jobs` did: ``lost`` run jobs ended with a
+    :data:`JOB_LOST` event, ``requeued`` other jobs queued again; ``next_expiry`` is the
+    earliest lease still running (None: none)."""
+
+    lost: int
+    requeued: int
+    next_expiry: datetime | None
+
+
 class JobGoneError(ConflictError):
     """A job a step says it finished is not in the queue any more."""
 
@@ -132,11 +176,36 @@ class QueueStore(Protocol):
         adds no event: each job reports one result."""
         ...
 
-    async def heartbeat_jobs(self, worker_id: str, now: datetime, lease_s: float) -> None:
-        """Extend the lease of every job ``worker_id`` runs."""
+    async def heartbeat_jobs(
+        self,
+        worker_id: str,
+        now: datetime,
+        lease_s: float,
+        job_ids: Sequence[str] | None = None,
+    ) -> None:
+        """Extend the lease of every job ``worker_id`` runs (only ``job_ids`` when given)."""
         ...
 
-    async def requeue_jobs(self, now: datetime, worker_id: str | None = None) -> int:
-        """Make claimed jobs claimable again: those of ``worker_id`` (at its start-up), or,
-        with None, those whose lease expired (a dead worker's). Returns how many."""
+    async def requeue_jobs(
+        self, now: datetime, worker_id: str | None = None, keep: Sequence[str] = ()
+    ) -> int:
+        """Make claimed jobs claimable again: those of ``worker_id`` but ``keep`` (at its
+        start-up, or the claims it lost track of in an outage), or, with None, those whose
+        lease expired. Returns how many."""
+        ...
+
+    async def cluster_nodes(self) -> list[ClusterNode]:
+        """The processes attached to the database (PostgreSQL; none on SQLite)."""
+        ...
+
+    async def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each status: ``QUEUED`` (the queue's depth), ``RUNNING``
+        (leases held)."""
+        ...
+
+    async def expire_jobs(self, now: datetime, spare_worker: str | None = None) -> ExpiredJobs:
+        """End the leases expired at ``now`` of every worker but ``spare_worker`` (a dead
+        worker's jobs): a ``run`` job ends with a :data:`JOB_LOST` event (the executor records
+        the lost attempt and queues the next one), other jobs are queued again; in one
+        transaction. Also the next expiry, so the leader wakes up right then."""
         ...

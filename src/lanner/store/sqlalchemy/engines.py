@@ -24,6 +24,21 @@ PG_CONNECT_TIMEOUT_S = 5
 # Execution option naming the statement that opens a SQLite transaction on a connection.
 SQLITE_BEGIN_OPTION = "lanner_sqlite_begin"
 
+APPLICATION_NAME_MAX = 63  # PostgreSQL's NAMEDATALEN - 1
+_application_name = "lanner"
+
+
+def set_application_name(name: str) -> None:
+    """The ``application_name`` of this process's PostgreSQL sessions from now on (a role
+    names itself ``lanner <role> <host> <pid>``: ``lanner cluster status`` reads them)."""
+    global _application_name
+    _application_name = name[:APPLICATION_NAME_MAX]
+
+
+def application_name() -> str:
+    return _application_name
+
+
 _POSTGRES_NAMES = {"postgresql", "postgres", "postgresql+psycopg"}
 _SQLITE_NAMES = {"sqlite", "sqlite+pysqlite"}
 
@@ -66,7 +81,10 @@ def create_sync_engine(url: URL, *, pool_size: int) -> Engine:
         pool_pre_ping=False,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "lanner"},
+        connect_args={
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "application_name": _application_name,
+        },
     )
 
 

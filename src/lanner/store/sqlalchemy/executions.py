@@ -43,7 +43,7 @@ from lanner.store.protocols.executions import (
     PurgedExecution,
 )
 from lanner.store.protocols.pages import Page
-from lanner.store.protocols.queue import Job, JobClaim, JobGoneError, NewEvent
+from lanner.store.protocols.queue import Fence, Job, JobClaim, JobGoneError, NewEvent
 from lanner.store.sqlalchemy import flow_triggers, queue, textsearch
 from lanner.store.sqlalchemy.bulk import BulkStatement
 from lanner.store.sqlalchemy.counts import (
@@ -292,10 +292,14 @@ def apply_steps(
     job_ids: Sequence[str],
     now: datetime,
     claim: JobClaim | None = None,
+    fence: Fence | None = None,
 ) -> list[Job]:
     """Write every step; all of them or (on any error) none, since the caller's transaction
     or savepoint is rolled back. ``job_ids`` name the steps' jobs, in order; the jobs
-    ``claim`` takes are returned. A finished job already gone raises :class:`JobGoneError`."""
+    ``claim`` takes are returned. A finished job already gone raises :class:`JobGoneError`;
+    with a ``fence``, a leadership lost raises :class:`~lanner.errors.NotLeaderError`."""
+    if fence is not None:
+        queue.check_fence(conn, fence)
     finished = [job_id for step in steps for job_id in step.finished_jobs]
     if finished:
         gone = set(finished) - queue.finish_jobs(conn, finished)

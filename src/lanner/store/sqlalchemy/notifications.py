@@ -19,13 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 
 from lanner.errors import ConfigError
-from lanner.store.sqlalchemy.engines import PG_CONNECT_TIMEOUT_S, first_line, normalize_url
+from lanner.store.sqlalchemy.engines import (
+    PG_CONNECT_TIMEOUT_S,
+    application_name,
+    first_line,
+    normalize_url,
+)
 
 log = logging.getLogger("lanner.notifications")
 
@@ -33,6 +39,7 @@ CHANNEL = "lanner_feed"
 MAX_PAYLOAD_BYTES = 7900
 """Below PostgreSQL's 8000-byte limit on a ``NOTIFY`` payload."""
 RECONNECT_DELAY_S = 1.0
+"""The longest wait before a reconnect (doubling from a tenth of it, jittered)."""
 START_TIMEOUT_S = 10.0
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 
@@ -54,12 +61,21 @@ async def connect(conninfo: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
         conninfo,
         autocommit=True,
         connect_timeout=PG_CONNECT_TIMEOUT_S,
-        application_name="lanner",
+        application_name=application_name(),
         keepalives=1,
         keepalives_idle=10,
         keepalives_interval=5,
         keepalives_count=3,
     )
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds before the next try after ``failures`` failed ones (0: at once): doubling up to
+    :data:`RECONNECT_DELAY_S`, jittered so that the nodes do not reconnect in lockstep."""
+    if failures <= 0:
+        return 0.0
+    bound = min(RECONNECT_DELAY_S, RECONNECT_DELAY_S / 10 * 2.0 ** min(failures - 1, 30))
+    return bound / 2 + random.random() * bound / 2
 
 
 def encode_payloads(node_id: str, topics: Iterable[str]) -> list[str]:
@@ -150,11 +166,15 @@ class PostgresNotifier:
         self._tasks = []
 
     async def _listen_loop(self) -> None:
+        failures = 0
         while True:
             try:
                 async with await connect(self._conninfo) as conn:
                     await conn.execute(f"LISTEN {self._channel}")
                     self._listening.set()
+                    if failures:
+                        log.warning("notification listener reconnected")
+                    failures = 0
                     if self._on_connect is not None:
                         self._on_connect()  # what was sent while not listening: re-read
                     async for notify in conn.notifies():
@@ -162,8 +182,10 @@ class PostgresNotifier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("notification listener lost its connection: %s", first_line(exc))
-            await asyncio.sleep(RECONNECT_DELAY_S)
+                if not failures:
+                    log.warning("notification listener lost its connection: %s", first_line(exc))
+                failures += 1
+            await asyncio.sleep(reconnect_delay(failures))
 
     def _receive(self, payload: str) -> None:
         node_id, topics = decode_payload(payload)
@@ -177,6 +199,7 @@ class PostgresNotifier:
 
     async def _send_loop(self) -> None:
         conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        failures = 0
         try:
             while True:
                 await self._wake.wait()
@@ -189,13 +212,16 @@ class PostgresNotifier:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("could not send notifications: %s", first_line(exc))
+                    if not failures:
+                        log.warning("could not send notifications: %s", first_line(exc))
+                    failures += 1
                     self._pending |= topics  # a wake-up is a level: resending is harmless
                     if conn is not None:
                         await conn.close()
                     conn = None
-                    await asyncio.sleep(RECONNECT_DELAY_S)
+                    await asyncio.sleep(reconnect_delay(failures))
                     continue
+                failures = 0
                 if not self._pending:
                     self._wake.clear()
                     self._idle.set()

@@ -13,9 +13,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, update
 
-from lanner.store.protocols.queue import ExecutorEvent, Job, JobClaim, NewEvent, NewJob
+from lanner.errors import NotLeaderError
+from lanner.store.protocols.queue import (
+    JOB_LOST,
+    ExecutorEvent,
+    ExpiredJobs,
+    Fence,
+    Job,
+    JobClaim,
+    NewEvent,
+    NewJob,
+)
 from lanner.store.sqlalchemy.bulk import BulkStatement
 from lanner.store.sqlalchemy.schema import executions, executor_events, jobs
 
@@ -69,10 +79,28 @@ _HEARTBEAT = (
     .where(jobs.c.worker_id == bindparam("k_worker_id"), jobs.c.status == RUNNING)
     .values(heartbeat_at=bindparam("k_now"), lease_expires_at=bindparam("k_lease_expires_at"))
 )
+_HEARTBEAT_IDS = (
+    update(jobs)
+    .where(
+        jobs.c.id.in_(bindparam("k_ids", expanding=True)),
+        jobs.c.worker_id == bindparam("k_worker_id"),
+        jobs.c.status == RUNNING,
+    )
+    .values(heartbeat_at=bindparam("k_now"), lease_expires_at=bindparam("k_lease_expires_at"))
+)
 _REQUEUE_VALUES: dict[str, Any] = {"status": QUEUED, "worker_id": None, "lease_expires_at": None}
 _REQUEUE_WORKER = (
     update(jobs)
     .where(jobs.c.status == RUNNING, jobs.c.worker_id == bindparam("k_worker_id"))
+    .values(**_REQUEUE_VALUES)
+)
+_REQUEUE_WORKER_BUT = (
+    update(jobs)
+    .where(
+        jobs.c.status == RUNNING,
+        jobs.c.worker_id == bindparam("k_worker_id"),
+        jobs.c.id.not_in(bindparam("k_keep", expanding=True)),
+    )
     .values(**_REQUEUE_VALUES)
 )
 _REQUEUE_EXPIRED = (
@@ -80,6 +108,22 @@ _REQUEUE_EXPIRED = (
     .where(jobs.c.status == RUNNING, jobs.c.lease_expires_at < bindparam("k_now"))
     .values(**_REQUEUE_VALUES)
 )
+# Leases of other workers than ``k_spare`` (the caller's own, alive while it is).
+_OTHERS = jobs.c.worker_id.is_distinct_from(bindparam("k_spare"))
+_EXPIRED = (
+    select(jobs)
+    .where(jobs.c.status == RUNNING, jobs.c.lease_expires_at < bindparam("k_now"), _OTHERS)
+    .order_by(jobs.c.lease_expires_at)
+    .limit(MAX_IN_LIST)
+    .with_for_update(skip_locked=True)
+)
+_REQUEUE_IDS = (
+    update(jobs)
+    .where(jobs.c.id.in_(bindparam("k_ids", expanding=True)), jobs.c.status == RUNNING)
+    .values(**_REQUEUE_VALUES)
+)
+_DELETE_IDS = delete(jobs).where(jobs.c.id.in_(bindparam("k_ids", expanding=True)))
+_NEXT_EXPIRY = select(func.min(jobs.c.lease_expires_at)).where(jobs.c.status == RUNNING, _OTHERS)
 
 
 # --- events --------------------------------------------------------------------------------
@@ -275,25 +319,102 @@ def complete_jobs(conn: Connection, results: Sequence[tuple[str, NewEvent]], now
     )
 
 
-def heartbeat_jobs(conn: Connection, worker_id: str, now: datetime, lease_s: float) -> None:
-    """Extend the lease of every job ``worker_id`` runs."""
-    conn.execute(
-        _HEARTBEAT,
-        {
-            "k_worker_id": worker_id,
-            "k_now": now,
-            "k_lease_expires_at": now + timedelta(seconds=lease_s),
-        },
-    )
+def heartbeat_jobs(
+    conn: Connection,
+    worker_id: str,
+    now: datetime,
+    lease_s: float,
+    job_ids: Sequence[str] | None = None,
+) -> None:
+    """Extend the lease of every job ``worker_id`` runs, or only of ``job_ids`` among them
+    (those it really runs: a job it lost track of is left to expire)."""
+    values = {
+        "k_worker_id": worker_id,
+        "k_now": now,
+        "k_lease_expires_at": now + timedelta(seconds=lease_s),
+    }
+    if job_ids is None:
+        conn.execute(_HEARTBEAT, values)
+        return
+    for chunk in chunks(list(job_ids)):
+        conn.execute(_HEARTBEAT_IDS, {**values, "k_ids": chunk})
 
 
-def requeue_jobs(conn: Connection, now: datetime, worker_id: str | None = None) -> int:
-    """Queue again the running jobs of ``worker_id``, or (None) those whose lease expired."""
-    if worker_id is not None:
+def requeue_jobs(
+    conn: Connection,
+    now: datetime,
+    worker_id: str | None = None,
+    keep: Sequence[str] = (),
+) -> int:
+    """Queue again the running jobs of ``worker_id`` (but ``keep``, those it still runs), or
+    (None) those whose lease expired."""
+    if worker_id is not None and keep:
+        result = conn.execute(_REQUEUE_WORKER_BUT, {"k_worker_id": worker_id, "k_keep": list(keep)})
+    elif worker_id is not None:
         result = conn.execute(_REQUEUE_WORKER, {"k_worker_id": worker_id})
     else:
         result = conn.execute(_REQUEUE_EXPIRED, {"k_now": now})
     return result.rowcount
+
+
+def expire_jobs(conn: Connection, now: datetime, spare_worker: str | None = None) -> ExpiredJobs:
+    """End the leases that ran out before ``now`` (but those of ``spare_worker``): a ``run``
+    job is deleted and a :data:`JOB_LOST` event tells the executor (which records the lost
+    attempt and queues the next); a ``resolve`` or ``finalize`` job is queued again as it is.
+    Also the next lease expiry, to wake up at."""
+    rows = list(conn.execute(_EXPIRED, {"k_now": now, "k_spare": spare_worker}))
+    lost = [row for row in rows if row.kind == "run"]
+    again = [row.id for row in rows if row.kind != "run"]
+    if again:
+        conn.execute(_REQUEUE_IDS, {"k_ids": again})
+    if lost:
+        conn.execute(_DELETE_IDS, {"k_ids": [row.id for row in lost]})
+        insert_events(conn, [_lost_event(row, now) for row in lost])
+    next_expiry: datetime | None = conn.execute(_NEXT_EXPIRY, {"k_spare": spare_worker}).scalar()
+    return ExpiredJobs(lost=len(lost), requeued=len(again), next_expiry=next_expiry)
+
+
+def _lost_event(row: Row[Any], now: datetime) -> dict[str, Any]:
+    payload = {
+        "taskRunId": row.task_run_id,
+        "attempt": (row.payload or {}).get("attempt"),
+        "workerId": row.worker_id,
+        "jobPayload": row.payload,
+    }
+    return event_values(row.tenant_id, NewEvent(row.execution_id, JOB_LOST, payload), now)
+
+
+_JOB_COUNTS = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+
+
+def job_counts(conn: Connection) -> dict[str, int]:
+    """How many jobs are in each status (``QUEUED``, ``RUNNING``)."""
+    return {status: count for status, count in conn.execute(_JOB_COUNTS)}
+
+
+_SHARE_DRAIN = text("SELECT pg_advisory_xact_lock_shared(:k_drain)")
+_HOLDS_LOCK = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = :k_pid AND classid::bigint = :k_hi AND objid::bigint = :k_lo AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
+
+
+def check_fence(conn: Connection, fence: Fence) -> None:
+    """In the caller's transaction: share ``fence.drain_key`` (a new leader waits for this
+    transaction to end before it reads anything) and check that ``fence.holder_pid`` still
+    holds ``fence.lock_key``; :class:`NotLeaderError` otherwise (PostgreSQL only)."""
+    conn.execute(_SHARE_DRAIN, {"k_drain": fence.drain_key})
+    held = conn.execute(
+        _HOLDS_LOCK,
+        {
+            "k_pid": fence.holder_pid,
+            "k_hi": fence.lock_key >> 32,
+            "k_lo": fence.lock_key & 0xFFFFFFFF,
+        },
+    ).scalar()
+    if not held:
+        raise NotLeaderError("this executor no longer holds the leadership")
 
 
 def chunks(values: list[Any]) -> list[list[Any]]:

@@ -28,8 +28,9 @@ from lanner.store.protocols.executions import ExecutionQuery, ExecutionStep
 from lanner.store.protocols.flows import FlowQuery, StoredFlow
 from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
-from lanner.store.protocols.queue import Job, JobClaim, NewEvent
+from lanner.store.protocols.queue import Fence, Job, JobClaim, NewEvent
 from lanner.store.sqlalchemy import (
+    cluster,
     executions,
     flow_triggers,
     flows,
@@ -201,6 +202,7 @@ class SqlStore:
         *,
         claim: JobClaim | None = None,
         logs: Sequence[LogEntry] = (),
+        fence: Fence | None = None,
     ) -> list[Job]:
         """All the steps or, when one cannot be applied, none of them: a step whose task run
         belongs to no execution raises :class:`~lanner.errors.ConflictError`, a step whose
@@ -220,7 +222,7 @@ class SqlStore:
         lines = tuple(logs)
 
         def operation(conn: Connection) -> list[Job]:
-            claimed = executions.apply_steps(conn, steps, job_ids, now, claim)
+            claimed = executions.apply_steps(conn, steps, job_ids, now, claim, fence)
             if lines:
                 add_log_rows(conn, lines)
             return claimed
@@ -237,6 +239,9 @@ class SqlStore:
     claim_jobs = writes(queue.claim_jobs)
     heartbeat_jobs = writes(queue.heartbeat_jobs)
     requeue_jobs = writes(queue.requeue_jobs)
+    expire_jobs = writes(queue.expire_jobs)
+    job_counts = reads(queue.job_counts)
+    cluster_nodes = reads(cluster.cluster_nodes)
 
     async def add_events(self, events: Sequence[NewEvent]) -> None:
         """Events addressed to an execution that does not exist are dropped."""
