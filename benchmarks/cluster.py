@@ -1,0 +1,409 @@
+"""Local SQLite, local PostgreSQL and the cluster side by side, in one run, as JSON lines.
+
+Three setups, one after the other, each on its own fresh store and its own processes:
+
+- ``sqlite``: ``lanner server local`` on embedded SQLite;
+- ``postgresql``: ``lanner server local`` on a fresh PostgreSQL database;
+- ``cluster``: 1 ``server api`` + 2 ``server executor`` + 2 ``server worker`` processes on a
+  fresh PostgreSQL database (the issue's 5-process cluster).
+
+PostgreSQL databases are named ``lanner_bench_<hex>``, created on ``LANNER_TEST_POSTGRES_URL``
+(or ``--postgres-url``) and dropped after (``benchmarks/__main__.py``'s ``postgres_database``).
+The load comes from this process, with the lean keep-alive client of ``benchmarks/http_load.py``
+(imported by path, as ``benchmarks/engine.py`` does). Figures, names prefixed with the setup:
+
+- ``<setup>_http_wait_2task``: one client, a 2-task flow with ``wait=true``: p50/p99 latency;
+- ``<setup>_http_throughput_2task_wait``: 32 clients, ``wait=true``, back to back: executions/s;
+- ``<setup>_http_throughput_2task``: 32 clients without wait, until every execution has ended;
+  both throughput figures add ``all_cpu_ms_per_execution``, the CPU time of every process of the
+  setup (``server_cpu_ms_per_execution`` is the API or local process only);
+- ``<setup>_burst_20task``: ``--burst`` executions of a 20-task Return flow submitted as fast as
+  32 clients can, then polled until all ended; each execution's ``state.endDate`` (from the
+  search API) relative to the burst's start gives completion ``first_s``, ``p50_s``, ``p100_s``
+  and ``p50_over_p100`` (fair progress, older first, gives about 0.5; everything advancing
+  together gives close to 1);
+- ``<setup>_rss``: ``VmRSS`` of every process started, by role, idle (flows deployed, warmed up)
+  and after all the load.
+
+The last line is ``{"name": "summary", ...}``: one row per setup, and the issue's goals (cluster
+throughput >= local PostgreSQL, burst p50 about half of p100, idle RSS per role <= 60 MB).
+A setup that fails prints ``{"name": "<setup>_error", ...}`` and the run goes on.
+
+Run: ``python benchmarks/cluster.py [--executions 3000] [--burst 2000] [--quick]
+[--skip-postgres]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+def _load_http_bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "lanner_http_bench", Path(__file__).with_name("http_load.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HTTP = _load_http_bench()
+BURST_FLOW_ID = "seq20"
+ENDED = ("SUCCESS", "FAILED", "KILLED", "WARNING")
+Emit = Callable[[dict[str, Any]], None]
+FIGURES: dict[str, dict[str, Any]] = {}  # every figure printed, by name (for the summary)
+
+
+def output(figure: dict[str, Any]) -> None:
+    FIGURES[figure["name"]] = figure
+    print(json.dumps(figure), flush=True)
+
+
+@dataclass
+class Process:
+    role: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log: IO[bytes] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class Setup:
+    label: str
+    port: int
+    processes: list[Process]
+
+    @property
+    def api(self) -> Process:
+        return self.processes[0]
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            if process.popen.poll() is not None:
+                tail = process.log_path.read_bytes()[-2000:].decode(errors="replace")
+                raise RuntimeError(
+                    f"{process.role} (pid {process.pid}) exited with "
+                    f"{process.popen.returncode}: {tail}"
+                )
+
+    def cpu_seconds(self) -> float:
+        return float(sum(HTTP.cpu_seconds(p.pid) for p in self.processes))
+
+
+# --- databases and processes -------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"lanner_bench_{secrets.token_hex(4)}"
+    admin = urlunsplit(urlsplit(server_url)._replace(scheme="postgresql"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def started(label: str, database_url: str | None, *, cluster: bool) -> Iterator[Setup]:
+    """Start the setup's processes (server output to log files); terminate them all after."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("LANNER_", "KESTRA_"))
+        }
+        if database_url:
+            env["LANNER_DATABASE_URL"] = database_url
+        common = ["--data-dir", data_dir]
+        port = HTTP.free_port()
+        processes: list[Process] = []
+
+        def spawn(role: str, args: list[str]) -> Process:
+            log_path = Path(data_dir) / f"{role}-{len(processes)}.log"
+            log = log_path.open("wb")
+            popen = subprocess.Popen(
+                [*HTTP.lanner_command(), "server", *args, *common],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            process = Process(role, popen, log_path, log)
+            processes.append(process)
+            return process
+
+        try:
+            first = spawn(
+                "api" if cluster else "local",
+                ["api" if cluster else "local", "--host", HTTP.HOST, "--port", str(port)],
+            )
+            HTTP.wait_healthy(port, first.popen)
+            if cluster:  # the API migrated the schema: the other roles start on it
+                health: list[tuple[int, Process]] = []
+                for role in ("executor", "executor", "worker", "worker"):
+                    health_port = HTTP.free_port()
+                    health.append(
+                        (health_port, spawn(role, [role, "--health-port", str(health_port)]))
+                    )
+                for health_port, process in health:
+                    HTTP.wait_healthy(health_port, process.popen)
+                time.sleep(2.0)  # leadership taken, workers listening
+            yield Setup(label, port, processes)
+        finally:
+            for process in processes:
+                if process.popen.poll() is None:
+                    process.popen.terminate()
+            for process in processes:
+                try:
+                    process.popen.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.popen.kill()
+                    process.popen.wait()
+                process.log.close()
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def rss_of(setup: Setup) -> list[float]:
+    return [HTTP.rss_mb(p.pid) for p in setup.processes]
+
+
+async def wait_latency(setup: Setup, conn: Any, emit: Emit) -> None:
+    await HTTP.wait_figure(conn, emit)
+
+
+async def throughput(setup: Setup, conn: Any, executions: int, emit: Emit) -> None:
+    for figure in ("throughput_wait", "throughput"):
+        results: list[dict[str, Any]] = []
+        cpu_before = setup.cpu_seconds()
+        await HTTP.throughput_figures(
+            conn, setup.port, setup.api.pid, executions, (figure,), results.append
+        )
+        cpu = setup.cpu_seconds() - cpu_before
+        for result in results:
+            result["all_cpu_ms_per_execution"] = round(cpu * 1000 / result["executions"], 3)
+            emit(result)
+        setup.check_alive()
+
+
+async def ended_executions(conn: Any, count: int) -> list[dict[str, Any]]:
+    """Every ended execution of the burst flow, through the search API, 1,000 a page."""
+    states = "".join(f"&state={state}" for state in ENDED)
+    found: list[dict[str, Any]] = []
+    page = 1
+    while len(found) < count:
+        path = (
+            f"/api/v1/executions/search?namespace=bench&flowId={BURST_FLOW_ID}"
+            f"&size=1000&page={page}&sort=state.endDate:asc{states}"
+        )
+        status, body = await conn.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
+        results = json.loads(body)["results"]
+        if not results:
+            break
+        found.extend(results)
+        page += 1
+    return found
+
+
+async def burst(setup: Setup, conn: Any, count: int, timeout_s: float, emit: Emit) -> None:
+    conns = [HTTP.Connection(setup.port) for _ in range(HTTP.CLIENTS)]
+    remaining = [count]
+
+    async def submitting_client(c: Any) -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await HTTP.trigger(c, BURST_FLOW_ID, wait=False)
+
+    cpu_before = setup.cpu_seconds()
+    start_wall = time.time()
+    start = time.perf_counter()
+    await asyncio.gather(*(submitting_client(c) for c in conns))
+    submitted_s = time.perf_counter() - start
+    for c in conns:
+        c.close()
+    deadline = time.monotonic() + timeout_s
+    while (ended := await HTTP.count_ended(conn, BURST_FLOW_ID)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"burst: only {ended} of {count} executions ended")
+        setup.check_alive()
+        await asyncio.sleep(0.5)
+    drained_s = time.perf_counter() - start
+    cpu = setup.cpu_seconds() - cpu_before
+    executions = await ended_executions(conn, count)
+    ends = sorted(
+        datetime.fromisoformat(e["state"]["endDate"]).timestamp() - start_wall for e in executions
+    )
+    states: dict[str, int] = {}
+    for e in executions:
+        states[e["state"]["current"]] = states.get(e["state"]["current"], 0) + 1
+    p50 = ends[(len(ends) - 1) // 2]
+    emit({"name": "burst_20task", "executions": count, "tasks_per_execution": 20,
+          "states": states, "submitted_s": round(submitted_s, 3),
+          "first_s": round(ends[0], 3), "p50_s": round(p50, 3),
+          "p90_s": round(ends[int(len(ends) * 0.9) - 1], 3), "p100_s": round(ends[-1], 3),
+          "p50_over_p100": round(p50 / ends[-1], 3), "drained_s": round(drained_s, 3),
+          "task_runs_per_s": round(count * 20 / ends[-1], 1),
+          "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
+
+
+async def measure(setup: Setup, executions: int, burst_size: int, burst_timeout_s: float) -> None:
+    def emit(result: dict[str, Any]) -> None:
+        result["name"] = f"{setup.label}_{result['name']}"
+        result["setup"] = setup.label
+        output(result)
+
+    conn = HTTP.Connection(setup.port)
+    for source in (HTTP.TWO_TASKS, HTTP.sequential_flow(20)):
+        await HTTP.deploy(conn, source)
+    for _ in range(20):  # warm up (imports, caches, connections)
+        await HTTP.trigger(conn, "two", wait=True)
+    await HTTP.trigger(conn, BURST_FLOW_ID, wait=True)
+    idle = rss_of(setup)
+    try:
+        await wait_latency(setup, conn, emit)
+        setup.check_alive()
+        await throughput(setup, conn, executions, emit)
+        await burst(setup, conn, burst_size, burst_timeout_s, emit)
+    finally:
+        if all(p.popen.poll() is None for p in setup.processes):
+            after = rss_of(setup)
+            processes: list[dict[str, Any]] = [
+                {"role": p.role, "pid": p.pid, "idle_mb": i, "after_mb": a}
+                for p, i, a in zip(setup.processes, idle, after, strict=True)
+            ]
+            by_role: dict[str, dict[str, list[float]]] = {}
+            for row in processes:
+                role = by_role.setdefault(row["role"], {"idle_mb": [], "after_mb": []})
+                role["idle_mb"].append(row["idle_mb"])
+                role["after_mb"].append(row["after_mb"])
+            emit({"name": "rss", "processes": processes, "by_role": by_role,
+                  "total_idle_mb": round(sum(idle), 1),
+                  "total_after_mb": round(sum(after), 1)})  # fmt: skip
+        conn.close()
+
+
+def run_setup(
+    label: str,
+    database_url: str | None,
+    *,
+    cluster: bool,
+    executions: int,
+    burst_size: int,
+    burst_timeout_s: float,
+) -> None:
+    try:
+        with started(label, database_url, cluster=cluster) as setup:
+            asyncio.run(measure(setup, executions, burst_size, burst_timeout_s))
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        output({"name": f"{label}_error", "setup": label, "error": repr(error)[:2000]})
+
+
+# --- summary -----------------------------------------------------------------------------------
+
+
+def summary(figures: dict[str, dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    def get(label: str, figure: str, key: str) -> Any:
+        return figures.get(f"{label}_{figure}", {}).get(key)
+
+    rows = []
+    for label in labels:
+        by_role = get(label, "rss", "by_role") or {}
+        rows.append({
+            "setup": label,
+            "wait_p50_ms": get(label, "http_wait_2task", "p50_ms"),
+            "wait_p99_ms": get(label, "http_wait_2task", "p99_ms"),
+            "wait_executions_per_s": get(label, "http_throughput_2task_wait", "executions_per_s"),
+            "nowait_executions_per_s": get(label, "http_throughput_2task", "executions_per_s"),
+            "burst_p50_s": get(label, "burst_20task", "p50_s"),
+            "burst_p100_s": get(label, "burst_20task", "p100_s"),
+            "burst_p50_over_p100": get(label, "burst_20task", "p50_over_p100"),
+            "rss_idle_mb_by_role": {r: max(v["idle_mb"]) for r, v in by_role.items()},
+            "rss_after_mb_by_role": {r: max(v["after_mb"]) for r, v in by_role.items()},
+            "error": figures.get(f"{label}_error", {}).get("error"),
+        })  # fmt: skip
+    goals: list[dict[str, Any]] = []
+    cluster_rate = get("cluster", "http_throughput_2task_wait", "executions_per_s")
+    local_rate = get("postgresql", "http_throughput_2task_wait", "executions_per_s")
+    if cluster_rate is not None and local_rate is not None:
+        goals.append({"goal": "cluster wait=true throughput >= local PostgreSQL",
+                      "value": [cluster_rate, local_rate], "met": cluster_rate >= local_rate})  # fmt: skip
+    cluster_rate = get("cluster", "http_throughput_2task", "executions_per_s")
+    local_rate = get("postgresql", "http_throughput_2task", "executions_per_s")
+    if cluster_rate is not None and local_rate is not None:
+        goals.append({"goal": "cluster no-wait throughput >= local PostgreSQL",
+                      "value": [cluster_rate, local_rate], "met": cluster_rate >= local_rate})  # fmt: skip
+    for label in labels:
+        ratio = get(label, "burst_20task", "p50_over_p100")
+        if ratio is not None:
+            goals.append({"goal": f"{label} burst p50 about half of p100 (<= 0.6)",
+                          "value": ratio, "met": ratio <= 0.6})  # fmt: skip
+    for label in labels:
+        for role, values in (get(label, "rss", "by_role") or {}).items():
+            goals.append({"goal": f"{label} {role} idle RSS <= 60 MB",
+                          "value": max(values["idle_mb"]), "met": max(values["idle_mb"]) <= 60})  # fmt: skip
+    return {"name": "summary", "date": datetime.now(UTC).date().isoformat(), "rows": rows,
+            "goals": goals}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres-url", default=os.environ.get("LANNER_TEST_POSTGRES_URL"))
+    parser.add_argument("--executions", type=int, help="2-task executions per throughput figure")
+    parser.add_argument("--burst", type=int, help="20-task executions in the burst")
+    parser.add_argument("--burst-timeout", type=float, default=1200.0, help="seconds")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--setups", default="sqlite,postgresql,cluster", help="comma-separated, of the three"
+    )
+    args = parser.parse_args()
+    executions = args.executions or (200 if args.quick else 3000)
+    burst_size = args.burst or (100 if args.quick else 2000)
+    labels = [label for label in args.setups.split(",") if label]
+    if args.skip_postgres or not args.postgres_url:
+        labels = [label for label in labels if label == "sqlite"]
+    for label in labels:
+        if label == "sqlite":
+            run_setup("sqlite", None, cluster=False, executions=executions,
+                      burst_size=burst_size, burst_timeout_s=args.burst_timeout)  # fmt: skip
+        else:
+            with postgres_database(args.postgres_url) as url:
+                run_setup(label, url, cluster=label == "cluster", executions=executions,
+                          burst_size=burst_size, burst_timeout_s=args.burst_timeout)  # fmt: skip
+    output(summary(FIGURES, labels))
+
+
+if __name__ == "__main__":
+    main()
