@@ -41,6 +41,7 @@ import importlib.util
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -396,6 +397,8 @@ def main() -> None:
         "--setups", default="sqlite,postgresql,cluster", help="comma-separated, of the three"
     )
     args = parser.parse_args()
+    # SIGTERM (``timeout``, a CI's cancel) unwinds like Ctrl-C: every started process is ended.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     executions = args.executions or (200 if args.quick else 3000)
     burst_size = args.burst or (100 if args.quick else 2000)
     labels = [label for label in args.setups.split(",") if label]
