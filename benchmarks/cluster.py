@@ -21,7 +21,8 @@ The load comes from this process, with the lean keep-alive client of ``benchmark
   32 clients can, then polled until all ended; each execution's ``state.endDate`` (from the
   search API) relative to the burst's start gives completion ``first_s``, ``p50_s``, ``p100_s``
   and ``p50_over_p100`` (fair progress, older first, gives about 0.5; everything advancing
-  together gives close to 1);
+  together gives close to 1). When ``p100_after_submitted_s`` is near 0 the server kept up with
+  the submissions (no backlog formed), and the ratio measures the submission, not fairness;
 - ``<setup>_rss``: ``VmRSS`` of every process started, by role: ``start_mb`` (up, no request
   yet), ``idle_mb`` (flows deployed, warmed up) and ``after_mb`` (after all the load).
 
@@ -275,6 +276,7 @@ async def burst(setup: Setup, conn: Any, count: int, timeout_s: float, emit: Emi
           "first_s": round(ends[0], 3), "p50_s": round(p50, 3),
           "p90_s": round(ends[int(len(ends) * 0.9) - 1], 3), "p100_s": round(ends[-1], 3),
           "p50_over_p100": round(p50 / ends[-1], 3), "drained_s": round(drained_s, 3),
+          "p100_after_submitted_s": round(ends[-1] - submitted_s, 3),
           "task_runs_per_s": round(count * 20 / ends[-1], 1),
           "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
 
@@ -283,6 +285,7 @@ async def measure(setup: Setup, executions: int, burst_size: int, burst_timeout_
     def emit(result: dict[str, Any]) -> None:
         result["name"] = f"{setup.label}_{result['name']}"
         result["setup"] = setup.label
+        result["load_average_1m"] = round(os.getloadavg()[0], 2)  # the machine may be shared
         output(result)
 
     conn = HTTP.Connection(setup.port)
