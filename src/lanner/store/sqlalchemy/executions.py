@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -113,6 +114,7 @@ _LIST_OUTLINES = (
     .where(task_runs.c.execution_id == bindparam("k_execution_id"))
     .order_by(task_runs.c.position)
 )
+_NO_INTERNAL: Mapping[str, Any] = MappingProxyType({})
 _GET_TASK_RUNS = select(task_runs).where(
     task_runs.c.execution_id == bindparam("k_execution_id"),
     task_runs.c.id.in_(bindparam("k_ids", expanding=True)),
@@ -211,10 +213,10 @@ def list_task_run_outlines(conn: Connection, execution_id: str) -> list[TaskRunO
     NULL for most runs): a page lays out 10,000 runs with this in a few milliseconds."""
     states = {state.value: state for state in StateType}
     return [
-        TaskRunOutline(
-            row.id, row.parent_task_run_id, row.task_id, states[row.state], row.internal or {}
+        TaskRunOutline(run_id, parent_id, task_id, states[state], internal or _NO_INTERNAL)
+        for run_id, parent_id, task_id, state, internal in conn.execute(
+            _LIST_OUTLINES, {"k_execution_id": execution_id}
         )
-        for row in conn.execute(_LIST_OUTLINES, {"k_execution_id": execution_id})
     ]
 
 
