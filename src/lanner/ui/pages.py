@@ -13,7 +13,10 @@ the middleware covers ``/ui`` like any other path.
 The flow editor (``static/editor.js``: CodeMirror 6, completion from ``/plugins``, inline errors
 from ``/flows/validate``) is the one built island: bundled by esbuild from ``ui-src/`` and
 committed, so running Lanner needs no Node.js; a test rebuilds it and compares. The dashboard
-counts executions per state and time bucket with the store's bounded search totals.
+counts executions per state and time bucket with the store's bounded search totals. The
+execution page lays its Gantt out from the task runs' outlines (id, parent, task, state) and
+reads in full only the runs it draws and the failed ones it names: decoding 10,000 task runs'
+documents was most of its time.
 """
 
 from __future__ import annotations
