@@ -8,7 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,9 +20,11 @@ from tests.api.helpers import YAML
 
 from lanner.api.context import Services
 from lanner.config import Settings
+from lanner.domain.executions import Execution, State, TaskRun, new_id
 from lanner.domain.metrics import MetricEntry
+from lanner.domain.states import StateType
 from lanner.engine import Engine
-from lanner.store import Store
+from lanner.store import ExecutionStep, Store
 
 pytestmark = pytest.mark.asyncio
 
@@ -109,6 +111,53 @@ async def test_the_execution_url_opens_its_page(api: httpx.AsyncClient, ns: str)
     assert "<script>alert(1)</script>" not in html
     assert "&#34;who&#34;: &#34;ada&#34;" in html  # inputs as JSON
     assert 'data-live="false"' in html
+    # first paint waits on no script: ui.js deferred, the editor's bundle not loaded here
+    assert '<script src="/ui/static/ui.js" defer></script>' in html
+    assert "editor.js" not in html
+
+
+async def test_a_large_execution_draws_the_first_runs_and_counts_the_rest(
+    api: httpx.AsyncClient, services: Services, ns: str
+) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = start + timedelta(minutes=5)
+    execution = Execution(
+        id=new_id(), tenant_id="main", namespace=ns, flow_id="big", flow_revision=1,
+        state=State.of(StateType.RUNNING, start).to(StateType.FAILED, end),
+    )  # fmt: skip
+
+    def task_run(task_id: str, state: StateType, **fields: Any) -> TaskRun:
+        return TaskRun(
+            id=new_id(), tenant_id="main", execution_id=execution.id, namespace=ns,
+            flow_id="big", task_id=task_id, state=State.of(StateType.RUNNING, start).to(state, end),
+            **fields,
+        )  # fmt: skip
+
+    parent = task_run("each", StateType.FAILED)
+    children = [
+        task_run("work", StateType.FAILED if i in (320, 340) else StateType.SUCCESS,
+                 parent_task_run_id=parent.id, value=str(i))
+        for i in range(350)
+    ]  # fmt: skip
+    stale = task_run("superseded", StateType.FAILED, internal={"stale": True})
+    await services.store.create_execution(execution)
+    await services.store.apply_steps(
+        [ExecutionStep(execution.id, task_runs=(parent, stale, *children))]
+    )
+    html = (await api.get(f"/ui/main/executions/{ns}/big/{execution.id}")).text
+    failure = html[html.index("What failed") : html.index("Task runs")]
+    assert failure.count("<code>work</code>") == 2
+    assert failure.count("<code>each</code>") == 1
+    assert "superseded" not in html
+    assert "Task runs <small>351</small>" in html
+    assert html.count('class="bar state-') == 300
+    assert "<small>[298]</small>" in html
+    assert "<small>[299]</small>" not in html
+    assert (
+        "and 51 more runs of <code>work</code>: "
+        '<span class="state state-failed">FAILED</span> 2 '
+        '<span class="state state-success">SUCCESS</span> 49'
+    ) in html
 
 
 @pytest.mark.usefixtures("engine")

@@ -359,3 +359,39 @@ async def test_a_failing_step_stores_none_of_its_lines(store: Store) -> None:
             logs=[_line(parent.id, "never")],
         )
     assert await store.list_logs(DEFAULT_TENANT, parent.id) == []
+
+
+async def test_outlines_and_chosen_task_runs_read_in_creation_order(store: Store) -> None:
+    parent = execution("e1")
+    other = execution("e2")
+    await store.create_execution(parent)
+    await store.create_execution(other)
+    loop = task_run("loop", parent, task_id="each", state=StateType.RUNNING)
+    loop = replace(loop, internal={"stale": True, "cursor": [1, 2]})
+    first = [loop] + [
+        task_run(f"w{i}", parent, task_id="work", parent_task_run_id="loop") for i in (3, 1, 2)
+    ]
+    await store.apply_steps(
+        [
+            ExecutionStep("e1", task_runs=tuple(first)),
+            ExecutionStep("e2", task_runs=(task_run("x", other),)),
+        ]
+    )
+    failed = first[2].with_state(StateType.FAILED, at(5))
+    await store.apply_steps([ExecutionStep("e1", task_runs=(failed,))])
+
+    outlines = await store.list_task_run_outlines("e1")
+    chosen = await store.get_task_runs("e1", ["w2", "x", "missing", "w1", "loop", "w2"])
+
+    assert [(o.id, o.parent_task_run_id, o.task_id, o.state) for o in outlines] == [
+        ("loop", None, "each", StateType.RUNNING),
+        ("w3", "loop", "work", StateType.CREATED),
+        ("w1", "loop", "work", StateType.FAILED),
+        ("w2", "loop", "work", StateType.CREATED),
+    ]
+    assert outlines[0].internal == {"stale": True, "cursor": [1, 2]}
+    assert outlines[1].internal == {}
+    assert ids(chosen) == ["loop", "w1", "w2"]
+    assert chosen[1] == failed
+    assert await store.get_task_runs("e1", []) == []
+    assert await store.list_task_run_outlines("missing") == []

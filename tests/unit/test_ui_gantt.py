@@ -59,3 +59,17 @@ def test_rows_past_the_bound_are_counted_per_task_and_state() -> None:
     assert chart.rest == [
         {"task_id": "work", "total": 200, "states": [("FAILED", 20), ("SUCCESS", 180)]}
     ]
+
+
+def test_counts_past_the_bound_are_listed_in_tree_order_not_creation_order() -> None:
+    runs = [run("p1", "each1", 0, 100), run("p2", "each2", 0, 100)]
+    runs += [run(f"c{i}", "w2", i, i + 1, parent="p2") for i in range(3)]
+    runs += [run(f"d{i}", "w1", i, i + 1, parent="p1", state=StateType.FAILED) for i in range(3)]
+    chart = gantt(EXECUTION, runs, T0, rows=2)
+    assert [bar.run.id for bar in chart.bars] == ["p1", "d0"]
+    assert chart.rest == [
+        {"task_id": "w1", "total": 2, "states": [("FAILED", 2)]},
+        {"task_id": "each2", "total": 1, "states": [("SUCCESS", 1)]},
+        {"task_id": "w2", "total": 3, "states": [("SUCCESS", 3)]},
+    ]
+    assert chart.total == 8

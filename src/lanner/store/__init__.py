@@ -13,6 +13,7 @@ from lanner.store.protocols.executions import (
     ExecutionStore,
     LiveExecution,
     PurgedExecution,
+    TaskRunOutline,
 )
 from lanner.store.protocols.flow_triggers import (
     FlowTriggerStore,
@@ -83,6 +84,7 @@ __all__ = [
     "QueueStore",
     "Store",
     "StoredFlow",
+    "TaskRunOutline",
     "TokenStore",
     "Transition",
     "TriggerQuery",

@@ -13,32 +13,37 @@ the middleware covers ``/ui`` like any other path.
 The flow editor (``static/editor.js``: CodeMirror 6, completion from ``/plugins``, inline errors
 from ``/flows/validate``) is the one built island: bundled by esbuild from ``ui-src/`` and
 committed, so running Lanner needs no Node.js; a test rebuilds it and compares. The dashboard
-counts executions per state and time bucket with the store's bounded search totals.
+counts executions per state and time bucket with the store's bounded search totals. The
+execution page lays its Gantt out from the task runs' outlines (id, parent, task, state) and
+reads in full only the runs it draws and the failed ones it names: decoding 10,000 task runs'
+documents was most of its time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from operator import attrgetter
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lanner.api.context import RESERVED_TENANTS, TENANT_PATTERN, Services, ServicesDep
-from lanner.api.execution_access import visible_runs
 from lanner.api.execution_wire import execution_json
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogEntry, LogLevel
 from lanner.domain.states import StateType
+from lanner.engine.runs import STALE
 from lanner.errors import NotFoundError
 from lanner.storage import NamespaceFiles
 from lanner.store import ExecutionQuery, FlowQuery, LogQuery, MetricQuery, StoredFlow
@@ -54,6 +59,8 @@ LOG_PAGE_LINES = 5_000
 METRIC_ROWS = 100
 """Metrics the execution page lists; the API pages through them all."""
 FAILURE_LINES = 20
+FAILED_RUNS = 100
+"""Failed task runs the failure summary names (in creation order)."""
 GANTT_ROWS = 300
 """Task runs drawn one per row; beyond, the rest are summed up per task and state."""
 OUTPUT_RUNS = 50
@@ -103,6 +110,13 @@ def _pretty(value: Any) -> str:
     ).decode()
 
 
+def _state(value: str) -> Markup:
+    """A state's badge (a global, not a macro: the Gantt draws 300 of them, a Jinja macro call
+    costs ten times more)."""
+    return Markup('<span class="state state-{}">{}</span>').format(value.lower(), value)
+
+
+_env.globals["state"] = _state
 _env.filters["when"] = _when
 _env.filters["span"] = _span
 _env.filters["pretty"] = _pretty
@@ -151,40 +165,118 @@ class Gantt:
     total: int
 
 
+class _Node(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent_task_run_id(self) -> str | None: ...
+    @property
+    def task_id(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Node)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The Gantt's rows before any task run is read in full: ``(task run id, depth)`` of the
+    first rows in tree order, the rest counted per task and state, and the number of runs."""
+
+    rows: list[tuple[str, int]]
+    rest: list[dict[str, Any]]
+    total: int
+
+
+def gantt_layout(nodes: Sequence[N], state_of: Callable[[N], StateType], rows: int) -> Layout:
+    """Task runs in tree order (children under their parent), the first ``rows`` placed and the
+    others counted; a run whose parent is gone (superseded by a restart) goes to the top level.
+
+    The walk stops once every task among the counted runs has been met past the bound (the
+    order their counts are listed in): with one loop of 10,000 runs, right after row ``rows``."""
+    children: dict[str | None, list[N]] = {}
+    known = {node.id for node in nodes}
+    for node in nodes:
+        parent = node.parent_task_run_id if node.parent_task_run_id in known else None
+        children.setdefault(parent, []).append(node)
+    placed: list[tuple[str, int]] = []
+    stack: list[tuple[N, int]] = [(node, 0) for node in reversed(children.get(None, ()))]
+    while stack and len(placed) < rows:
+        node, depth = stack.pop()
+        placed.append((node.id, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(node.id, ())))
+    if not stack:
+        return Layout(placed, [], len(nodes))
+    shown = {run_id for run_id, _ in placed}
+    counts: dict[str, dict[StateType, int]] = {}
+    for node in nodes:
+        if node.id not in shown:
+            states = counts.setdefault(node.task_id, {})
+            state = state_of(node)
+            states[state] = states.get(state, 0) + 1
+    order: dict[str, None] = {}
+    while stack and len(order) < len(counts):
+        node, _ = stack.pop()
+        order.setdefault(node.task_id, None)
+        stack.extend((child, 0) for child in reversed(children.get(node.id, ())))
+    rest = [
+        {
+            "task_id": task_id,
+            "total": sum(counts[task_id].values()),
+            "states": sorted((state.value, count) for state, count in counts[task_id].items()),
+        }
+        for task_id in order
+    ]
+    return Layout(placed, rest, len(nodes))
+
+
+def _bars(
+    execution: Execution, layout: Layout, runs: Mapping[str, TaskRun], now: datetime
+) -> Gantt:
+    """Bars scaled to the execution for the layout's rows (runs gone since are left out)."""
+    start = execution.state.start_date
+    end = execution.state.end_date or now
+    total = max((end - start).total_seconds(), 0.001)
+    bars: list[Bar] = []
+    for run_id, depth in layout.rows:
+        run = runs.get(run_id)
+        if run is None:
+            continue
+        run_start = run.state.start_date
+        run_end = run.state.end_date or (now if not run.state.is_terminated else run_start)
+        offset = min(max((run_start - start).total_seconds() / total, 0.0), 1.0) * 100
+        width = max((run_end - run_start).total_seconds() / total * 100, 0.4)
+        bars.append(Bar(run, depth, round(offset, 2), round(min(width, 100 - offset), 2)))
+    return Gantt(bars, layout.rest, layout.total)
+
+
 def gantt(
     execution: Execution, runs: Sequence[TaskRun], now: datetime, rows: int = GANTT_ROWS
 ) -> Gantt:
     """Task runs in tree order (children under their parent) with bars scaled to the execution;
     a run whose parent is gone (superseded by a restart) is shown at the top level."""
-    start = execution.state.start_date
-    end = execution.state.end_date or now
-    total = max((end - start).total_seconds(), 0.001)
-    children: dict[str | None, list[TaskRun]] = {}
-    known = {run.id for run in runs}
-    for run in runs:
-        parent = run.parent_task_run_id if run.parent_task_run_id in known else None
-        children.setdefault(parent, []).append(run)
-    bars: list[Bar] = []
-    counts: dict[str, dict[str, int]] = {}
-    stack: list[tuple[TaskRun, int]] = [(run, 0) for run in reversed(children.get(None, ()))]
-    while stack:
-        run, depth = stack.pop()
-        if len(bars) < rows:
-            run_start = run.state.start_date
-            run_end = run.state.end_date or (now if not run.state.is_terminated else run_start)
-            offset = min(max((run_start - start).total_seconds() / total, 0.0), 1.0) * 100
-            width = max((run_end - run_start).total_seconds() / total * 100, 0.4)
-            bars.append(Bar(run, depth, round(offset, 2), round(min(width, 100 - offset), 2)))
-        else:
-            states = counts.setdefault(run.task_id, {})
-            state = run.state.current.value
-            states[state] = states.get(state, 0) + 1
-        stack.extend((child, depth + 1) for child in reversed(children.get(run.id, ())))
-    rest = [
-        {"task_id": task_id, "total": sum(states.values()), "states": sorted(states.items())}
-        for task_id, states in counts.items()
+    layout = gantt_layout(runs, lambda run: run.state.current, rows)
+    return _bars(execution, layout, {run.id: run for run in runs}, now)
+
+
+async def _chart(
+    services: Services, execution: Execution, *, failed: bool = False
+) -> tuple[Gantt, list[TaskRun]]:
+    """The execution's Gantt from the task runs' outlines, reading in full only the runs it
+    draws, plus (``failed``) the first :data:`FAILED_RUNS` failed ones for the summary: with
+    10,000 task runs, decoding every run's documents was most of the page's time."""
+    outlines = [
+        outline
+        for outline in await services.store.list_task_run_outlines(execution.id)
+        if not outline.internal.get(STALE)
     ]
-    return Gantt(bars, rest, len(runs))
+    layout = gantt_layout(outlines, attrgetter("state"), GANTT_ROWS)
+    failures = (
+        [o.id for o in outlines if o.state == StateType.FAILED][:FAILED_RUNS] if failed else []
+    )
+    wanted = [run_id for run_id, _ in layout.rows] + failures
+    runs = {run.id: run for run in await services.store.get_task_runs(execution.id, wanted)}
+    chart = _bars(execution, layout, runs, datetime.now(UTC))
+    return chart, [runs[run_id] for run_id in failures if run_id in runs]
 
 
 def _links(tenant: str) -> dict[str, str]:
@@ -506,18 +598,22 @@ async def execution_page(
         _name(flowId, "Flow"),
         _name(executionId, "Execution"),
     )
-    runs = visible_runs(await services.store.list_task_runs(execution.id))
+    ended_badly = execution.state.current in (
+        StateType.FAILED,
+        StateType.KILLED,
+        StateType.WARNING,
+    )
+    chart, failed_runs = await _chart(services, execution, failed=ended_badly)
     lines = await services.store.list_logs(tenant, execution.id, limit=LOG_LINES_RENDERED + 1)
     more_lines = len(lines) > LOG_LINES_RENDERED
     lines = lines[:LOG_LINES_RENDERED]
     failure = None
-    if execution.state.current in (StateType.FAILED, StateType.KILLED, StateType.WARNING):
+    if ended_badly:
         errors = await services.store.list_logs(
             tenant, execution.id, min_level=LogLevel.ERROR, limit=FAILURE_LINES
         )
-        failure = _failure_summary(runs, errors)
+        failure = _failure_summary(failed_runs, errors)
     body = execution_json(execution)
-    chart = gantt(execution, runs, datetime.now(UTC))
     metrics = await services.store.search_metrics(
         MetricQuery(tenant_id=tenant, execution_id=execution.id, page=1, size=METRIC_ROWS)
     )
@@ -599,8 +695,7 @@ async def task_runs_fragment(
         _name(flowId, "Flow"),
         _name(executionId, "Execution"),
     )
-    runs = visible_runs(await services.store.list_task_runs(execution.id))
-    chart = gantt(execution, runs, datetime.now(UTC))
+    chart, _ = await _chart(services, execution)
     return _page(
         services,
         "taskruns.html",

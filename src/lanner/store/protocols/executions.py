@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from lanner.domain.executions import Execution, TaskRun
 from lanner.domain.logs import LogEntry
@@ -56,6 +56,19 @@ class LiveExecution:
     id: str
     state: StateType
     created: datetime
+
+
+class TaskRunOutline(NamedTuple):
+    """A task run's place in the tree and its current state, without its documents (state
+    histories, attempts, outputs): what a page lays thousands of task runs out with before it
+    reads the few it shows in full. ``internal`` is the executor's private data (mostly empty).
+    A named tuple: built three times faster than a frozen dataclass, 10,000 at a time."""
+
+    id: str
+    parent_task_run_id: str | None
+    task_id: str
+    state: StateType
+    internal: Mapping[str, Any] = _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +124,16 @@ class ExecutionStore(QueueStore, Protocol):
 
     async def list_task_runs(self, execution_id: str) -> list[TaskRun]:
         """Every task run of the execution, in creation order."""
+        ...
+
+    async def list_task_run_outlines(self, execution_id: str) -> list[TaskRunOutline]:
+        """Every task run of the execution as an outline, in creation order (like
+        :meth:`list_task_runs`, reading and decoding only the outline's columns)."""
+        ...
+
+    async def get_task_runs(self, execution_id: str, task_run_ids: Sequence[str]) -> list[TaskRun]:
+        """The task runs of the execution whose ids are among ``task_run_ids``, in creation
+        order; unknown ids (or ids of another execution's runs) are left out."""
         ...
 
     async def load_executions(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from lanner.store.protocols.executions import (
     ExecutionStep,
     LiveExecution,
     PurgedExecution,
+    TaskRunOutline,
 )
 from lanner.store.protocols.pages import Page
 from lanner.store.protocols.queue import Fence, Job, JobClaim, JobGoneError, NewEvent
@@ -100,6 +102,22 @@ _LIST_TASK_RUNS = (
     select(task_runs)
     .where(task_runs.c.execution_id == bindparam("k_execution_id"))
     .order_by(task_runs.c.position)
+)
+_LIST_OUTLINES = (
+    select(
+        task_runs.c.id,
+        task_runs.c.parent_task_run_id,
+        task_runs.c.task_id,
+        task_runs.c.state,
+        task_runs.c.internal,
+    )
+    .where(task_runs.c.execution_id == bindparam("k_execution_id"))
+    .order_by(task_runs.c.position)
+)
+_NO_INTERNAL: Mapping[str, Any] = MappingProxyType({})
+_GET_TASK_RUNS = select(task_runs).where(
+    task_runs.c.execution_id == bindparam("k_execution_id"),
+    task_runs.c.id.in_(bindparam("k_ids", expanding=True)),
 )
 _LOAD_EXECUTIONS = select(executions).where(
     executions.c.id.in_(bindparam("k_ids", expanding=True)), executions.c.deleted.is_(False)
@@ -188,6 +206,30 @@ def list_task_runs(conn: Connection, execution_id: str) -> list[TaskRun]:
     """The execution's task runs by position (creation order)."""
     rows = conn.execute(_LIST_TASK_RUNS, {"k_execution_id": execution_id})
     return [to_task_run(row) for row in rows]
+
+
+def list_task_run_outlines(conn: Connection, execution_id: str) -> list[TaskRunOutline]:
+    """The execution's task runs by position, five columns each (no documents but ``internal``,
+    NULL for most runs): a page lays out 10,000 runs with this in a few milliseconds."""
+    states = {state.value: state for state in StateType}
+    return [
+        TaskRunOutline(run_id, parent_id, task_id, states[state], internal or _NO_INTERNAL)
+        for run_id, parent_id, task_id, state, internal in conn.execute(
+            _LIST_OUTLINES, {"k_execution_id": execution_id}
+        )
+    ]
+
+
+def get_task_runs(
+    conn: Connection, execution_id: str, task_run_ids: Sequence[str]
+) -> list[TaskRun]:
+    """The execution's task runs among ``task_run_ids``, by position."""
+    found: list[tuple[int, TaskRun]] = []
+    for chunk in queue.chunks(list(dict.fromkeys(task_run_ids))):
+        rows = conn.execute(_GET_TASK_RUNS, {"k_execution_id": execution_id, "k_ids": chunk})
+        found.extend((row.position, to_task_run(row)) for row in rows)
+    found.sort(key=lambda item: item[0])
+    return [run for _, run in found]
 
 
 def load_executions(

@@ -174,6 +174,8 @@ class SqlStore:
     create_execution = writes_at_now(executions.create_execution)
     get_execution = reads(executions.get_execution)
     list_task_runs = reads(executions.list_task_runs)
+    list_task_run_outlines = reads(executions.list_task_run_outlines)
+    get_task_runs = reads(executions.get_task_runs)
 
     async def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
         bound = self.count_bound
