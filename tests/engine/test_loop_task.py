@@ -12,6 +12,7 @@ from tests.engine.conftest import Harness
 
 from lanner.conformance.runner import Corpus
 from lanner.domain.states import StateType
+from lanner.engine import events as ev
 
 S = StateType
 LOOP = "io.kestra.plugin.core.flow.Loop"
@@ -194,3 +195,28 @@ async def test_bad_properties_are_refused_at_save_naming_them(corpus: Corpus) ->
     good = flow("loop_saved", "    values: [1]\n" + tasks)
     response = await corpus.http.post("/api/v1/flows", content=good, headers=YAML)
     assert response.status_code == 200, response.text
+
+
+async def test_restart_reruns_the_failed_iteration_and_renders_outputs_again(
+    harness: Harness,
+) -> None:
+    loop = """    values: ["x", "y"]
+    outputs:
+      - id: gate
+        type: STRING
+        value: "{{ tasks.gate.state }}"
+    tasks:
+      - id: gate
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ item.value == 'y' and taskrun.attemptsCount == 0 }}"
+"""
+    execution_id = await harness.start(flow("loop_restart", loop))
+    assert (await harness.wait_for(execution_id)).state.current is S.FAILED
+    await harness.send(execution_id, ev.RESTART, {})
+    execution = await harness.wait_for(execution_id, S.SUCCESS)
+    assert execution.attempt_number == 2
+    by_id = await harness.runs(execution_id)
+    outputs = by_id["loop"].outputs
+    assert outputs is not None
+    assert [entry["outputs"]["gate"] for entry in outputs["outputs"]] == ["SUCCESS", "SUCCESS"]
+    assert outputs["terminatedIterations"] == {"SUCCESS": 2}

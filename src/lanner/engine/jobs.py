@@ -398,13 +398,12 @@ class JobRunner:
         entries: list[dict[str, Any]] = []
         try:
             for index, first in loops.iterations(snapshot.runs, ctx.run):
-                variables = build_context(
-                    snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs,
-                    first or ctx.run, envs=self._envs, globals_=self._globals,
-                    decrypt=self._decrypt,
-                )  # fmt: skip
                 if first is None:  # an iteration that never started (killed): no outputs
                     continue
+                variables = build_context(
+                    snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs, first,
+                    envs=self._envs, globals_=self._globals, decrypt=self._decrypt,
+                )  # fmt: skip
                 rendered: dict[str, Any] = {}
                 for output in declared:
                     kind = str(output.get("type") or "STRING")

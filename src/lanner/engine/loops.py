@@ -22,7 +22,7 @@ from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
 from lanner.engine import events as ev
-from lanner.engine.runs import RunIndex, merge_states
+from lanner.engine.runs import RunIndex, is_stale, merge_states
 from lanner.engine.work import LOOP, LOOPS, Work
 
 S = StateType
@@ -32,6 +32,8 @@ COLLECTED = "collected"
 KEYS = "keys"
 """``internal`` keys: the collect job is queued; its rendered per-iteration outputs; the map
 keys of the values (absent for a list)."""
+END_KEYS = frozenset({COLLECTING, COLLECTED})
+"""What a restart forgets (the iterations it reruns change the outputs)."""
 
 
 def ended(w: Work, run: TaskRun, spec: TaskSpec, states: Sequence[StateType]) -> StateType | None:
@@ -92,7 +94,7 @@ def iterations(runs: RunIndex, loop: TaskRun) -> list[tuple[int, TaskRun | None]
     """Each iteration's index and its first task run (the one whose context renders it)."""
     first: dict[int, TaskRun] = {}
     for child in runs.children(loop.id):
-        if child.iteration is not None and child.iteration not in first:
+        if child.iteration is not None and child.iteration not in first and not is_stale(child):
             first[child.iteration] = child
     count = len(loop.internal.get("values") or ())
     return [(index, first.get(index)) for index in range(count)]
