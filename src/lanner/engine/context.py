@@ -17,6 +17,7 @@ from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.inputs import InputType
 from lanner.domain.states import StateType
 from lanner.domain.times import format_instant
+from lanner.engine import loops
 from lanner.engine.runs import RunIndex, is_stale
 from lanner.engine.work import LOOPS, WORKING_DIRECTORY
 
@@ -154,6 +155,12 @@ def build_context(
         if parents:
             context["parents"] = parents
             context["parent"] = parents[0]
+        chain = loops.enclosing(runs, specs, run)
+        item = loops.item_variable(chain, specs) if chain else None
+        if item is not None:  # inside a Loop: its ``item``, its iteration's outputs and states
+            context["item"] = item
+            context["outputs"] = loops.isolate(outputs, chain, specs)
+            context["tasks"] = loops.isolate(states, chain, specs)
     return context
 
 

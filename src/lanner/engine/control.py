@@ -18,6 +18,7 @@ from lanner.domain.states import StateType
 from lanner.domain.times import seconds_of
 from lanner.engine import events as ev
 from lanner.engine import for_each_item as fei
+from lanner.engine import loops
 from lanner.engine.runs import STALE, is_stale
 from lanner.engine.work import SUBFLOW, Work, effective_state
 from lanner.store import NewEvent
@@ -82,7 +83,9 @@ def restart(w: Work, payload: Mapping[str, Any]) -> None:
     for run in stale.values():
         w.put(replace(run, internal={**run.internal, STALE: True}))
     for parent in ancestors.values():
-        w.put(parent.with_state(S.RUNNING, w.now))
+        # a Loop renders its declared outputs again once its iterations end anew
+        internal = {k: v for k, v in parent.internal.items() if k not in loops.END_KEYS}
+        w.put(replace(parent, internal=internal).with_state(S.RUNNING, w.now))
     w.runs.cursors.clear()
     execution = w.execution.with_state(S.RESTARTED, w.now).with_state(S.RUNNING, w.now)
     w.set_execution(

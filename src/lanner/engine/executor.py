@@ -19,7 +19,7 @@ from typing import Any
 from lanner.domain.executions import Attempt, Execution, State, TaskRun
 from lanner.domain.flows import Flow, TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control, effects, overrides, repeats, retries, sla
+from lanner.engine import control, effects, loops, overrides, repeats, retries, sla
 from lanner.engine import events as ev
 from lanner.engine import for_each_item as fei
 from lanner.engine.concurrency import admission
@@ -27,6 +27,7 @@ from lanner.engine.progress import run_block, run_sequence
 from lanner.engine.runs import RunIndex, is_stale, merge_states
 from lanner.engine.work import (
     IF,
+    LOOP,
     LOOP_UNTIL,
     LOOPS,
     RESOLVED_FLAG,
@@ -227,6 +228,9 @@ def resolved(w: Work, payload: Mapping[str, Any]) -> None:
     if spec is not None and spec.type == LOOP_UNTIL and repeats.CHECKING in run.internal:
         repeats.checked(w, run, spec, payload)
         return
+    if spec is not None and spec.type == LOOP and run.internal.get(loops.COLLECTING):
+        loops.collected(w, run, payload)
+        return
     if run.internal.get(RESOLVED_FLAG):
         return
     if payload.get("error") is not None:
@@ -247,6 +251,8 @@ def resolved(w: Work, payload: Mapping[str, Any]) -> None:
         outputs = {"value": value, "defaults": spec is None or value not in spec.cases}
     elif kind in LOOPS:
         internal["values"] = [str(v) for v in payload.get("values") or ()]
+        if kind == LOOP and isinstance(payload.get("keys"), list):
+            internal[loops.KEYS] = [str(k) for k in payload["keys"]]
     for name in ("delay", "timeout", "pauseDuration"):
         if payload.get(name) is not None:
             internal[name] = payload[name]

@@ -39,13 +39,14 @@ from lanner.domain.states import StateType
 from lanner.domain.times import parse_duration
 from lanner.engine import events as ev
 from lanner.engine import for_each_item as fei
+from lanner.engine import loops
 from lanner.engine.context import build_context
 from lanner.engine.logging import Masker, task_completed, task_started
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.snapshots import Snapshot
 from lanner.engine.submit import CORRELATION_LABEL, FlowRef, Submitter
 from lanner.engine.task_context import TaskContext, TaskFailure, is_truthy, render_tree
-from lanner.engine.work import IF, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
+from lanner.engine.work import IF, LOOP, LOOPS, PAUSES, SUBFLOW, SWITCH, has_default_run_if
 from lanner.engine.workdirs import SharedDirectories, default_work_root, metric_entries
 from lanner.errors import ConflictError, NotFoundError, ValidationError
 from lanner.storage import LocalStorage
@@ -130,6 +131,8 @@ class JobRunner:
             triggers=self._store, storage=self.storage, work_root=self.work_root,
             store=self._store,
         )  # fmt: skip
+        if job.kind == ev.JOB_RESOLVE and job.payload.get("collect"):
+            return await self._collect(job, spec, snapshot, ctx), ctx.logs
         if job.kind == ev.JOB_RESOLVE:
             return await self._resolve(job, spec, ctx), ctx.logs
         shared = self.shared.of(snapshot, run)
@@ -366,6 +369,10 @@ class JobRunner:
                     # Kestra: no case and no defaults leaves nothing to run, the Switch fails.
                     raise TaskFailure(f"No task defined for value '{value}' and no defaults")
                 payload["value"] = value
+            elif spec.type == LOOP:
+                payload["values"], keys = loop_items(await ctx.typed("values"))
+                if keys is not None:
+                    payload["keys"] = keys
             elif spec.type in LOOPS:
                 name = "values" if "values" in spec.properties else "value"
                 payload["values"] = loop_values(await ctx.typed(name))
@@ -379,6 +386,46 @@ class JobRunner:
             raise
         except Exception as error:
             ctx.log(LogLevel.ERROR, _describe(error))
+            payload["error"] = _describe(error)
+        return NewEvent(job.execution_id, ev.RESOLVED, payload)
+
+    async def _collect(
+        self, job: Job, spec: TaskSpec, snapshot: Snapshot, ctx: TaskContext
+    ) -> NewEvent:
+        """A Loop's declared ``outputs``, rendered once per iteration in its context."""
+        payload: dict[str, Any] = {"taskRunId": job.task_run_id, "attempt": ctx.attempt}
+        declared = [o for o in spec.properties.get("outputs") or () if isinstance(o, Mapping)]
+        entries: list[dict[str, Any]] = []
+        try:
+            for index, first in loops.iterations(snapshot.runs, ctx.run):
+                if first is None:  # an iteration that never started (killed): no outputs
+                    continue
+                variables = build_context(
+                    snapshot.flow, snapshot.execution, snapshot.runs, snapshot.specs, first,
+                    envs=self._envs, globals_=self._globals, decrypt=self._decrypt,
+                )  # fmt: skip
+                rendered: dict[str, Any] = {}
+                for output in declared:
+                    kind = str(output.get("type") or "STRING")
+                    rendered[str(output["id"])] = await render_tree(
+                        self.templates, output.get("value"), variables, typed=kind != "STRING"
+                    )
+                specs = [
+                    InputSpec(str(o["id"]), InputType(str(o.get("type") or "STRING")),
+                              required=o.get("required", True) is not False)
+                    for o in declared
+                ]  # fmt: skip
+                entries.append(
+                    {
+                        "item": loops.loop_item(ctx.run, index),
+                        "outputs": coerce_inputs(specs, rendered),
+                    }
+                )
+            payload["outputs"] = entries
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            ctx.log(LogLevel.ERROR, f"Failed to render the loop outputs: {_describe(error)}")
             payload["error"] = _describe(error)
         return NewEvent(job.execution_id, ev.RESOLVED, payload)
 
@@ -442,6 +489,25 @@ def loop_values(rendered: Any) -> list[str]:
         else json.dumps(item, separators=(",", ":"), ensure_ascii=False)
         for item in rendered
     ]
+
+
+def loop_items(rendered: Any) -> tuple[list[str], list[str] | None]:
+    """A Loop's values and, for a map, its keys: a list or a map, or either as JSON text
+    (values as strings, objects as JSON, as Kestra coalesces them)."""
+    if isinstance(rendered, str):
+        text = rendered.strip()
+        if text.startswith("kestra://"):
+            raise TaskFailure(
+                "values: an internal storage URI (one iteration per line) is not supported here"
+            )
+        try:
+            rendered = json.loads(text)
+        except ValueError:
+            raise TaskFailure(f"values must be a list or a map, got {rendered!r}") from None
+    if isinstance(rendered, Mapping):
+        keys = [str(key) for key in rendered]
+        return loop_values(list(rendered.values())), keys
+    return loop_values(rendered), None
 
 
 def _child_id(run: TaskRun, attempt: int, iteration: int | None = None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from lanner.domain.executions import TaskRun
 from lanner.domain.flows import TaskSpec
 from lanner.domain.states import StateType
-from lanner.engine import control, repeats
+from lanner.engine import control, loops, repeats
 from lanner.engine import for_each_item as fei
 from lanner.engine.runs import LoopCursor, is_stale, merge_states
 from lanner.engine.work import (
@@ -24,6 +24,7 @@ from lanner.engine.work import (
     EACH_PARALLEL,
     EACH_SEQUENTIAL,
     IF,
+    LOOP,
     LOOP_UNTIL,
     LOOPS,
     PARALLEL,
@@ -222,8 +223,13 @@ def run_loop(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
         limit = 1
     elif spec.type == EACH_PARALLEL:
         limit = _int(spec.properties.get("concurrent"), 0)
+    elif spec.type == LOOP:  # Kestra 2.0: 0 (no limit) by default
+        limit = _int(spec.properties.get("concurrencyLimit"), 0)
     else:
         limit = _int(spec.properties.get("concurrencyLimit"), 1)
+    # A Loop's iterations are independent (Kestra runs each as its own execution): a failed one
+    # does not stop the others; ForEach stops starting new ones.
+    stopping = (S.KILLED,) if spec.type == LOOP else _STOPPING
     children = spec.branch("tasks")
     cursor = w.runs.cursors.get(run.id)
     if cursor is None:
@@ -236,7 +242,7 @@ def run_loop(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
     else:
         for index in sorted(w.touched(run.id) & cursor.open):
             _note(cursor, index, _iteration_state(w, run, children, values, index))
-    is_stopped = w.is_killing or any(state in _STOPPING for state in cursor.done)
+    is_stopped = w.is_killing or any(state in stopping for state in cursor.done)
     while cursor.started < len(values) and not is_stopped and not w.is_holding:
         if limit > 0 and len(cursor.open) >= limit:
             break
@@ -244,12 +250,14 @@ def run_loop(w: Work, run: TaskRun, spec: TaskSpec) -> StateType | None:
         cursor.started += 1
         state = _iteration_state(w, run, children, values, index)
         _note(cursor, index, state)
-        is_stopped = state is not None and state in _STOPPING
+        is_stopped = state is not None and state in stopping
     if cursor.open or (cursor.started < len(values) and not is_stopped):
         return None
     states = list(cursor.done)
     if cursor.started < len(values) and w.is_killing:
         states.append(S.KILLED)
+    if spec.type == LOOP:
+        return loops.ended(w, run, spec, states)
     return merge_states(states)
 
 

@@ -37,8 +37,9 @@ PAUSE = FLOW + "Pause"
 APPROVAL = FLOW + "Approval"
 SUBFLOW = FLOW + "Subflow"
 LOOP_UNTIL = FLOW + "LoopUntil"
+LOOP = FLOW + "Loop"  # Kestra 2.0: iterations in place here (see progress.run_loop)
 
-LOOPS = frozenset({FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL})
+LOOPS = frozenset({FOREACH, EACH_SEQUENTIAL, EACH_PARALLEL, LOOP})
 PAUSES = frozenset({PAUSE, APPROVAL})
 # Flowable types whose resolution needs a rendered value (worker ``resolve`` job).
 VALUED = frozenset({IF, SWITCH, *LOOPS})

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lanner.domain.times import parse_duration
 from lanner.tasks.base import (
     DYNAMIC,
     AnyList,
+    AnyMap,
     Bool,
     Duration,
     FlowableTask,
@@ -196,15 +197,48 @@ class LoopUntil(FlowableTask):
     checkFrequency: CheckFrequency | None = None
 
 
+class LoopOutput(Strict):
+    """One declared output of a Loop, rendered in each iteration (a flow output's shape)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")]
+    type: Literal[
+        "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "DATE", "TIME", "DURATION", "JSON",
+        "URI", "FILE", "ARRAY", "YAML", "SECRET", "EMAIL", "SELECT", "MULTISELECT", "ENUM",
+    ] = "STRING"  # fmt: skip
+    value: Any
+    required: Bool = True
+    description: Text | None = None
+    displayName: Text | None = None
+
+
 class Loop(FlowableTask):
-    """Run ``tasks`` once per value (2.0's replacement of ForEach and ForEachItem)."""
+    """Run ``tasks`` once per value of a list or a map (2.0's replacement of ForEach and
+    ForEachItem), ``concurrencyLimit`` iterations at once (0 = all); iterations run in place
+    (see ``lanner.engine.loops``)."""
 
     TYPE: ClassVar[str] = f"{CORE}.Loop"
-    IS_UNRESOLVED: ClassVar[bool] = True
 
-    values: AnyList | Text
-    concurrencyLimit: Int = 1
+    values: AnyList | AnyMap | Text
+    concurrencyLimit: Annotated[int, Field(ge=0), DYNAMIC] = 0
+    transmitFailed: Bool = True
+    outputs: list[LoopOutput] | None = None
+    fetchType: Literal["AUTO", "FETCH", "STORE"] = "AUTO"
+    breakWhen: Text | None = None
     tasks: NonEmptyTasks
+
+    @field_validator("breakWhen")
+    @classmethod
+    def _no_break(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("breakWhen is not supported by this server yet")
+        return value
+
+    @field_validator("fetchType")
+    @classmethod
+    def _no_store(cls, value: str) -> str:
+        if value == "STORE":
+            raise ValueError("STORE (outputs in internal storage) is not supported yet: use FETCH")
+        return value
 
 
 class Approval(Pause):
