@@ -52,6 +52,23 @@ async def test_a_type_without_runtime_fails_once_despite_its_retry_policy(
     ]
 
 
+async def test_a_stored_template_task_fails_instead_of_ending_empty(harness: Harness) -> None:
+    source = (
+        "id: templated\nnamespace: company.team\n"
+        "tasks:\n"
+        "  - id: t\n    type: io.kestra.plugin.core.flow.Template\n"
+        "    namespace: a\n    templateId: b\n"
+    )
+    execution = await harness.run_flow(source)  # saving refuses it; a stored one must not pass
+    assert execution.state.current is S.FAILED
+    run = (await harness.runs(execution.id))["t"]
+    assert run.state.current is S.FAILED
+    errors = await harness.store.list_logs("main", execution.id, min_level=LogLevel.ERROR)
+    assert [e.message for e in errors] == [
+        "task type io.kestra.plugin.core.flow.Template cannot run on this server yet"
+    ]
+
+
 async def test_core_classes_run_with_rendered_properties(harness: Harness) -> None:
     source = (
         "id: classes\nnamespace: company.team\n"

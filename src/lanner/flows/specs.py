@@ -76,7 +76,9 @@ class SpecBuilder:
             path=format_path(path),
             properties=_frozen({k: v for k, v in effective.items() if k not in branches}),
             children=MappingProxyType(children),
-            is_flowable=model.IS_FLOWABLE,
+            # A flowable with no resolution here (``Template``) runs as a task, which fails
+            # with "cannot run on this server" instead of ending as an empty flowable.
+            is_flowable=model.IS_FLOWABLE and not model.IS_UNRESOLVED,
             is_executable=model.IS_EXECUTABLE,
             source_type=str(raw["type"]),
             source_properties=_frozen({k: v for k, v in raw.items() if k not in branches}),
