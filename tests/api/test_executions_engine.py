@@ -237,3 +237,24 @@ async def test_past_schedule_date_starts_at_once(api: httpx.AsyncClient, ns: str
 
     done = await poll(api, created["id"], in_state("SUCCESS", "FAILED"))
     assert done["state"]["current"] == "SUCCESS"
+
+
+async def test_wait_answered_from_the_loop_is_what_a_read_gives(
+    services: Services, api: httpx.AsyncClient, ns: str
+) -> None:
+    """Sharing the API's submitter, the engine inserts new executions with their first step and
+    leaves their end for the waiter: that answer is the stored execution, field for field."""
+    from lanner.engine import Engine  # type: ignore[attr-defined]
+
+    running = Engine(services.store, services.feed, submitter=services.submitter)
+    await running.start()
+    try:
+        await deploy(api, TWO_TASKS.format(ns=ns))
+        body = await within(create(api, ns, "two", params={"wait": "true"}, data={"who": "ada"}))
+        assert running.loop.executions_admitted == 1
+        read = (await api.get(f"/api/v1/executions/{body['id']}")).json()
+        assert body["state"]["current"] == "SUCCESS"
+        assert {**body, "url": None} == {**read, "url": None}
+        assert services.feed.ends.take(body["id"]) is None  # taken by its waiter
+    finally:
+        await running.stop()

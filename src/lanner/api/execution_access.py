@@ -2,7 +2,9 @@
 
 Waiting (``wait=true``, follow, the 2.0 actions) subscribes to the execution's topic on the
 change feed and re-reads the execution on each wake-up, so a slow reader gets the latest state,
-never a backlog; a short safety poll covers changes published by another process.
+never a backlog; a short safety poll covers changes published by another process. A new
+execution's waiter (:func:`wait_for_end`) takes the end from the feed when the executor loop
+of this process committed it (``ChangeFeed.ends``): no read at all.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 from lanner.api.context import Services
 from lanner.domain.executions import Execution, TaskRun
-from lanner.engine.feeds import Subscription, execution_topic
+from lanner.engine.feeds import EndedExecutions, Subscription, execution_topic
 from lanner.engine.runs import is_stale
 from lanner.errors import NotFoundError
 from lanner.storage import LocalStorage
@@ -95,3 +97,32 @@ async def wait_until(
     finally:
         if owned:
             sub.close()
+
+
+async def wait_for_end(
+    services: Services,
+    tenant: str,
+    execution_id: str,
+    *,
+    subscription: Subscription,
+    known: Execution,
+    timeout_s: float = WAIT_TIMEOUT_S,
+) -> tuple[Execution, list[TaskRun]]:
+    """A new execution once it ended (or as it is when ``timeout_s`` ran out) and its visible
+    task runs. Call inside ``services.feed.ends.awaiting(execution_id)`` and ``subscription``,
+    both entered before the submit, and pass the submitted execution as ``known``."""
+    ends: EndedExecutions = services.feed.ends
+    deadline = time.monotonic() + timeout_s
+    execution: Execution | None = known
+    while True:
+        ended = ends.take(execution_id)
+        if ended is not None and ended[0].tenant_id == tenant:
+            return ended[0], visible_runs(ended[1])
+        if execution is None:
+            execution = await get_or_404(services, tenant, execution_id)
+        remaining = deadline - time.monotonic()
+        if is_done(execution) or remaining <= 0:
+            runs = await executions_of(services).list_task_runs(execution_id)
+            return execution, visible_runs(runs)
+        await subscription.wait(min(remaining, SAFETY_POLL_S))
+        execution = None

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.deadlines import stored_flow
-from lanner.api.execution_access import executions_of, visible_runs, wait_until
+from lanner.api.execution_access import wait_for_end
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.ids import FlowIdPath, NamespacePath
 from lanner.api.limits import read_form as read_limited_form
@@ -170,12 +170,15 @@ async def submit_and_answer(
         return {**execution_json(execution), "url": execution_url(services.settings, execution)}
     # Subscribe before submitting so the end cannot slip between commit and wait.
     execution_id = new_id()
-    with services.feed.subscribe(execution_topic(execution_id)) as subscription:
-        execution = await submission(execution_id=execution_id)
-        final = await wait_until(
+    feed = services.feed
+    with (
+        feed.subscribe(execution_topic(execution_id)) as subscription,
+        feed.ends.awaiting(execution_id),
+    ):
+        execution = await submission(execution_id=execution_id, is_new_id=True)
+        final, runs = await wait_for_end(
             services, tenant, execution_id, subscription=subscription, known=execution
         )
-    runs = visible_runs(await executions_of(services).list_task_runs(execution_id))
     return {**execution_json(final, runs), "url": execution_url(services.settings, final)}
 
 

@@ -37,7 +37,7 @@ from fastapi.responses import PlainTextResponse, Response
 from lanner.api import models
 from lanner.api.context import Services, ServicesDep, TenantDep
 from lanner.api.deadlines import stored_flow
-from lanner.api.execution_access import executions_of, visible_runs, wait_until
+from lanner.api.execution_access import wait_for_end
 from lanner.api.execution_wire import execution_json, execution_url
 from lanner.api.ids import FlowIdPath, NamespacePath
 from lanner.api.models import ok
@@ -223,17 +223,20 @@ async def _webhook(
         return {**execution_json(execution), "url": execution_url(services.settings, execution)}
     execution_id = new_id()
     # Subscribe before submitting so the end cannot slip between commit and wait.
-    with services.feed.subscribe(execution_topic(execution_id)) as subscription:
+    feed = services.feed
+    with (
+        feed.subscribe(execution_topic(execution_id)) as subscription,
+        feed.ends.awaiting(execution_id),
+    ):
         execution = await submitter.submit(
-            stored, inputs, trigger=started_by, execution_id=execution_id
+            stored, inputs, trigger=started_by, execution_id=execution_id, is_new_id=True
         )
-        final = await wait_until(
+        final, runs = await wait_for_end(
             services, tenant, execution_id, subscription=subscription, known=execution
         )
     status = await response_code(renderer, trigger, final, context)
     if _is_true(trigger.properties.get("returnOutputs")):
         return outputs_response(trigger, final.outputs, status)
-    runs = visible_runs(await executions_of(services).list_task_runs(execution_id))
     body = {**execution_json(final, runs), "url": execution_url(services.settings, final)}
     return JsonResponse(body, status_code=status)
 

@@ -7,13 +7,21 @@ in-process feed serves embedded mode; in multi-node mode :meth:`ChangeFeed.forwa
 every local publish to a bridge (``lanner.store.sqlalchemy.notifications``, PostgreSQL ``LISTEN/NOTIFY``)
 that sends it to the other processes and publishes theirs here with
 :meth:`ChangeFeed.publish_local`. Without a bridge (embedded mode) forwarding is a no-op.
+
+:attr:`ChangeFeed.ends` carries a little more than a wake-up, in one process only: a waiter
+for an execution's end (``wait=true``) says so, and the executor loop of the same process,
+once the step that ended it is committed, leaves the execution and its task runs there, so
+the answer needs no read. Elsewhere (the API on another node) the waiter reads as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from lanner.domain.executions import Execution, TaskRun
 
 
 def execution_topic(execution_id: str) -> str:
@@ -63,12 +71,48 @@ class Subscription:
         self.close()
 
 
+class EndedExecutions:
+    """Ends committed in this process, kept only for the waiters that asked for them (so at
+    most one entry per waiting request); the waiter takes its entry away."""
+
+    __slots__ = ("_awaited", "_ended")
+
+    def __init__(self) -> None:
+        self._awaited: dict[str, int] = {}
+        self._ended: dict[str, tuple[Execution, list[TaskRun]]] = {}
+
+    @contextmanager
+    def awaiting(self, execution_id: str) -> Iterator[None]:
+        """While inside, the end of ``execution_id`` is kept here for :meth:`take`."""
+        self._awaited[execution_id] = self._awaited.get(execution_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._awaited.pop(execution_id) - 1
+            if left:
+                self._awaited[execution_id] = left
+            else:
+                self._ended.pop(execution_id, None)
+
+    def is_awaited(self, execution_id: str) -> bool:
+        return execution_id in self._awaited
+
+    def put(self, execution: Execution, task_runs: list[TaskRun]) -> None:
+        """``execution`` ended, committed with ``task_runs`` (all of them, by position)."""
+        if execution.id in self._awaited:
+            self._ended[execution.id] = (execution, task_runs)
+
+    def take(self, execution_id: str) -> tuple[Execution, list[TaskRun]] | None:
+        return self._ended.pop(execution_id, None)
+
+
 class ChangeFeed:
     """In-process publish/subscribe of change notifications (call from the event loop)."""
 
     def __init__(self) -> None:
         self._subscribers: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._forward: Callable[[Sequence[str]], None] | None = None
+        self.ends = EndedExecutions()
 
     def forward_to(self, forward: Callable[[Sequence[str]], None] | None) -> None:
         """Also hand every :meth:`publish` to ``forward`` (other processes); None: stop."""

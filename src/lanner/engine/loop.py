@@ -38,7 +38,7 @@ from lanner.domain.logs import LogEntry
 from lanner.domain.states import StateType
 from lanner.domain.times import utc_now
 from lanner.engine.decisions import Decisions
-from lanner.engine.events import FLOW_TRIGGERS_TOPIC, JOBS_TOPIC, kill_topic
+from lanner.engine.events import CREATED, FLOW_TRIGGERS_TOPIC, JOBS_TOPIC, kill_topic
 from lanner.engine.feeds import (
     WORK_TOPIC,
     ChangeFeed,
@@ -51,7 +51,15 @@ from lanner.engine.jobs import JobRunner
 from lanner.engine.logging import execution_lines
 from lanner.engine.logwriter import LogWriter
 from lanner.engine.resilience import Backoff, StoreLostError
-from lanner.engine.results import LocalResults, StoredResults, round_trip
+from lanner.engine.results import (
+    Admission,
+    LocalResults,
+    StoredResults,
+    refuse,
+    round_trip,
+    settle,
+)
+from lanner.engine.runs import RunIndex
 from lanner.engine.snapshots import FlowMissingError, Snapshot, Snapshots
 from lanner.errors import NotLeaderError
 from lanner.store import (
@@ -125,6 +133,9 @@ class ExecutorLoop:
         self._worker: LocalWorker | None = None
         self._inline: JobRunner | None = None  # runs pure jobs in the step (engine/inline.py)
         self.jobs_inlined = 0
+        self.executions_admitted = 0  # new executions whose row a step inserted
+        self.batches_applied = 0
+        self._ended: dict[str, Snapshot] = {}  # ended in the batch being decided, awaited
         # Task results handed over by a worker in this process (none without one).
         self.results = results or LocalResults(StoredResults(store, feed), clock=clock)
         self._is_store_dirty = True  # events may wait in the store: read them
@@ -143,9 +154,11 @@ class ExecutorLoop:
         Ends early with :class:`NotLeaderError` (fenced out) or
         :class:`~lanner.engine.resilience.StoreLostError` (the outage lasted too long)."""
         backoff = Backoff("executor loop")
+        self.results.start_admitting()
         try:
             await self._run(backoff)
         finally:
+            self.results.stop_admitting()
             await self.results.hand_back()
 
     async def _expire_leases(self, now: datetime) -> None:
@@ -180,8 +193,9 @@ class ExecutorLoop:
                         # A full batch: more are waiting; otherwise a publish wakes us.
                         self._is_store_dirty = len(events) >= self._batch_size
                     events.extend(self.results.take())
-                    if events:
-                        await self.process(events)
+                    admissions = self.results.take_admissions()
+                    if events or admissions:
+                        await self.process(events, admissions)
                         backoff.succeeded()
                         continue
                     if self._timers_dirty:
@@ -206,6 +220,8 @@ class ExecutorLoop:
                 except Exception as error:
                     self._is_store_dirty = True
                     self._timers_dirty = True
+                    # New executions do not wait out the outage here: their submitters try.
+                    refuse(self.results.take_admissions())
                     await backoff.pause(error)
 
     async def _wait(self, wake: Subscription, delay_s: float) -> bool | None:
@@ -226,14 +242,24 @@ class ExecutorLoop:
             return True
         return False if offered.done() else None
 
-    async def process(self, events: list[ExecutorEvent]) -> list[ExecutionStep]:
-        """Decide for every execution with due events and apply all steps at once."""
+    async def process(
+        self, events: list[ExecutorEvent], admissions: Sequence[Admission] = ()
+    ) -> list[ExecutionStep]:
+        """Decide for every execution with due events (then for every new execution
+        ``admissions`` hand over) and apply all steps at once."""
         by_execution: dict[str, list[ExecutorEvent]] = {}
         for event in events:
             by_execution.setdefault(event.execution_id, []).append(event)
         now = self._clock()
+        admitted: dict[str, Admission] = {}
+        try:
+            await self._admit(admissions, by_execution, admitted, now)
+        except BaseException:
+            refuse(admissions)
+            raise
         steps: list[ExecutionStep] = []
         self._lines = []
+        self._ended = {}
         await self._snapshots.preload(
             {
                 execution_id: batch[0].tenant_id
@@ -242,13 +268,24 @@ class ExecutorLoop:
             }
         )
         inlined = 0
-        for execution_id, batch in by_execution.items():
-            step = await self._decide(execution_id, batch, now)
-            if step is not None:
-                if self._inline is not None and step.jobs:
-                    step, count = await self._run_inline(self._inline, step, batch[0].tenant_id)
-                    inlined += count
-                steps.append(step)
+        try:
+            for execution_id, batch in by_execution.items():
+                step = await self._decide(execution_id, batch, now)
+                if execution_id in admitted and (step is None or step.execution is None):
+                    # Its row would not be written: it goes the usual way (``created`` event).
+                    self._snapshots.drop(execution_id)
+                    refuse([admitted.pop(execution_id)])
+                    continue
+                if step is not None:
+                    if self._inline is not None and step.jobs:
+                        step, count = await self._run_inline(self._inline, step, batch[0].tenant_id)
+                        inlined += count
+                    steps.append(step)
+        except BaseException:
+            for execution_id in admitted:
+                self._snapshots.drop(execution_id)
+            refuse(list(admitted.values()))
+            raise
         # Inlined tasks' lines (and the engine's, to keep their order) are stored with the
         # steps, after every line written before them.
         step_lines: list[LogEntry] = []
@@ -268,14 +305,22 @@ class ExecutorLoop:
             claimed = await self._store.apply_steps(
                 steps, claim=claim, logs=step_lines, fence=fence
             )
-        except Exception as error:
+        except BaseException as error:
             for step in steps:  # the in-memory snapshots ran ahead of the store
                 self._snapshots.drop(step.execution_id)
-            await self.results.give_back([e for e in events if e.job_id is not None], error)
+            refuse(list(admitted.values()))  # their submitters store them
+            if isinstance(error, Exception):
+                await self.results.give_back([e for e in events if e.job_id is not None], error)
             raise
         finally:
             if worker is not None:
                 worker.hand_over(reserved, claimed)
+        settle(list(admitted.values()), True)
+        self.executions_admitted += len(admitted)
+        self.batches_applied += 1
+        for snapshot in self._ended.values():
+            self._feed.ends.put(snapshot.execution, list(snapshot.runs))
+        self._ended = {}
         self.steps_applied += len(steps)
         if self._log_writer is not None:
             self._log_writer.write(self._lines)
@@ -306,7 +351,39 @@ class ExecutorLoop:
         self._lines.extend(execution_lines(before, step.execution, step.task_runs, now))
         if snapshot.execution.state.is_terminated:
             self._snapshots.drop(execution_id)
+            if self._feed.ends.is_awaited(execution_id):
+                self._ended[execution_id] = snapshot  # for its waiter, once committed
+        else:
+            self._ended.pop(execution_id, None)
         return step
+
+    async def _admit(
+        self,
+        admissions: Sequence[Admission],
+        by_execution: dict[str, list[ExecutorEvent]],
+        admitted: dict[str, Admission],
+        now: datetime,
+    ) -> None:
+        """Seed the snapshots of new executions and give each its ``created`` event (no row:
+        the step inserts the execution); an unusable one is refused (stored the usual way)."""
+        for admission in admissions:
+            execution = admission.execution
+            flow = await self._snapshots.flows.get(
+                execution.tenant_id, execution.namespace, execution.flow_id,
+                execution.flow_revision,
+            )  # fmt: skip
+            known = execution.id in by_execution or execution.id in admitted
+            if flow is None or known or self._snapshots.cached(execution.id) is not None:
+                refuse([admission])
+                continue
+            self._snapshots.keep(Snapshot(execution, RunIndex(), flow))
+            by_execution[execution.id] = [
+                ExecutorEvent(
+                    id=None, execution_id=execution.id, kind=CREATED, payload={},
+                    available_at=now, tenant_id=execution.tenant_id,
+                )
+            ]  # fmt: skip
+            admitted[execution.id] = admission
 
     async def _run_inline(
         self, runner: JobRunner, step: ExecutionStep, tenant_id: str

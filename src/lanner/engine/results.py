@@ -15,7 +15,16 @@ A worker reports each finished job as a :class:`TaskResult` to its :class:`Resul
   of a failed write was gone, go the durable way.
 
 Either way the executor sees events, and a step's ``consumed_events`` and ``finished_jobs``
-come straight from them. Imports the store protocols and the feed.
+come straight from them.
+
+New executions take the same short way in one process (:meth:`LocalResults.admit`): the
+submitter hands the execution to the loop, which decides its first step (and, with pure jobs,
+runs the whole flow inline) and inserts the row in that step's transaction, group-committed
+with every other step of the batch: one write instead of ``create_execution`` + ``due_events``
++ the step. ``admit`` returns once that commit is done (the execution is durable before the
+API answers); a batch that fails, or a loop that is stopping, refuses it and the submitter
+stores it the usual way (its ``created`` event row).
+Imports the domain, the store protocols and the feed.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import Any, Protocol, cast
 
 import orjson
 
+from lanner.domain.executions import Execution
 from lanner.engine.feeds import WORK_TOPIC, ChangeFeed
 from lanner.store import ExecutorEvent, JobGoneError, NewEvent, Store
 
@@ -42,6 +52,15 @@ class TaskResult:
     job_id: str
     tenant_id: str
     event: NewEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A new execution handed to the loop: ``decided`` says whether its step committed it
+    (True) or the submitter must store it itself (False)."""
+
+    execution: Execution
+    decided: asyncio.Future[bool]
 
 
 class Results(Protocol):
@@ -72,6 +91,8 @@ class LocalResults:
         self._durable = durable
         self._clock = clock
         self._pending: list[ExecutorEvent] = []
+        self._admissions: list[Admission] = []
+        self._admitting = False  # while an executor loop runs and takes them
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -100,21 +121,52 @@ class LocalResults:
         if results:
             self._wake.set()
 
+    # -- the submitter's side ------------------------------------------------------------------
+
+    async def admit(self, execution: Execution) -> bool:
+        """Hand ``execution`` (new, due now) to the loop; True once its first step committed
+        it, False when the caller must store it (the loop stopping, the batch failed)."""
+        if self._closed or not self._admitting:
+            return False
+        decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._admissions.append(Admission(execution, decided))
+        self._wake.set()
+        # Shielded: a caller gone (a client disconnecting) leaves the commit to happen.
+        return await asyncio.shield(decided)
+
     def close(self) -> None:
-        """From now on results go through the store (the engine is stopping)."""
+        """From now on results go through the store (the engine is stopping); executions
+        waiting for admission are refused (their submitters store them)."""
         self._closed = True
+        refuse(self.take_admissions())
 
     # -- the executor loop's side --------------------------------------------------------------
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending) or bool(self._admissions)
 
     def take(self) -> list[ExecutorEvent]:
         """The results waiting, oldest first; they are the caller's now."""
         pending, self._pending = self._pending, []
-        self._wake.clear()
+        if not self._admissions:
+            self._wake.clear()
         return pending
+
+    def start_admitting(self) -> None:
+        self._admitting = True
+
+    def stop_admitting(self) -> None:
+        """No more admissions; those waiting are refused (their submitters store them)."""
+        self._admitting = False
+        refuse(self.take_admissions())
+
+    def take_admissions(self) -> list[Admission]:
+        """The new executions waiting, oldest first; the caller settles each one."""
+        admissions, self._admissions = self._admissions, []
+        if not self._pending:
+            self._wake.clear()
+        return admissions
 
     async def wait(self) -> None:
         """Return once a result is waiting."""
@@ -144,6 +196,17 @@ class LocalResults:
                 await self._durable.report(as_results(pending))
             except Exception:  # their jobs run again at the next start
                 log.exception("could not store %d task results at stop", len(pending))
+
+
+def settle(admissions: Sequence[Admission], committed: bool) -> None:
+    """Tell each submitter whether its execution was committed."""
+    for admission in admissions:
+        if not admission.decided.done():
+            admission.decided.set_result(committed)
+
+
+def refuse(admissions: Sequence[Admission]) -> None:
+    settle(admissions, False)
 
 
 def as_results(events: Sequence[ExecutorEvent]) -> list[TaskResult]:

@@ -138,6 +138,8 @@ class Engine:
         # One process: results and new jobs pass between the loop and the worker directly.
         self.results = LocalResults(StoredResults(store, feed), clock=utc_now)
         submitter = submitter or Submitter(store, feed, templates=self.templates)
+        # New executions due now start in the loop's next write (one transaction).
+        submitter.admit_through(self.results.admit)
         # Flow triggers: the executor records the transitions this role reacts to.
         self.flow_triggers = FlowTriggerRole(store, feed, submitter, templates=self.templates)
         self.loop = ExecutorLoop(

@@ -7,8 +7,11 @@ and, for a subflow's child, its parent and deterministic id. It reads the flow (
 are encrypted with the server key, ``dependsOn`` and templated defaults are rendered; every
 problem is one 422), merges the labels (the flow's, the requested ones, ``system.correlationId``),
 builds the :class:`Execution`, stores the uploads, commits the execution (with its ``created``
-event) and wakes the engine (``WORK_TOPIC``). Nothing is ever half-created: if the commit
-fails, the stored files go again. A submit with a given ``execution_id`` is idempotent: when
+event) and wakes the engine (``WORK_TOPIC``). In one process with the executor loop
+(:meth:`Submitter.admit_through`), a new execution due now is handed to the loop instead, which
+inserts it with its first step in one transaction (``LocalResults.admit``); the submit returns
+once that is committed. Nothing is ever half-created: if the commit fails, the stored files go
+again. A submit with a given ``execution_id`` is idempotent: when
 that execution exists already (a redelivered job), it is returned as stored.
 
 The API (``POST /executions/...``), the Subflow task and every trigger call it; callers keep only
@@ -23,7 +26,7 @@ Imports the domain, templating, flow parsing, storage, the store protocols and t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from threading import Lock
@@ -224,6 +227,12 @@ class Submitter:
         self._encrypt = encrypt
         self.inputs = InputRenderer(templates or TemplateEngine())
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._admit: Callable[[Execution], Awaitable[bool]] | None = None
+
+    def admit_through(self, admit: Callable[[Execution], Awaitable[bool]] | None) -> None:
+        """Hand new executions due now to ``admit`` (the executor loop of this process: True
+        once it committed one with its first step, False to store it here); None: stop."""
+        self._admit = admit
 
     async def flow_of(self, flow: FlowRef | StoredFlow) -> StoredFlow:
         """The stored revision to execute: 404 when absent, 409 when the flow is disabled."""
@@ -252,6 +261,7 @@ class Submitter:
         kind: str | None = None,
         parent_id: str | None = None,
         execution_id: str | None = None,
+        is_new_id: bool = False,
         missing_required: bool = False,
     ) -> Execution:
         """Create ``flow``'s new execution, commit it and wake the engine; returns it.
@@ -260,8 +270,10 @@ class Submitter:
         uploads of FILE inputs (their URIs replace any raw value). ``kind`` is None (NORMAL),
         ``TEST`` or ``PLAYGROUND``. ``execution_id`` given (a subflow's child: derived from
         the task run and attempt) makes a second submit return the first one's execution.
-        ``missing_required`` lets required inputs without a value (nor default) stay absent:
-        Kestra's Flow trigger starts its execution with the rendered ``inputs`` as they are.
+        ``is_new_id``: ``execution_id`` was just made by the caller (to wait on it), so no
+        execution can have it yet. ``missing_required`` lets required inputs without a value
+        (nor default) stay absent: Kestra's Flow trigger starts its execution with the
+        rendered ``inputs`` as they are.
         """
         stored = await self.flow_of(flow)
         parsed = parsed_flow(stored.source)
@@ -301,14 +313,19 @@ class Submitter:
             schedule_date=schedule_date,
             kind=kind,
         )
+        is_fresh = execution_id is None or is_new_id
+        is_due = schedule_date is None or schedule_date <= now
         try:
-            await self._write(execution, files, owns_files=execution_id is None)
+            admitted = await self._write(
+                execution, files, owns_files=is_fresh, may_admit=is_fresh and is_due
+            )
         except ConflictError:
             existing = await self._store.get_execution(tenant, own_id) if execution_id else None
             if existing is None:
                 raise
             return existing  # submitted before (a redelivered job): the first one stands
-        self._wake()
+        if not admitted:
+            self._wake()
         return execution
 
     async def resubmit(self, execution: Execution) -> Execution:
@@ -332,13 +349,22 @@ class Submitter:
             await self.storage.put(execution.tenant_id, path, upload.content)
 
     async def _write(
-        self, execution: Execution, files: Sequence[FileUpload], *, owns_files: bool
-    ) -> None:
-        """Store the files, then commit the execution; on failure the files go again (but not
-        those of an execution that had this given id already)."""
+        self,
+        execution: Execution,
+        files: Sequence[FileUpload],
+        *,
+        owns_files: bool,
+        may_admit: bool = False,
+    ) -> bool:
+        """Store the files, then commit the execution (through the executor loop when
+        ``may_admit``: True when it did); on failure the files go again (but not those of an
+        execution that had this given id already)."""
         try:
             await self.store_files(execution, files)
+            if may_admit and self._admit is not None and await self._admit(execution):
+                return True
             await self._store.create_execution(execution)
+            return False
         except BaseException as error:
             is_taken = isinstance(error, ConflictError) and not owns_files
             if files and self.storage is not None and not is_taken:
