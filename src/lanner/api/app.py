@@ -33,6 +33,7 @@ from lanner.api import (
 )
 from lanner.api.auth import Authenticator, AuthMiddleware, document_auth
 from lanner.api.context import Services
+from lanner.api.lean_routes import lean_routes
 from lanner.api.limits import RequestLimitMiddleware
 from lanner.api.observability import FollowStreamLimit, HttpMetricsMiddleware
 from lanner.api.observability import router as metrics_router
@@ -120,6 +121,9 @@ def create_app(services: Services) -> FastAPI:
         for index, path in enumerate(MCP_PATHS):
             route = Route(path, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
             app.router.routes.insert(index, route)
+    # First of all: the plain create request skips FastAPI's routing (``api/lean_routes.py``).
+    for index, lean in enumerate(lean_routes(API_PREFIX, RESOURCE_ROUTERS)):
+        app.router.routes.insert(index, lean)
     install_error_handlers(app)
     document_errors(app, is_rate_limited=settings.rate_limit is not None)
     document_auth(app)
