@@ -8,8 +8,7 @@ standard library and the domain.
 
 from __future__ import annotations
 
-import secrets
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -23,14 +22,29 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_BASE62_PAIRS = tuple(a + b for a in _BASE62 for b in _BASE62)
+# A UUID's version 4 and RFC 4122 variant bits, as ``uuid.UUID(bytes=..., version=4)`` sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
 def new_id() -> str:
-    """A Kestra "friendly id": a random UUID written in base62 (22 characters at most)."""
-    number = uuid.UUID(bytes=secrets.token_bytes(16), version=4).int
-    digits = []
-    while number:
-        number, rest = divmod(number, 62)
-        digits.append(_BASE62[rest])
-    return "".join(reversed(digits)) or "0"
+    """A Kestra "friendly id": a random UUID written in base62 (22 characters at most).
+
+    Two digits per division and no ``uuid.UUID`` object: half the time of the plain way (a few
+    ids per execution, on the hot path)."""
+    return base62((int.from_bytes(os.urandom(16)) & _UUID4_CLEAR) | _UUID4_SET)
+
+
+def base62(number: int) -> str:
+    """``number`` (≥ 0) in base 62, most significant digit first."""
+    pairs = []
+    while number >= 3844:
+        number, rest = divmod(number, 3844)
+        pairs.append(_BASE62_PAIRS[rest])
+    head = _BASE62_PAIRS[number] if number >= 62 else _BASE62[number]
+    pairs.append(head)
+    return "".join(reversed(pairs))
 
 
 @dataclass(frozen=True, slots=True)
