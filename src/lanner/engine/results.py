@@ -93,6 +93,7 @@ class LocalResults:
         self._pending: list[ExecutorEvent] = []
         self._admissions: list[Admission] = []
         self._admitting = False  # while an executor loop runs and takes them
+        self._loop_task: asyncio.Task[Any] | None = None
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -126,8 +127,8 @@ class LocalResults:
     async def admit(self, execution: Execution) -> bool:
         """Hand ``execution`` (new, due now) to the loop; True once its first step committed
         it, False when the caller must store it (the loop stopping, the batch failed)."""
-        if self._closed or not self._admitting:
-            return False
+        if self._closed or not self._admitting or self._loop_task is asyncio.current_task():
+            return False  # (from the loop itself it would wait for its own next write)
         decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._admissions.append(Admission(execution, decided))
         self._wake.set()
@@ -154,7 +155,9 @@ class LocalResults:
         return pending
 
     def start_admitting(self) -> None:
+        """Called by the executor loop's task: from now on it takes admissions."""
         self._admitting = True
+        self._loop_task = asyncio.current_task()
 
     def stop_admitting(self) -> None:
         """No more admissions; those waiting are refused (their submitters store them)."""
