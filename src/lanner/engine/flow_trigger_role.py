@@ -58,6 +58,8 @@ log = logging.getLogger("lanner.engine.flow_triggers")
 TRANSITION_BATCH = 100
 SAFETY_POLL_S = 5.0
 PURGE_EVERY_S = 60.0
+COALESCE_S = 0.05
+"""After a wake-up, how long transitions gather before one batch handles them all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,10 @@ class FlowTriggerRole:
         templates: TemplateEngine | None = None,
         clock: Callable[[], datetime] = utc_now,
         index: TriggerIndex | None = None,
+        coalesce_s: float = COALESCE_S,
     ) -> None:
         self._store = store
+        self._coalesce_s = coalesce_s
         self._feed = feed
         self._submitter = submitter
         self._templates = templates or TemplateEngine()
@@ -126,6 +130,10 @@ class FlowTriggerRole:
         woken = asyncio.ensure_future(wake.wait(SAFETY_POLL_S))
         try:
             await asyncio.wait({stop, woken}, return_when=asyncio.FIRST_COMPLETED)
+            if woken.done() and not stop.done():
+                # Let the transitions of the next few steps gather: one read and one settle
+                # for all of them, not a commit per execution beside the executor's.
+                await asyncio.wait({stop}, timeout=self._coalesce_s)
         finally:
             stop.cancel()
             woken.cancel()
