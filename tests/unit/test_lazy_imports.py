@@ -51,6 +51,10 @@ def test_the_engine_imports_no_task_family_but_the_flowables() -> None:
     assert found == ["lanner.tasks.core.flow"]  # the parser's Dag and Switch checks
 
 
+def test_the_api_loads_the_mcp_sdk_at_the_first_mcp_request_only() -> None:
+    assert imported_after("import lanner.api.app, lanner.mcp.http", "mcp", "mcp_types") == []
+
+
 @pytest.mark.parametrize("name", sorted(CLIENT_COMMANDS))
 def test_every_client_command_is_found_where_the_table_says(name: str) -> None:
     import typer.main
