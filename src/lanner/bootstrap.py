@@ -3,26 +3,21 @@
 Nothing connects at import; :func:`run_local` (embedded: every role in one process) and
 :func:`run_role` (multi-node: one role — ``api``, ``executor`` or ``worker`` — per process,
 PostgreSQL only, the change feed bridged by ``LISTEN/NOTIFY``) do it all and undo it on the
-way out.
+way out. The API (FastAPI, uvicorn, the routers, the UI, MCP) is imported by
+:func:`serve_http` only, so the executor, worker and scheduler roles never load it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import uvicorn
-
-from lanner.api.app import create_app
-from lanner.api.context import Services
-from lanner.api.http_protocol import bounded_httptools
 from lanner.config import Settings
 from lanner.encryption import cipher_of, secret_encrypter
 from lanner.engine import resilience
@@ -210,6 +205,13 @@ async def serve_http(
     submitter: Submitter | None = None,
 ) -> None:
     """The API on ``settings.host:port`` until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from lanner.api.app import create_app
+    from lanner.api.context import Services
+    from lanner.api.http_protocol import bounded_httptools
+    from lanner.api.server import Server
+
     storage = storage or build_storage(settings)
     if submitter is None:
         runtime = build_runtime(settings, store, storage)
@@ -237,29 +239,7 @@ async def serve_http(
         http=bounded_httptools(settings.max_header_bytes),  # httptools, with a head bound
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, returns.
-    await _Server(config, stopping=services.stopping).serve()
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus re-raising the stopping signal once it has shut down: that would kill
-    the process before the caller's graceful stop (running tasks finish, the rest handed back).
-    Its shutdown first sets ``stopping``, so open streams end instead of holding the grace."""
-
-    def __init__(self, config: uvicorn.Config, *, stopping: asyncio.Event) -> None:
-        super().__init__(config)
-        self._stopping = stopping
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._stopping.set()
-        await super().shutdown(sockets)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                self._captured_signals.clear()
+    await Server(config, stopping=services.stopping).serve()
 
 
 async def run_role(

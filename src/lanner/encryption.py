@@ -2,8 +2,9 @@
 
 Kestra's ``EncryptionService`` writes ``base64(iv ‖ ciphertext ‖ tag)`` with a random 12-byte IV
 and a 128-bit tag; :class:`SecretCipher` reads and writes the same text, so a value encrypted by
-one server decrypts on any other holding the key. Imports ``cryptography`` and the standard
-library only; the key comes from :class:`lanner.config.Settings`.
+one server decrypts on any other holding the key. Imports the standard library only, and
+``cryptography`` when a cipher is built (a server without a key never loads it); the key comes
+from :class:`lanner.config.Settings`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import binascii
 import functools
 import os
 from collections.abc import Callable
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 IV_BYTES = 12
 NOT_CONFIGURED = "Unable to use a `SECRET` input as encryption is not configured"
@@ -29,6 +27,8 @@ class SecretCipher:
     """Encrypts and decrypts text with one AES key (16, 24 or 32 bytes)."""
 
     def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aes = AESGCM(key)
 
     def encrypt(self, plaintext: str) -> str:
@@ -37,6 +37,8 @@ class SecretCipher:
         return base64.b64encode(iv + sealed).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.b64decode(encrypted, validate=True)
             if len(raw) <= IV_BYTES:

@@ -9,14 +9,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from lanner.store import open_store
 from lanner.store.sqlalchemy.engines import check_connection, create_sync_engine, normalize_url
 from lanner.store.sqlalchemy.migrations import (
     alembic_config,
     current_revision,
+    head_revisions,
     include_name,
+    is_at_head,
     upgrade_to_head,
 )
 from lanner.store.sqlalchemy.schema import metadata
@@ -110,3 +112,17 @@ def test_identifiers_are_byte_ordered(engine: Engine) -> None:
 
     assert {(t, c) for t, c, _ in rows} == expected
     assert {collation for _, _, collation in rows} == {"C"}
+
+
+def test_the_heads_read_from_the_version_files_are_alembics() -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert head_revisions() == frozenset(heads)
+
+
+def test_a_database_is_at_head_only_after_the_upgrade(engine: Engine) -> None:
+    assert not is_at_head(engine)
+    upgrade_to_head(engine)
+    assert is_at_head(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not is_at_head(engine)

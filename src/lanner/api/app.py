@@ -80,7 +80,7 @@ def create_app(services: Services) -> FastAPI:
     """
     mcp = None
     if services.settings.mcp_enabled:
-        from lanner.mcp.http import McpEndpoint  # the MCP SDK loads only when it is on
+        from lanner.mcp.http import McpEndpoint  # the MCP SDK loads at the first MCP request
 
         mcp = McpEndpoint(services)
 

@@ -1,10 +1,14 @@
 """``lanner``: ``server …`` runs roles, ``admin …`` opens the store directly with the server's
 settings (tokens, log purges, migrations), and client commands speak HTTP only.
+
+The client commands (httpx, rich) are imported when one of them is run or listed, so a server
+process never loads them: :data:`CLIENT_COMMANDS` names the module of each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Coroutine
@@ -13,9 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+import typer.core
+import typer.main
 
 from lanner import __version__
-from lanner.cli import executions, files, flows, kv
 from lanner.config import Settings, load_settings
 from lanner.domain.times import parse_duration
 from lanner.errors import LannerError
@@ -24,8 +29,54 @@ T = TypeVar("T")
 
 Role = Literal["api", "executor", "worker", "scheduler"]
 
+CLIENT_COMMANDS: dict[str, str] = {
+    **{
+        name: "lanner.cli.executions"  # its ``register`` adds them
+        for name in ("run", "status", "logs", "kill", "restart", "replay", "resume")
+    },
+    "flow": "lanner.cli.flows",  # a group: the module's ``app``
+    "kv": "lanner.cli.kv",
+    "files": "lanner.cli.files",
+}
+"""Client command (or group) name → the module that defines it."""
+
+
+class LannerGroup(typer.core.TyperGroup):
+    """The ``lanner`` group: the client commands of :data:`CLIENT_COMMANDS` are imported and
+    added the first time one is asked for (every one of them to list them). ``ctx`` and the
+    commands are typer's click types (vendored by recent typer releases, click's own before)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in CLIENT_COMMANDS:
+            self._add_client_commands(CLIENT_COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        for module in dict.fromkeys(CLIENT_COMMANDS.values()):
+            self._add_client_commands(module)
+        # The client commands first, then this module's; commands before groups, as Typer lists.
+        names = [*(n for n in self.commands if n in CLIENT_COMMANDS), *super().list_commands(ctx)]
+        names = list(dict.fromkeys(names))
+        return sorted(
+            names, key=lambda name: isinstance(self.commands[name], typer.core.TyperGroup)
+        )
+
+    def _add_client_commands(self, module_name: str) -> None:
+        module = importlib.import_module(module_name)
+        holder = typer.Typer(add_completion=False)
+        if hasattr(module, "register"):
+            module.register(holder)
+        else:
+            for name, owner in CLIENT_COMMANDS.items():
+                if owner == module_name:
+                    holder.add_typer(module.app, name=name)
+        for name, command in typer.main.get_group(holder).commands.items():
+            self.commands.setdefault(name, command)
+
+
 app = typer.Typer(
     name="lanner",
+    cls=LannerGroup,
     help="Lanner: a Kestra-compatible workflow orchestrator.",
     no_args_is_help=True,
     add_completion=False,
@@ -53,10 +104,6 @@ logs_app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(server_app, name="server")
-app.add_typer(flows.app, name="flow")
-app.add_typer(kv.app, name="kv")
-app.add_typer(files.app, name="files")
-executions.register(app)
 app.add_typer(admin_app, name="admin")
 app.add_typer(cluster_app, name="cluster")
 admin_app.add_typer(token_app, name="token")

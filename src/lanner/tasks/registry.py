@@ -1,41 +1,31 @@
 """The plugin registry: type names and legacy aliases → task, trigger and condition classes.
 
-Names resolve case-insensitively, as Kestra's plugin registry does. The core types are
-registered up front; third-party ones come from the ``lanner.tasks`` entry-point group, loaded
-the first time a name is not found. :meth:`TypeRegistry.runnable` gives the engine a task's
-class instance (its spec's properties validated) to call ``run`` on; :func:`has_runtime` says
-whether a type can run here at all. Imports pydantic, ``lanner.tasks`` and the stdlib only.
+Names resolve case-insensitively, as Kestra's plugin registry does. The core types are known
+by name up front (:data:`lanner.tasks.catalog.CORE_FAMILIES`) and their family's module is
+imported the first time one of its names is resolved, so a process holds only the families its
+flows use; :meth:`TypeRegistry.models` (every type, for the plugins API) imports them all.
+Third-party types come from the ``lanner.tasks`` entry-point group, loaded the first time a
+name is not found. :meth:`TypeRegistry.runnable` gives the engine a task's class instance (its
+spec's properties validated) to call ``run`` on; :func:`has_runtime` says whether a type can
+run here at all. Imports pydantic, ``lanner.tasks`` and the stdlib only.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from threading import Lock
+from threading import RLock
 from typing import Any, cast
 
 from pydantic import ValidationError
 
 from lanner.tasks.base import CONDITION, TASK, TRIGGER, Plugin
+from lanner.tasks.catalog import CORE_FAMILIES
 from lanner.tasks.context import Runnable
-from lanner.tasks.core import (
-    condition,
-    debug,
-    execution,
-    flow,
-    http,
-    kv,
-    log,
-    output,
-    storage,
-    subflow,
-    templating,
-    trigger,
-)
 from lanner.tasks.failures import TaskFailure
-from lanner.tasks.scripts import node, python, shell
 
 ENTRY_POINT_GROUP = "lanner.tasks"
 
@@ -57,12 +47,27 @@ class Resolved:
 
 
 class TypeRegistry:
-    """Maps type names (canonical and aliases, any case) to plugin model classes."""
+    """Maps type names (canonical and aliases, any case) to plugin model classes.
 
-    def __init__(self, models: tuple[type[Plugin], ...] = (), *, use_entry_points: bool = True):
+    ``families`` maps a module path to the type names its ``MODELS`` declare: the module is
+    imported when one of them is first resolved. A model registered explicitly keeps its names
+    against a family loaded later."""
+
+    def __init__(
+        self,
+        models: Iterable[type[Plugin]] = (),
+        *,
+        families: Mapping[str, tuple[str, ...]] | None = None,
+        use_entry_points: bool = True,
+    ):
         self._by_name: dict[str, type[Plugin]] = {}
+        self._families = dict(families or {})
+        self._family_of = {
+            name.lower(): module for module, names in self._families.items() for name in names
+        }
+        self._loaded: dict[str, tuple[type[Plugin], ...]] = {}
         self._entry_points_loaded = not use_entry_points
-        self._lock = Lock()
+        self._lock = RLock()
         for model in models:
             self.register(model)
 
@@ -75,13 +80,17 @@ class TypeRegistry:
 
     def resolve(self, name: str, kind: str = TASK) -> Resolved | None:
         """The model registered for ``name`` when it is of ``kind``, else ``None``."""
-        model = self._by_name.get(name.lower())
+        key = name.lower()
+        model = self._by_name.get(key)
+        if model is None and key in self._family_of:
+            self._load_family(self._family_of[key])
+            model = self._by_name.get(key)
         if model is None and not self._entry_points_loaded:
             self._load_entry_points()
-            model = self._by_name.get(name.lower())
+            model = self._by_name.get(key)
         if model is None or model.KIND != kind:
             return None
-        return Resolved(model, name, name.lower() != model.TYPE.lower())
+        return Resolved(model, name, key != model.TYPE.lower())
 
     def runnable(self, type_name: str, properties: Mapping[str, Any]) -> Runnable:
         """The task ``type_name`` built from ``properties`` (a spec's, ``id`` and ``type``
@@ -105,9 +114,26 @@ class TypeRegistry:
         return cast(Runnable, task)  # has_run checked it (isinstance on a protocol is slow)
 
     def models(self, kind: str | None = None) -> list[type[Plugin]]:
-        """Every registered model (of ``kind`` when given), each once."""
-        unique = {id(m): m for m in self._by_name.values()}
+        """Every registered model (of ``kind`` when given), each once: the families' in
+        their order (all imported), then the others in registration order."""
+        for module in self._families:
+            self._load_family(module)
+        registered = {id(m): m for m in self._by_name.values()}
+        ordered = {id(m): m for module in self._families for m in self._loaded[module]}
+        unique = {k: m for k, m in ordered.items() if k in registered} | registered
         return [m for m in unique.values() if kind is None or m.KIND == kind]
+
+    def _load_family(self, module: str) -> None:
+        if module in self._loaded:
+            return
+        with self._lock:
+            if module in self._loaded:
+                return
+            models: tuple[type[Plugin], ...] = importlib.import_module(module).MODELS
+            for model in models:
+                for name in (model.TYPE, *model.ALIASES):
+                    self._by_name.setdefault(name.lower(), model)
+            self._loaded[module] = models
 
     def _load_entry_points(self) -> None:
         with self._lock:
@@ -141,26 +167,17 @@ def has_runtime(model: type[Plugin]) -> bool:
     return model.IS_FLOWABLE or model.IS_RUN_BY_ENGINE or has_run(model)
 
 
-CORE_MODELS: tuple[type[Plugin], ...] = (
-    *log.MODELS,
-    *debug.MODELS,
-    *output.MODELS,
-    *execution.MODELS,
-    *flow.MODELS,
-    *subflow.MODELS,
-    *kv.MODELS,
-    *http.MODELS,
-    *storage.MODELS,
-    *templating.MODELS,
-    *trigger.TASK_MODELS,
-    *trigger.TRIGGER_MODELS,
-    *condition.MODELS,
-    *shell.MODELS,
-    *python.MODELS,
-    *node.MODELS,
-)
+def core_models() -> tuple[type[Plugin], ...]:
+    """Every core model, in :data:`CORE_FAMILIES` order (imports every family)."""
+    return tuple(
+        model
+        for module in CORE_FAMILIES
+        for model in cast(tuple[type[Plugin], ...], importlib.import_module(module).MODELS)
+    )
+
 
 KINDS = (TASK, TRIGGER, CONDITION)
 
-default_registry = TypeRegistry(CORE_MODELS)
-"""The registry the flow parser uses: core types plus entry-point plugins."""
+default_registry = TypeRegistry(families=CORE_FAMILIES)
+"""The registry the flow parser uses: core types (imported by family on first use) plus
+entry-point plugins."""

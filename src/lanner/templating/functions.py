@@ -5,7 +5,7 @@
 
 Every function takes the Jinja render context first (the compiler passes it). Server-backed
 ones go through :class:`~lanner.templating.runtime.RuntimeFunctions`. Imports only the
-standard library, yaml, orjson and this package (httpx through ``http_function``) (and, at call time, the bounded YAML loader
+standard library, yaml, orjson and this package (httpx through ``http_function``, at its first call) (and, at call time, the bounded YAML loader
 of ``lanner.flows.loader``).
 """
 

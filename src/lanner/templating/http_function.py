@@ -8,24 +8,25 @@ string, else written as JSON (YAML for a YAML content type, URL-encoded for a fo
 comes back parsed: YAML for a YAML content type, else JSON; a body that is not JSON comes back
 as text (Kestra fails on it). A status >= 400 fails rendering, as Kestra does, unless
 ``allowFailed``. Every call is bounded (connect 3 minutes, read idle 5 minutes, a 10 MiB body)
-and blocks, so it is one of the functions rendered off the event loop. Imports httpx, yaml,
-orjson, the standard library and this package.
+and blocks, so it is one of the functions rendered off the event loop. Imports httpx (at the
+first call: most processes never render one), yaml, orjson, the standard library and this
+package.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
 import orjson
 import yaml
 
 from .errors import TemplateRenderError
 
 if TYPE_CHECKING:
+    import httpx
     from jinja2.runtime import Context
 
 CONNECT_TIMEOUT_S = 180.0
@@ -62,25 +63,28 @@ def _content(body: Any, content_type: str) -> bytes:
     return orjson.dumps(body, default=str)
 
 
-def _auth(options: Mapping[str, Any]) -> httpx.Auth | None:
+def _auth(
+    options: Mapping[str, Any],
+) -> httpx.Auth | Callable[[httpx.Request], httpx.Request] | None:
+    import httpx
+
     auth = options.get("auth")
     if not isinstance(auth, Mapping):
         return None
     kind = str(auth.get("type", "")).upper()
     if kind == "BEARER":
-        return _Bearer(str(auth.get("token", "")))
+        return _bearer(str(auth.get("token", "")))
     if kind == "BASIC":
         return httpx.BasicAuth(str(auth.get("username", "")), str(auth.get("password", "")))
     raise TemplateRenderError(f"http(): unsupported options.auth.type '{auth.get('type')}'")
 
 
-class _Bearer(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self.token = token
+def _bearer(token: str) -> Callable[[httpx.Request], httpx.Request]:
+    def authorize(request: httpx.Request) -> httpx.Request:
+        request.headers["Authorization"] = f"Bearer {token}"
+        return request
 
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
+    return authorize  # httpx takes a callable as an auth
 
 
 def http(
@@ -94,6 +98,8 @@ def http(
     options: Any = None,
     accept: Any = None,
 ) -> Any:
+    import httpx
+
     if uri is None:
         raise TemplateRenderError("The 'http' function expects an argument 'uri'.")
     settings: Mapping[str, Any] = options if isinstance(options, Mapping) else {}

@@ -17,12 +17,13 @@ from lanner.domain.states import StateType
 from lanner.engine.task_context import TaskContext
 from lanner.flows import parse_flow
 from lanner.tasks.base import Task, Text
+from lanner.tasks.catalog import CORE_FAMILIES
 from lanner.tasks.context import Outputs, RunContext, Runnable
 from lanner.tasks.core.debug import Return
 from lanner.tasks.core.execution import Fail
 from lanner.tasks.core.log import Log
 from lanner.tasks.failures import TaskFailure
-from lanner.tasks.registry import CORE_MODELS, TypeRegistry, default_registry, has_runtime
+from lanner.tasks.registry import TypeRegistry, core_models, default_registry, has_runtime
 from lanner.templating import TemplateEngine
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -180,7 +181,7 @@ def test_invalid_properties_fail_without_retry() -> None:
 
 
 async def test_a_registered_class_runs_like_a_core_one() -> None:
-    registry = TypeRegistry((*CORE_MODELS, Greet), use_entry_points=False)
+    registry = TypeRegistry((Greet,), families=CORE_FAMILIES, use_entry_points=False)
     task = registry.runnable("com.example.greet", {"id": "t", "type": "com.example.Greet",
                                                    "name": "{{ who }}"})  # fmt: skip
     ctx = FakeContext({"who": "ada"})
@@ -189,7 +190,7 @@ async def test_a_registered_class_runs_like_a_core_one() -> None:
 
 
 def test_runtime_is_run_flowable_or_engine_resolved() -> None:
-    by_type = {model.TYPE.split(".", 4)[-1]: model for model in CORE_MODELS}
+    by_type = {model.TYPE.split(".", 4)[-1]: model for model in core_models()}
     runnable = ("log.Log", "debug.Return", "output.OutputValues", "execution.Fail", "kv.Set")
     for name in (*runnable, "kv.Put", "kv.Get", "kv.GetKeys", "kv.Delete", "flow.Sleep"):
         assert has_runtime(by_type[name]), name

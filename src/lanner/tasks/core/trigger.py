@@ -11,6 +11,7 @@ from lanner.tasks.base import (
     AnyMap,
     Bool,
     Duration,
+    Plugin,
     StateList,
     Strict,
     StrList,
@@ -200,3 +201,4 @@ TRIGGER_MODELS: tuple[type[Trigger], ...] = (
     Schedule, ScheduleOnDates, FlowTrigger, Webhook, HttpTrigger, McpToolTrigger,
 )  # fmt: skip
 TASK_MODELS: tuple[type[Task], ...] = (Toggle,)
+MODELS: tuple[type[Plugin], ...] = (*TASK_MODELS, *TRIGGER_MODELS)
