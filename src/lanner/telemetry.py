@@ -16,7 +16,7 @@ import bisect
 import math
 import weakref
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, Gauge, Histogram, Metric
 from prometheus_client.metrics_core import HistogramMetricFamily
@@ -107,8 +107,16 @@ REGISTRY.register(HTTP_LATENCY)
 observe_http = HTTP_LATENCY.observe
 
 
+_task_series: dict[tuple[str, str], Any] = {}
+
+
 def observe_task(task_type: str, state: str, seconds: float) -> None:
-    TASK_DURATION.labels(task_type, state).observe(seconds)
+    # ``labels()`` checks and joins its arguments on every call: the child is kept instead
+    # (task types times states: a few hundred at most).
+    series = _task_series.get((task_type, state))
+    if series is None:
+        series = _task_series[(task_type, state)] = TASK_DURATION.labels(task_type, state)
+    series.observe(seconds)
 
 
 def set_counts(gauge: Gauge, counts: dict[str, int]) -> None:
