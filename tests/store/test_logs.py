@@ -61,6 +61,18 @@ async def test_lines_round_trip_numbered_per_execution(store: Store) -> None:
     ]
 
 
+async def test_any_text_round_trips_through_the_bulk_write(store: Store) -> None:
+    texts = ["tab\there", "two\nlines", "back\\slash \\N", "", "ünïcødé ✓ 日本", "a\r\nb", "\\."]
+    written = [line("e1", text, seconds=i) for i, text in enumerate(texts)]
+    written.append(replace(line("e1", "no ids", L.DEBUG), task_run_id=None, thread=None))
+
+    await store.add_logs(written)
+    listed = await store.list_logs(DEFAULT_TENANT, "e1")
+
+    assert [replace(e, seq=None) for e in listed] == written
+    assert [e.seq for e in listed] == list(range(1, len(written) + 1))
+
+
 async def test_concurrent_writers_get_gapless_numbers(store: Store) -> None:
     await asyncio.gather(
         *(store.add_logs([line("e1", f"{i}-a"), line("e1", f"{i}-b")]) for i in range(25))

@@ -159,6 +159,16 @@ async def test_log_writes_each_message_at_its_level() -> None:
     assert ctx.logger.lines == [("WARN", "one"), ("WARN", "2")]
 
 
+async def test_log_keeps_the_order_of_many_messages_across_chunks() -> None:
+    messages: list[Any] = [f"line {i}" if i % 7 else f"{{{{ n }}}} at {i}" for i in range(1203)]
+    messages[5] = 42  # a number prints as text
+    ctx = FakeContext({"n": "tpl"})
+    await Log(id="t", type=Log.TYPE, message=messages).run(ctx)
+    expected = [f"line {i}" if i % 7 else f"tpl at {i}" for i in range(1203)]
+    expected[5] = "42"
+    assert ctx.logger.lines == [("INFO", text) for text in expected]
+
+
 async def test_fail_raises_a_task_failure_only_when_its_condition_holds() -> None:
     with pytest.raises(TaskFailure, match="boom"):
         await Fail(id="t", type=Fail.TYPE, errorMessage="boom").run(FakeContext())
