@@ -42,17 +42,19 @@ class Log(Task):
             return None
         messages = self.message if isinstance(self.message, list) else [self.message]
         chunk: list[str] = []
-        for item in messages:
-            # Text without an expression renders as itself: no render call for it.
-            if isinstance(item, str) and "{" not in item:
-                chunk.append(item)
-            else:
-                chunk.append(await ctx.render(item) or "")
-            if len(chunk) >= LOG_CHUNK_LINES:
+        try:
+            for item in messages:
+                # Text without an expression renders as itself: no render call for it.
+                if isinstance(item, str) and "{" not in item:
+                    chunk.append(item)
+                else:
+                    chunk.append(await ctx.render(item) or "")
+                if len(chunk) >= LOG_CHUNK_LINES:
+                    await ctx.logger.alog_many(level, chunk)
+                    chunk = []
+        finally:  # the messages before one that fails to render are logged, as one by one
+            if chunk:
                 await ctx.logger.alog_many(level, chunk)
-                chunk = []
-        if chunk:
-            await ctx.logger.alog_many(level, chunk)
         return None
 
 
