@@ -10,7 +10,7 @@ import pytest
 from tests.store.factories import at
 
 from lanner.domain.logs import LogEntry, LogLevel
-from lanner.store import DEFAULT_TENANT, Store
+from lanner.store import DEFAULT_TENANT, LogQuery, Store
 
 L = LogLevel
 
@@ -59,6 +59,35 @@ async def test_lines_round_trip_numbered_per_execution(store: Store) -> None:
     assert [(e.seq, e.message) for e in await store.list_logs(DEFAULT_TENANT, "e2")] == [
         (1, "other")
     ]
+
+
+async def test_any_text_round_trips_through_the_bulk_write(store: Store) -> None:
+    texts = ["tab\there", "two\nlines", "back\\slash \\N", "", "ünïcødé ✓ 日本", "a\r\nb", "\\."]
+    written = [line("e1", text, seconds=i) for i, text in enumerate(texts)]
+    written.append(replace(line("e1", "no ids", L.DEBUG), task_run_id=None, thread=None))
+
+    await store.add_logs(written)
+    listed = await store.list_logs(DEFAULT_TENANT, "e1")
+
+    assert [replace(e, seq=None) for e in listed] == written
+    assert [e.seq for e in listed] == list(range(1, len(written) + 1))
+
+
+async def test_a_large_batch_keeps_its_order_and_is_searchable(store: Store) -> None:
+    count = 1234  # several multi-line INSERTs on SQLite, then a remainder line by line
+    written = [line("e1", f"bulk line {i:04d}", seconds=i / 1000) for i in range(count)]
+    written[7] = line("e2", "other execution", seconds=0.007)
+
+    await store.add_logs(written)
+    listed = await store.list_logs(DEFAULT_TENANT, "e1")
+    found = await store.search_logs(LogQuery(q="line 0042"))
+    last = await store.search_logs(LogQuery(q=f"line {count - 1}"))
+
+    assert [e.message for e in listed] == [e.message for e in written if e.execution_id == "e1"]
+    assert [e.seq for e in listed] == list(range(1, count))
+    assert listed[-1].timestamp == at((count - 1) / 1000)
+    assert [e.message for e in found.results] == ["bulk line 0042"]
+    assert [e.message for e in last.results] == [f"bulk line {count - 1}"]
 
 
 async def test_concurrent_writers_get_gapless_numbers(store: Store) -> None:

@@ -14,7 +14,7 @@ standard library inside the package because every import here is absolute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -51,7 +51,13 @@ def simple_type(task_type: str) -> str:
 
 @dataclass(slots=True)
 class TaskLogger:
-    """The logger of one task run attempt. ``lines`` keeps the lines when there is no writer."""
+    """The logger of one task run attempt. ``lines`` keeps the lines when there is no writer.
+
+    The ids a line carries are read once, at construction (the execution, the task run and the
+    attempt of a logger never change): each line is then built through the entry's slots, not
+    the frozen ``__init__``'s keyword parsing — the cost of a line is its time stamp, its
+    masking and the hand-over to the writer.
+    """
 
     execution: Execution
     run: TaskRun
@@ -61,19 +67,11 @@ class TaskLogger:
     min_level: LogLevel = LogLevel.TRACE
     thread: str | None = None
     lines: list[LogEntry] = field(default_factory=list)
+    _fixed: list[tuple[Callable[[LogEntry, object], None], object]] = field(init=False, repr=False)
 
-    def is_enabled(self, level: LogLevel) -> bool:
-        return level.is_at_least(self.min_level)
-
-    def log(self, level: LogLevel | str, message: str) -> None:
-        """Write one line now (never waits; use :meth:`alog` in long loops)."""
-        level = level if isinstance(level, LogLevel) else parse_level(level)
-        if not level.is_at_least(self.min_level):
-            return
-        if self.masker is not None:
-            message = self.masker.mask(message)
+    def __post_init__(self) -> None:
         execution, run = self.execution, self.run
-        entry = LogEntry(
+        template = LogEntry(
             tenant_id=execution.tenant_id,
             namespace=execution.namespace,
             flow_id=execution.flow_id,
@@ -81,15 +79,38 @@ class TaskLogger:
             task_run_id=run.id,
             task_id=run.task_id,
             attempt_number=self.attempt,
-            level=level,
-            message=message,
-            timestamp=datetime.now(UTC),
+            level=LogLevel.INFO,
+            message="",
+            timestamp=_EPOCH,
             thread=self.thread,
         )
+        self._fixed = [
+            (slot.__set__, getattr(template, name))
+            for name, slot in _ENTRY_SLOTS
+            if name not in _PER_LINE
+        ]
+
+    def is_enabled(self, level: LogLevel) -> bool:
+        return level.is_at_least(self.min_level)
+
+    def log(self, level: LogLevel | str, message: str) -> None:
+        """Write one line now (never waits; use :meth:`alog` in long loops)."""
+        if not isinstance(level, LogLevel):
+            level = parse_level(level)
+        if self.min_level is not _TRACE and not level.is_at_least(self.min_level):
+            return
+        if self.masker is not None:
+            message = self.masker.mask(message)
+        entry = _new(LogEntry)
+        for set_field, value in self._fixed:
+            set_field(entry, value)
+        _set_level(entry, level)
+        _set_message(entry, message)
+        _set_timestamp(entry, _now(UTC))
         if self.writer is None:
             self.lines.append(entry)
         else:
-            self.writer.write((entry,))
+            self.writer.write_one(entry)
 
     async def alog(self, level: LogLevel | str, message: str) -> None:
         """Write one line, first waiting for room when the writer's buffer is full."""
@@ -104,8 +125,7 @@ class TaskLogger:
         if not messages or not level.is_at_least(self.min_level):
             return
         if self.masker is not None:
-            masked = self.masker.mask("\n".join(messages))
-            messages = masked.split("\n")
+            messages = mask_all(self.masker, messages)
         execution, run = self.execution, self.run
         template = LogEntry(
             tenant_id=execution.tenant_id,
@@ -132,6 +152,29 @@ class TaskLogger:
         if writer is not None and writer.is_congested:
             await writer.wait_for_room()
         self.log_many(level, messages)
+
+
+def mask_all(masker: Masker, messages: Sequence[str]) -> Sequence[str]:
+    """Every message masked: one pass over the chunk joined by newlines when no message holds
+    one (a script's output lines), else one per message. A secret spanning two messages of
+    the joined text removes a newline, so then too the lines are masked one by one."""
+    joined = "\n".join(messages)
+    if joined.count("\n") == len(messages) - 1:
+        masked = masker.mask(joined).split("\n")
+        if len(masked) == len(messages):
+            return masked
+    return [masker.mask(message) for message in messages]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TRACE = LogLevel.TRACE
+_PER_LINE = frozenset({"level", "message", "timestamp"})
+_ENTRY_SLOTS = [(name, LogEntry.__dict__[name]) for name in LogEntry.__slots__]
+_set_level = LogEntry.__dict__["level"].__set__
+_set_message = LogEntry.__dict__["message"].__set__
+_set_timestamp = LogEntry.__dict__["timestamp"].__set__
+_new = object.__new__
+_now = datetime.now
 
 
 # --- the engine's lines ---------------------------------------------------------------------

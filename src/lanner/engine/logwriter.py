@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from operator import attrgetter
 
 from lanner.domain.logs import LogEntry
 from lanner.engine.feeds import ChangeFeed, logs_topic
@@ -39,6 +40,8 @@ LOG_BATCH_LINES = 5_000
 LOG_LINGER_S = 0.005
 LOG_BUFFER_LINES = 20_000
 STOP_FLUSH_TIMEOUT_S = 30.0
+
+_EXECUTION_ID = attrgetter("execution_id")
 
 
 class LogWriter:
@@ -119,6 +122,19 @@ class LogWriter:
         if len(self._buffer) >= self._capacity:
             self._room.clear()
 
+    def write_one(self, entry: LogEntry) -> None:
+        """:meth:`write` for one line (a task's logger, line by line)."""
+        buffer = self._buffer
+        buffer.append(entry)
+        self._written += 1
+        size = len(buffer)
+        if size == 1:
+            self._wake.set()
+        if size >= self._batch_lines:
+            self._full.set()
+            if size >= self._capacity:
+                self._room.clear()
+
     async def wait_for_room(self) -> None:
         """Return once the buffer is below its capacity (back-pressure for producers)."""
         while len(self._buffer) >= self._capacity:
@@ -168,5 +184,6 @@ class LogWriter:
                 self._full.set()
             progress, self._progress = self._progress, asyncio.Event()
             progress.set()
-            topics = {logs_topic(e.execution_id) for e in batch if e.execution_id is not None}
-            self._feed.publish(*topics)
+            executions = set(map(_EXECUTION_ID, batch))
+            executions.discard(None)
+            self._feed.publish(*map(logs_topic, executions))

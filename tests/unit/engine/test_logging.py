@@ -93,6 +93,21 @@ def test_secret_values_are_masked() -> None:
     assert logger.lines[0].message == "password ******, token ******, user ada"
 
 
+def test_lines_logged_at_once_are_masked_each_even_holding_newlines() -> None:
+    masks = SecretMasks(["hunter22", "ab\ncd"])  # lines under three characters: not masked
+    logger = TaskLogger(execution(), task_run(), attempt=1, masker=masks)
+
+    logger.log_many(L.WARN, ["a\nhunter22", "ab", "cd", "b hunter22"])
+    logger.log_many(L.INFO, ["x ab", "cd y", "hunter22"])  # the secret spans two lines
+    logger.log_many(L.INFO, ["one hunter22", "two ab\ncd"])
+
+    assert [line.message for line in logger.lines] == [
+        "a\n******", "ab", "cd", "b ******", "x ab", "cd y", "******", "one ******", "two ******"
+    ]  # fmt: skip
+    assert {line.level for line in logger.lines[:4]} == {L.WARN}
+    assert logger.lines[0].timestamp == logger.lines[3].timestamp
+
+
 @pytest.mark.parametrize(
     ("raw", "level"),
     [("info", L.INFO), ("WARNING", L.WARN), ("warn", L.WARN), (None, L.INFO), ("", L.INFO)],

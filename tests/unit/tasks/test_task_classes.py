@@ -24,7 +24,7 @@ from lanner.tasks.core.execution import Fail
 from lanner.tasks.core.log import Log
 from lanner.tasks.failures import TaskFailure
 from lanner.tasks.registry import TypeRegistry, core_models, default_registry, has_runtime
-from lanner.templating import TemplateEngine
+from lanner.templating import TemplateEngine, TemplateError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EXECUTION = Execution(
@@ -158,6 +158,24 @@ async def test_log_writes_each_message_at_its_level() -> None:
     task = Log(id="t", type=Log.TYPE, message=["one", "{{ n }}"], level="WARN")
     assert await task.run(ctx) is None
     assert ctx.logger.lines == [("WARN", "one"), ("WARN", "2")]
+
+
+async def test_log_keeps_the_order_of_many_messages_across_chunks() -> None:
+    messages: list[Any] = [f"line {i}" if i % 7 else f"{{{{ n }}}} at {i}" for i in range(1203)]
+    messages[5] = 42  # a number prints as text
+    ctx = FakeContext({"n": "tpl"})
+    await Log(id="t", type=Log.TYPE, message=messages).run(ctx)
+    expected = [f"line {i}" if i % 7 else f"tpl at {i}" for i in range(1203)]
+    expected[5] = "42"
+    assert ctx.logger.lines == [("INFO", text) for text in expected]
+
+
+async def test_log_writes_the_messages_before_one_that_fails_to_render() -> None:
+    ctx = FakeContext()
+    task = Log(id="t", type=Log.TYPE, message=["one", "two", "{{ broken( }}", "never"])
+    with pytest.raises(TemplateError, match="broken"):
+        await task.run(ctx)
+    assert ctx.logger.lines == [("INFO", "one"), ("INFO", "two")]
 
 
 async def test_fail_raises_a_task_failure_only_when_its_condition_holds() -> None:

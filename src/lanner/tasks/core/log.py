@@ -22,10 +22,13 @@ from lanner.tasks.values import as_flag
 
 CORE = "io.kestra.plugin.core"
 LEGACY = "io.kestra.core.tasks"
+LOG_CHUNK_LINES = 500
+"""Messages of a ``Log`` task handed to the logger at once (one time stamp, one masking pass
+and one hand-over to the log writer per chunk: the lines of a chunk share their time)."""
 
 
 class Log(Task):
-    """Log one message or a list of messages."""
+    """Log one message or a list of messages (in chunks of :data:`LOG_CHUNK_LINES`)."""
 
     TYPE: ClassVar[str] = f"{CORE}.log.Log"
     ALIASES: ClassVar[tuple[str, ...]] = (f"{LEGACY}.log.Log",)
@@ -38,8 +41,20 @@ class Log(Task):
         if not ctx.logger.is_enabled(level):
             return None
         messages = self.message if isinstance(self.message, list) else [self.message]
-        for item in messages:
-            await ctx.logger.alog(level, await ctx.render(item) or "")
+        chunk: list[str] = []
+        try:
+            for item in messages:
+                # Text without an expression renders as itself: no render call for it.
+                if isinstance(item, str) and "{" not in item:
+                    chunk.append(item)
+                else:
+                    chunk.append(await ctx.render(item) or "")
+                if len(chunk) >= LOG_CHUNK_LINES:
+                    await ctx.logger.alog_many(level, chunk)
+                    chunk = []
+        finally:  # the messages before one that fails to render are logged, as one by one
+            if chunk:
+                await ctx.logger.alog_many(level, chunk)
         return None
 
 
