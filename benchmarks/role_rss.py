@@ -62,12 +62,7 @@ def idle_rss(role: str, env: dict[str, str], data_dir: str, settle_s: float) -> 
             rss: float = HTTP.rss_mb(server.pid)
             return rss
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            HTTP.stop_all([server])
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ as ``Connection.execute`` would. Imports SQLAlchemy only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -139,22 +140,21 @@ class BulkStatement:
         )
 
 
-def driver_execute(conn: Connection, sql: str, batch: Sequence[Any]) -> Any:
-    """Run ``sql`` once per parameter set of ``batch`` on the driver's cursor; the cursor
-    (closed) is returned, for ``rowcount``. Several sets go through one ``executemany``."""
+@contextmanager
+def driver_cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
+    """The driver's own cursor on ``conn`` (closed after); its errors come out as SQLAlchemy's
+    (``DBAPIError``, the connection invalidated on a disconnect), as ``conn.execute`` raises
+    them, so the store's error handling sees no difference."""
     fairy = conn.connection
     cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if len(batch) == 1:
-            cursor.execute(sql, batch[0])
-        else:
-            cursor.executemany(sql, batch)
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         dialect = conn.dialect
         is_disconnect = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
         error = DBAPIError.instance(
             sql,
-            batch,
+            params,
             exc,
             dialect.loaded_dbapi.Error,
             connection_invalidated=is_disconnect,
@@ -165,6 +165,16 @@ def driver_execute(conn: Connection, sql: str, batch: Sequence[Any]) -> Any:
         raise error from exc
     finally:
         cursor.close()
+
+
+def driver_execute(conn: Connection, sql: str, batch: Sequence[Any]) -> Any:
+    """Run ``sql`` once per parameter set of ``batch`` on the driver's cursor; the cursor
+    (closed) is returned, for ``rowcount``. Several sets go through one ``executemany``."""
+    with driver_cursor(conn, sql, batch) as cursor:
+        if len(batch) == 1:
+            cursor.execute(sql, batch[0])
+        else:
+            cursor.executemany(sql, batch)
     return cursor
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from lanner.domain.logs import LogEntry, LogLevel
@@ -28,7 +27,7 @@ from lanner.errors import IllegalArgumentError
 from lanner.store.protocols.logs import LogQuery
 from lanner.store.protocols.pages import Page
 from lanner.store.sqlalchemy import textsearch
-from lanner.store.sqlalchemy.bulk import driver_execute
+from lanner.store.sqlalchemy.bulk import driver_cursor, driver_execute
 from lanner.store.sqlalchemy.counts import (
     DEFAULT_COUNT_BOUND,
     bounded_total,
@@ -206,30 +205,11 @@ def _rows(
 
 def _copy(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """``COPY ... FROM STDIN`` of ``rows`` in the connection's transaction (PostgreSQL);
-    driver errors come back as SQLAlchemy's, as :func:`driver_execute` turns them."""
-    fairy = conn.connection
-    cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(sql) as copy:
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        dialect = conn.dialect
-        is_disconnect = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
-        error = DBAPIError.instance(
-            sql,
-            rows[:1],
-            exc,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=is_disconnect,
-            dialect=dialect,
-        )
-        if is_disconnect:
-            conn.invalidate(exc)
-        raise error from exc
-    finally:
-        cursor.close()
+    driver errors come back as SQLAlchemy's (:func:`~lanner.store.sqlalchemy.bulk.driver_cursor`)."""
+    with driver_cursor(conn, sql, rows[:1]) as cursor, cursor.copy(sql) as copy:
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
 
 
 def _execution_conditions(
