@@ -124,16 +124,25 @@ class ExecutorLoop:
         self._lines: list[LogEntry] = []  # engine log lines of the batch being decided
         self._worker: LocalWorker | None = None
         self._inline: JobRunner | None = None  # runs pure jobs in the step (engine/inline.py)
+        self._runner_id = "executor"  # the attempts of inlined jobs name it
         self.jobs_inlined = 0
         # Task results handed over by a worker in this process (none without one).
         self.results = results or LocalResults(StoredResults(store, feed), clock=clock)
         self._is_store_dirty = True  # events may wait in the store: read them
 
-    def attach(self, worker: LocalWorker, inline: JobRunner | None = None) -> None:
+    def attach(
+        self,
+        worker: LocalWorker | None,
+        inline: JobRunner | None = None,
+        *,
+        runner_id: str = "executor",
+    ) -> None:
         """Hand new jobs straight to ``worker`` (in this process) when it has free slots;
-        with ``inline`` (that worker's runner), run pure jobs in the step itself."""
+        with ``inline`` (that worker's runner, or the executor's own when no worker runs in
+        this process: attempts then name ``runner_id``), run pure jobs in the step itself."""
         self._worker = worker
         self._inline = inline
+        self._runner_id = worker.worker_id if worker is not None else runner_id
 
     def stop(self) -> None:
         self._stopping.set()
@@ -277,6 +286,8 @@ class ExecutorLoop:
             if worker is not None:
                 worker.hand_over(reserved, claimed)
         self.steps_applied += len(steps)
+        if self._worker is None and self._inline is not None and self._inline.metrics:
+            await self._store.add_metrics(self._inline.take_metrics())  # no worker flushes them
         if self._log_writer is not None:
             self._log_writer.write(self._lines)
         self._announce(steps, len(claimed))
@@ -315,7 +326,7 @@ class ExecutorLoop:
         now, as long as they create more (up to :data:`BUDGET` jobs)."""
         execution_id = step.execution_id
         merged, last, count = step, step, 0
-        worker_id = self._worker.worker_id if self._worker is not None else "executor"
+        worker_id = self._runner_id
         while count < BUDGET:
             snapshot = self._snapshots.cached(execution_id)
             if snapshot is None or snapshot.execution.state.current is StateType.KILLING:

@@ -218,8 +218,13 @@ def next_event_time(conn: Connection) -> datetime | None:
 # --- jobs ----------------------------------------------------------------------------------
 
 
-def job_values(job_id: str, job: NewJob, now: datetime) -> dict[str, Any]:
-    """The ``jobs`` columns of a new, queued ``job``."""
+def job_values(
+    job_id: str, job: NewJob, now: datetime, since: datetime | None = None
+) -> dict[str, Any]:
+    """The ``jobs`` columns of a new, queued ``job``. A job due now is due ``since`` (its
+    execution's start, when given and past): the queue, oldest ``available_at`` first, then
+    hands out the jobs of older executions first (fair progress under a backlog)."""
+    available_at = job.available_at or (min(since, now) if since is not None else now)
     return {
         "tenant_id": job.tenant_id,
         "id": job_id,
@@ -231,7 +236,7 @@ def job_values(job_id: str, job: NewJob, now: datetime) -> dict[str, Any]:
         "priority": 0,
         "worker_id": None,
         "attempts": 0,
-        "available_at": job.available_at or now,
+        "available_at": available_at,
         "heartbeat_at": None,
         "lease_expires_at": None,
         "created": now,
