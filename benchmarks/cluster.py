@@ -146,6 +146,20 @@ class Setup:
     def cpu_seconds(self) -> float:
         return float(sum(HTTP.cpu_seconds(p.pid) for p in self.processes))
 
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds so far of each role's processes (summed)."""
+        by_role: dict[str, float] = {}
+        for p in self.processes:
+            by_role[p.role] = by_role.get(p.role, 0.0) + float(HTTP.cpu_seconds(p.pid))
+        return by_role
+
+    def cpu_ms_by_role(self, before: dict[str, float], count: int) -> dict[str, float]:
+        """CPU ms per execution of each role since ``before`` (:meth:`cpu_by_role`)."""
+        return {
+            role: round((seconds - before.get(role, 0.0)) * 1000 / count, 3)
+            for role, seconds in self.cpu_by_role().items()
+        }
+
 
 # --- databases and processes -------------------------------------------------------------------
 
@@ -241,6 +255,7 @@ async def throughput(setup: Setup, conn: Any, executions: int, emit: Emit) -> No
     for figure in ("throughput_wait", "throughput"):
         results: list[dict[str, Any]] = []
         cpu_before = setup.cpu_seconds()
+        by_role = setup.cpu_by_role()
         transactions_before = setup.transactions()
         await HTTP.throughput_figures(
             conn, setup.port, setup.api.pid, executions, (figure,), results.append
@@ -250,6 +265,9 @@ async def throughput(setup: Setup, conn: Any, executions: int, emit: Emit) -> No
         transactions_after = setup.transactions()
         for result in results:
             result["all_cpu_ms_per_execution"] = round(cpu * 1000 / result["executions"], 3)
+            result["cpu_ms_per_execution_by_role"] = setup.cpu_ms_by_role(
+                by_role, result["executions"]
+            )
             if transactions_before is not None and transactions_after is not None:
                 spent = transactions_after - transactions_before
                 result["db_transactions_per_execution"] = round(spent / result["executions"], 2)
@@ -340,6 +358,7 @@ async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> Non
         conns = [HTTP.Connection(setup.port) for _ in range(HTTP.CLIENTS)]
         already = await HTTP.count_ended(conn, CPU_FLOW_ID)
         cpu_before = setup.cpu_seconds()
+        by_role = setup.cpu_by_role()
         start = time.perf_counter()
         await submit_all(conns, CPU_FLOW_ID, count)
         for c in conns:
@@ -352,10 +371,11 @@ async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> Non
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - start
         cpu = setup.cpu_seconds() - cpu_before
-        emit({"name": f"http_throughput_cpu_{len(workers)}worker", "clients": HTTP.CLIENTS,
-              "executions": count, "worker_processes": len(workers),
-              "executions_per_s": round(count / elapsed, 1),
-              "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
+        n = max(len(workers), 1)  # a local setup: its one embedded worker
+        emit({"name": f"http_throughput_cpu_{n}worker", "clients": HTTP.CLIENTS,
+              "executions": count, "workers": n, "executions_per_s": round(count / elapsed, 1),
+              "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3),
+              "cpu_ms_per_execution_by_role": setup.cpu_ms_by_role(by_role, count)})  # fmt: skip
         if len(workers) < 2:
             return
         stopped = workers.pop()  # SIGTERM: it hands its jobs back and exits

@@ -79,6 +79,28 @@ async def test_events_come_when_due_oldest_first(store: Store) -> None:
     assert len(await store.due_events(t + timedelta(hours=1), 2)) == 2
 
 
+async def test_events_of_older_executions_come_first(store: Store) -> None:
+    t = now()
+    await store.create_execution(execution("young", start=t - timedelta(minutes=1)))
+    await store.create_execution(execution("old", start=t - timedelta(minutes=5)))
+    await store.apply_steps(
+        [
+            ExecutionStep(e.execution_id, consumed_events=(e.id,))
+            for e in await store.due_events(now(), 10)
+        ]
+    )
+    await store.add_events([NewEvent("young", "a"), NewEvent("old", "b")])
+    await store.add_events([NewEvent("young", "c"), NewEvent("old", "d")])
+
+    due = await store.due_events(now(), 10)
+    first = await store.due_events(now(), 3)
+
+    assert [(e.execution_id, e.kind) for e in due] == [
+        ("old", "b"), ("old", "d"), ("young", "a"), ("young", "c"),
+    ]  # fmt: skip
+    assert [e.kind for e in first] == ["b", "d", "a"]
+
+
 async def test_next_event_time_is_the_earliest_pending_event(store: Store) -> None:
     await seed(store, "e1")
     assert await store.next_event_time() is None
