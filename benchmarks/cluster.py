@@ -153,11 +153,25 @@ class Setup:
             by_role[p.role] = by_role.get(p.role, 0.0) + float(HTTP.cpu_seconds(p.pid))
         return by_role
 
-    def cpu_ms_by_role(self, before: dict[str, float], count: int) -> dict[str, float]:
+    def runnable_wait_by_role(self) -> dict[str, float]:
+        """Seconds so far each role's main threads were runnable but waiting for a CPU
+        (``/proc/<pid>/schedstat``): how much the machine, not the setup, held them back."""
+        by_role: dict[str, float] = {}
+        for p in self.processes:
+            try:
+                waited = int(Path(f"/proc/{p.pid}/schedstat").read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                waited = 0.0
+            by_role[p.role] = by_role.get(p.role, 0.0) + waited
+        return by_role
+
+    def cpu_ms_by_role(
+        self, before: dict[str, float], count: int, now: dict[str, float] | None = None
+    ) -> dict[str, float]:
         """CPU ms per execution of each role since ``before`` (:meth:`cpu_by_role`)."""
         return {
             role: round((seconds - before.get(role, 0.0)) * 1000 / count, 3)
-            for role, seconds in self.cpu_by_role().items()
+            for role, seconds in (now if now is not None else self.cpu_by_role()).items()
         }
 
 
@@ -359,6 +373,7 @@ async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> Non
         already = await HTTP.count_ended(conn, CPU_FLOW_ID)
         cpu_before = setup.cpu_seconds()
         by_role = setup.cpu_by_role()
+        waited = setup.runnable_wait_by_role()
         start = time.perf_counter()
         await submit_all(conns, CPU_FLOW_ID, count)
         for c in conns:
@@ -375,7 +390,10 @@ async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> Non
         emit({"name": f"http_throughput_cpu_{n}worker", "clients": HTTP.CLIENTS,
               "executions": count, "workers": n, "executions_per_s": round(count / elapsed, 1),
               "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3),
-              "cpu_ms_per_execution_by_role": setup.cpu_ms_by_role(by_role, count)})  # fmt: skip
+              "cpu_ms_per_execution_by_role": setup.cpu_ms_by_role(by_role, count),
+              "runnable_wait_ms_per_execution_by_role": setup.cpu_ms_by_role(
+                  waited, count, setup.runnable_wait_by_role()),
+              "wall_s": round(elapsed, 2)})  # fmt: skip
         if len(workers) < 2:
             return
         stopped = workers.pop()  # SIGTERM: it hands its jobs back and exits
