@@ -14,7 +14,10 @@ events). In one process the loop and the worker skip the queue tables' round tri
 stays the durable record): results come through ``LocalResults``, and ``apply_steps`` inserts
 the new jobs already claimed for the worker's free slots, which it starts at once (no
 ``claim_jobs``). The store is only read for events when ``WORK_TOPIC`` was published, a timer
-is due or the safety poll runs.
+is due or the safety poll runs. A multi-node leader has no worker in its process but runs
+pure jobs in its step all the same (:meth:`ExecutorLoop.attach` with its own runner). Due
+events come oldest execution first (``due_events``), so under a backlog older executions
+advance first.
 
 Leases: the loop ends the leases of other workers' jobs when they run out (``expire_jobs``,
 which also names the next expiry: the loop wakes right then, and checks at least every

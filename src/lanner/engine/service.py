@@ -6,7 +6,10 @@ API nodes against one database; the change feed is bridged across processes by
 ``LISTEN/NOTIFY``. ``ExecutorService`` advances executions only while it holds the leadership
 (an advisory lock on a dedicated session): a second executor waits as a hot standby and takes
 over, with fresh snapshots, when the leader dies or loses its session. The leader's loop
-ends the leases that ran out (a dead worker's jobs) at their expiry. A term that fails (the
+ends the leases that ran out (a dead worker's jobs) at their expiry, and runs pure jobs
+(:mod:`lanner.engine.inline`: Return, Log, OutputValues, flowables' rendering, flow outputs)
+in its own step with its own :class:`JobRunner`, as the embedded engine does: no job row, no
+worker hop, their attempts naming ``executor_id``. A term that fails (the
 store went away while it started, or its loop was fenced out: another executor leads)
 gives the lock up before anything else — a process never holds the lock while not leading —
 and the service tries again with backoff and jitter; each new term re-checks the
