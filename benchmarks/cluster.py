@@ -29,7 +29,10 @@ The load comes from this process, with the lean keep-alive client of ``benchmark
   ``TemplatedTask`` rendering a 4,000-iteration loop, ~10 ms of CPU, which runs on a worker: the
   executor runs only pure tasks in its step) from 32 clients without wait, until all ended;
   the cluster measures it with its 2 workers, then stops one (SIGTERM) and measures again
-  (``n`` = 2, then 1; a local setup has its one embedded worker). Run last;
+  (``n`` = 2, then 1; a local setup has its one embedded worker), each after a ``VACUUM
+  ANALYZE`` (PostgreSQL) and a pause; ``runnable_wait_ms_per_execution_by_role`` is the time
+  the roles' main threads were ready to run but had no CPU (``/proc/<pid>/schedstat``: on a
+  shared machine, what others took). Run last;
 - ``<setup>_rss``: ``VmRSS`` of every process started, by role: ``start_mb`` (up, no request
   yet), ``idle_mb`` (flows deployed, warmed up) and ``after_mb`` (after all the load).
 
@@ -145,6 +148,16 @@ class Setup:
 
     def cpu_seconds(self) -> float:
         return float(sum(HTTP.cpu_seconds(p.pid) for p in self.processes))
+
+    def settle(self) -> None:
+        """Before a figure: PostgreSQL's clean-up of the rows the last ones left runs now
+        (``VACUUM ANALYZE``), not during the figure; then a short pause."""
+        if self.database_url is not None:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+        time.sleep(2.0)
 
     def cpu_by_role(self) -> dict[str, float]:
         """CPU seconds so far of each role's processes (summed)."""
@@ -369,6 +382,7 @@ async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> Non
     ended: executions/s with the setup's workers (a cluster: then with one worker less)."""
     workers = [p for p in setup.processes if p.role == "worker"]
     while True:
+        setup.settle()
         conns = [HTTP.Connection(setup.port) for _ in range(HTTP.CLIENTS)]
         already = await HTTP.count_ended(conn, CPU_FLOW_ID)
         cpu_before = setup.cpu_seconds()
