@@ -68,7 +68,10 @@ from lanner.store import (
 
 log = logging.getLogger("lanner.engine")
 
-EVENT_BATCH = 500
+EVENT_BATCH = 200
+"""Events read per batch. Each execution's step may chain up to ``inline.BUDGET`` pure jobs,
+so a full batch is a large transaction; a few hundred keeps group commit while executions
+decided together (and ending together) stay a small share of a backlog (fair progress)."""
 SAFETY_POLL_S = 5.0
 EXPIRY_SCAN_S = 5.0
 """At most this long between two lease checks (leases taken since the last one)."""
