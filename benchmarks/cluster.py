@@ -16,22 +16,33 @@ The load comes from this process, with the lean keep-alive client of ``benchmark
 - ``<setup>_http_throughput_2task_wait``: 32 clients, ``wait=true``, back to back: executions/s;
 - ``<setup>_http_throughput_2task``: 32 clients without wait, until every execution has ended;
   both throughput figures add ``all_cpu_ms_per_execution``, the CPU time of every process of the
-  setup (``server_cpu_ms_per_execution`` is the API or local process only);
+  setup (``server_cpu_ms_per_execution`` is the API or local process only), and on PostgreSQL
+  ``db_transactions_per_execution`` (``pg_stat_database``: every transaction of the database,
+  reads included, the benchmark's polling too);
 - ``<setup>_burst_20task``: ``--burst`` executions of a 20-task Return flow submitted as fast as
   32 clients can, then polled until all ended; each execution's ``state.endDate`` (from the
   search API) relative to the burst's start gives completion ``first_s``, ``p50_s``, ``p100_s``
   and ``p50_over_p100`` (fair progress, older first, gives about 0.5; everything advancing
   together gives close to 1). When ``p100_after_submitted_s`` is near 0 the server kept up with
   the submissions (no backlog formed), and the ratio measures the submission, not fairness;
+- ``<setup>_http_throughput_cpu_<n>worker``: ``--cpu`` executions of a CPU-bound flow (one
+  ``TemplatedTask`` rendering a 4,000-iteration loop, ~10 ms of CPU, which runs on a worker: the
+  executor runs only pure tasks in its step) from 32 clients without wait, until all ended;
+  the cluster measures it with its 2 workers, then stops one (SIGTERM) and measures again
+  (``n`` = 2, then 1; a local setup has its one embedded worker), each after a ``VACUUM
+  ANALYZE`` (PostgreSQL) and a pause; ``runnable_wait_ms_per_execution_by_role`` is the time
+  the roles' main threads were ready to run but had no CPU (``/proc/<pid>/schedstat``: on a
+  shared machine, what others took). Run last;
 - ``<setup>_rss``: ``VmRSS`` of every process started, by role: ``start_mb`` (up, no request
   yet), ``idle_mb`` (flows deployed, warmed up) and ``after_mb`` (after all the load).
 
 The last line is ``{"name": "summary", ...}``: one row per setup, and the issue's goals (cluster
-throughput >= local PostgreSQL, burst p50 about half of p100, idle RSS per role <= 60 MB).
+throughput >= local PostgreSQL, CPU-bound throughput higher with 2 workers than with 1, burst
+p50 about half of p100, idle RSS per role <= 60 MB).
 A setup that fails prints ``{"name": "<setup>_error", ...}`` and the run goes on.
 
-Run: ``python benchmarks/cluster.py [--executions 3000] [--burst 2000] [--quick]
-[--skip-postgres]``.
+Run: ``python benchmarks/cluster.py [--executions 3000] [--burst 2000] [--cpu 1000] [--quick]
+[--skip-postgres] [--setups sqlite,postgresql,cluster]``.
 """
 
 from __future__ import annotations
@@ -71,6 +82,13 @@ def _load_http_bench() -> Any:
 HTTP = _load_http_bench()
 BURST_FLOW_ID = "burst20"
 BURST_FLOW = HTTP.sequential_flow(20).replace("id: seq20", f"id: {BURST_FLOW_ID}", 1)
+CPU_FLOW_ID = "cpu"
+CPU_FLOW = (  # one worker task (TemplatedTask is not run in the executor's step) of ~10 ms CPU
+    f"id: {CPU_FLOW_ID}\nnamespace: bench\ntasks:\n  - id: work\n"
+    "    type: io.kestra.plugin.core.templating.TemplatedTask\n    spec: |\n"
+    "      type: io.kestra.plugin.core.debug.Return\n"
+    '      format: "{% for i in range(0, 4000) %}{{ i * i }}{% endfor %}"\n'
+)
 ENDED = ("SUCCESS", "FAILED", "KILLED", "WARNING")
 Emit = Callable[[dict[str, Any]], None]
 FIGURES: dict[str, dict[str, Any]] = {}  # every figure printed, by name (for the summary)
@@ -98,6 +116,22 @@ class Setup:
     label: str
     port: int
     processes: list[Process]
+    stopped: list[Process] = field(default_factory=list)  # ended on purpose, before the end
+    database_url: str | None = None  # PostgreSQL: its transactions are counted
+
+    def transactions(self) -> int | None:
+        """Transactions committed or rolled back in the setup's PostgreSQL database so far
+        (``pg_stat_database``, flushed by each backend about every second)."""
+        if self.database_url is None:
+            return None
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            ).fetchone()
+        return int(row[0]) if row is not None else None
 
     @property
     def api(self) -> Process:
@@ -114,6 +148,44 @@ class Setup:
 
     def cpu_seconds(self) -> float:
         return float(sum(HTTP.cpu_seconds(p.pid) for p in self.processes))
+
+    def settle(self) -> None:
+        """Before a figure: PostgreSQL's clean-up of the rows the last ones left runs now
+        (``VACUUM ANALYZE``), not during the figure; then a short pause."""
+        if self.database_url is not None:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+        time.sleep(2.0)
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds so far of each role's processes (summed)."""
+        by_role: dict[str, float] = {}
+        for p in self.processes:
+            by_role[p.role] = by_role.get(p.role, 0.0) + float(HTTP.cpu_seconds(p.pid))
+        return by_role
+
+    def runnable_wait_by_role(self) -> dict[str, float]:
+        """Seconds so far each role's main threads were runnable but waiting for a CPU
+        (``/proc/<pid>/schedstat``): how much the machine, not the setup, held them back."""
+        by_role: dict[str, float] = {}
+        for p in self.processes:
+            try:
+                waited = int(Path(f"/proc/{p.pid}/schedstat").read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                waited = 0.0
+            by_role[p.role] = by_role.get(p.role, 0.0) + waited
+        return by_role
+
+    def cpu_ms_by_role(
+        self, before: dict[str, float], count: int, now: dict[str, float] | None = None
+    ) -> dict[str, float]:
+        """CPU ms per execution of each role since ``before`` (:meth:`cpu_by_role`)."""
+        return {
+            role: round((seconds - before.get(role, 0.0)) * 1000 / count, 3)
+            for role, seconds in (now if now is not None else self.cpu_by_role()).items()
+        }
 
 
 # --- databases and processes -------------------------------------------------------------------
@@ -148,6 +220,7 @@ def started(label: str, database_url: str | None, *, cluster: bool) -> Iterator[
         common = ["--data-dir", data_dir]
         port = HTTP.free_port()
         processes: list[Process] = []
+        stopped: list[Process] = []  # ended during the run (they leave ``processes``)
 
         def spawn(role: str, args: list[str]) -> Process:
             log_path = Path(data_dir) / f"{role}-{len(processes)}.log"
@@ -179,8 +252,9 @@ def started(label: str, database_url: str | None, *, cluster: bool) -> Iterator[
                 for health_port, process in health:
                     HTTP.wait_healthy(health_port, process.popen)
                 time.sleep(2.0)  # leadership taken, workers listening
-            yield Setup(label, port, processes)
+            yield Setup(label, port, processes, stopped, database_url)
         finally:
+            processes.extend(p for p in stopped if p not in processes)
             for process in processes:
                 if process.popen.poll() is None:
                     process.popen.terminate()
@@ -208,12 +282,22 @@ async def throughput(setup: Setup, conn: Any, executions: int, emit: Emit) -> No
     for figure in ("throughput_wait", "throughput"):
         results: list[dict[str, Any]] = []
         cpu_before = setup.cpu_seconds()
+        by_role = setup.cpu_by_role()
+        transactions_before = setup.transactions()
         await HTTP.throughput_figures(
             conn, setup.port, setup.api.pid, executions, (figure,), results.append
         )
         cpu = setup.cpu_seconds() - cpu_before
+        await asyncio.sleep(1.5)  # the backends' statistics are flushed
+        transactions_after = setup.transactions()
         for result in results:
             result["all_cpu_ms_per_execution"] = round(cpu * 1000 / result["executions"], 3)
+            result["cpu_ms_per_execution_by_role"] = setup.cpu_ms_by_role(
+                by_role, result["executions"]
+            )
+            if transactions_before is not None and transactions_after is not None:
+                spent = transactions_after - transactions_before
+                result["db_transactions_per_execution"] = round(spent / result["executions"], 2)
             emit(result)
         setup.check_alive()
 
@@ -281,7 +365,61 @@ async def burst(setup: Setup, conn: Any, count: int, timeout_s: float, emit: Emi
           "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3)})  # fmt: skip
 
 
-async def measure(setup: Setup, executions: int, burst_size: int, burst_timeout_s: float) -> None:
+async def submit_all(conns: list[Any], flow_id: str, count: int) -> None:
+    """``count`` executions of ``flow_id`` without wait, through ``conns`` at once."""
+    remaining = [count]
+
+    async def submitting_client(c: Any) -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await HTTP.trigger(c, flow_id, wait=False)
+
+    await asyncio.gather(*(submitting_client(c) for c in conns))
+
+
+async def cpu_throughput(setup: Setup, conn: Any, count: int, emit: Emit) -> None:
+    """``count`` executions of the CPU-bound flow from 32 clients without wait, until all
+    ended: executions/s with the setup's workers (a cluster: then with one worker less)."""
+    workers = [p for p in setup.processes if p.role == "worker"]
+    while True:
+        setup.settle()
+        conns = [HTTP.Connection(setup.port) for _ in range(HTTP.CLIENTS)]
+        already = await HTTP.count_ended(conn, CPU_FLOW_ID)
+        cpu_before = setup.cpu_seconds()
+        by_role = setup.cpu_by_role()
+        waited = setup.runnable_wait_by_role()
+        start = time.perf_counter()
+        await submit_all(conns, CPU_FLOW_ID, count)
+        for c in conns:
+            c.close()
+        deadline = time.monotonic() + 600
+        while (ended := await HTTP.count_ended(conn, CPU_FLOW_ID) - already) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cpu: only {ended} of {count} executions ended")
+            setup.check_alive()
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - start
+        cpu = setup.cpu_seconds() - cpu_before
+        n = max(len(workers), 1)  # a local setup: its one embedded worker
+        emit({"name": f"http_throughput_cpu_{n}worker", "clients": HTTP.CLIENTS,
+              "executions": count, "workers": n, "executions_per_s": round(count / elapsed, 1),
+              "all_cpu_ms_per_execution": round(cpu * 1000 / count, 3),
+              "cpu_ms_per_execution_by_role": setup.cpu_ms_by_role(by_role, count),
+              "runnable_wait_ms_per_execution_by_role": setup.cpu_ms_by_role(
+                  waited, count, setup.runnable_wait_by_role()),
+              "wall_s": round(elapsed, 2)})  # fmt: skip
+        if len(workers) < 2:
+            return
+        stopped = workers.pop()  # SIGTERM: it hands its jobs back and exits
+        stopped.popen.terminate()
+        stopped.popen.wait(timeout=60)
+        setup.processes.remove(stopped)
+        setup.stopped.append(stopped)
+
+
+async def measure(
+    setup: Setup, executions: int, burst_size: int, burst_timeout_s: float, cpu_count: int
+) -> None:
     def emit(result: dict[str, Any]) -> None:
         result["name"] = f"{setup.label}_{result['name']}"
         result["setup"] = setup.label
@@ -290,11 +428,14 @@ async def measure(setup: Setup, executions: int, burst_size: int, burst_timeout_
 
     conn = HTTP.Connection(setup.port)
     start = rss_of(setup)
-    for source in (HTTP.TWO_TASKS, HTTP.sequential_flow(20), BURST_FLOW):
+    for source in (HTTP.TWO_TASKS, HTTP.sequential_flow(20), BURST_FLOW, CPU_FLOW):
         await HTTP.deploy(conn, source)
     for _ in range(20):  # warm up (imports, caches, connections)
         await HTTP.trigger(conn, "two", wait=True)
     await HTTP.trigger(conn, "seq20", wait=True)  # the burst's flow stays untouched until then
+    done = await HTTP.trigger(conn, CPU_FLOW_ID, wait=True)
+    if done["state"]["current"] != "SUCCESS":
+        raise RuntimeError(f"the CPU-bound flow ended {done['state']['current']}")
     idle = rss_of(setup)
     try:
         await wait_latency(setup, conn, emit)
@@ -319,6 +460,10 @@ async def measure(setup: Setup, executions: int, burst_size: int, burst_timeout_
             emit({"name": "rss", "processes": processes, "by_role": by_role,
                   "total_idle_mb": round(sum(idle), 1),
                   "total_after_mb": round(sum(after), 1)})  # fmt: skip
+    try:
+        if cpu_count:  # last: a cluster ends it with one worker stopped
+            await cpu_throughput(setup, conn, cpu_count, emit)
+    finally:
         conn.close()
 
 
@@ -330,10 +475,11 @@ def run_setup(
     executions: int,
     burst_size: int,
     burst_timeout_s: float,
+    cpu_count: int,
 ) -> None:
     try:
         with started(label, database_url, cluster=cluster) as setup:
-            asyncio.run(measure(setup, executions, burst_size, burst_timeout_s))
+            asyncio.run(measure(setup, executions, burst_size, burst_timeout_s, cpu_count))
     except Exception as error:
         traceback.print_exc(file=sys.stderr)
         output({"name": f"{label}_error", "setup": label, "error": repr(error)[:2000]})
@@ -358,6 +504,10 @@ def summary(figures: dict[str, dict[str, Any]], labels: list[str]) -> dict[str, 
             "burst_p50_s": get(label, "burst_20task", "p50_s"),
             "burst_p100_s": get(label, "burst_20task", "p100_s"),
             "burst_p50_over_p100": get(label, "burst_20task", "p50_over_p100"),
+            "cpu_executions_per_s": get(label, "http_throughput_cpu_1worker", "executions_per_s"),
+            "cpu_2workers_executions_per_s": get(
+                label, "http_throughput_cpu_2worker", "executions_per_s"
+            ),
             "rss_start_mb_by_role": {r: max(v["start_mb"]) for r, v in by_role.items()},
             "rss_idle_mb_by_role": {r: max(v["idle_mb"]) for r, v in by_role.items()},
             "rss_after_mb_by_role": {r: max(v["after_mb"]) for r, v in by_role.items()},
@@ -374,6 +524,11 @@ def summary(figures: dict[str, dict[str, Any]], labels: list[str]) -> dict[str, 
     if cluster_rate is not None and local_rate is not None:
         goals.append({"goal": "cluster no-wait throughput >= local PostgreSQL",
                       "value": [cluster_rate, local_rate], "met": cluster_rate >= local_rate})  # fmt: skip
+    two = get("cluster", "http_throughput_cpu_2worker", "executions_per_s")
+    one = get("cluster", "http_throughput_cpu_1worker", "executions_per_s")
+    if two is not None and one is not None:
+        goals.append({"goal": "cluster CPU-bound throughput: 2 workers > 1 worker",
+                      "value": [two, one], "met": two > one})  # fmt: skip
     for label in labels:
         ratio = get(label, "burst_20task", "p50_over_p100")
         if ratio is not None:
@@ -394,6 +549,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, help="2-task executions per throughput figure")
     parser.add_argument("--burst", type=int, help="20-task executions in the burst")
     parser.add_argument("--burst-timeout", type=float, default=1200.0, help="seconds")
+    parser.add_argument("--cpu", type=int, help="CPU-bound executions per figure (0: none)")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     parser.add_argument(
@@ -404,17 +560,20 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     executions = args.executions or (200 if args.quick else 3000)
     burst_size = args.burst or (100 if args.quick else 2000)
+    cpu_count = args.cpu if args.cpu is not None else (200 if args.quick else 1000)
     labels = [label for label in args.setups.split(",") if label]
     if args.skip_postgres or not args.postgres_url:
         labels = [label for label in labels if label == "sqlite"]
     for label in labels:
         if label == "sqlite":
             run_setup("sqlite", None, cluster=False, executions=executions,
-                      burst_size=burst_size, burst_timeout_s=args.burst_timeout)  # fmt: skip
+                      burst_size=burst_size, burst_timeout_s=args.burst_timeout,
+                      cpu_count=cpu_count)  # fmt: skip
         else:
             with postgres_database(args.postgres_url) as url:
                 run_setup(label, url, cluster=label == "cluster", executions=executions,
-                          burst_size=burst_size, burst_timeout_s=args.burst_timeout)  # fmt: skip
+                          burst_size=burst_size, burst_timeout_s=args.burst_timeout,
+                          cpu_count=cpu_count)  # fmt: skip
     output(summary(FIGURES, labels))
 
 

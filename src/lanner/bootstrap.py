@@ -278,13 +278,20 @@ async def run_role(
             await serve_http(settings, store, feed)
         elif role == "executor":
             storage = build_storage(settings)
-            templates = build_templates(settings, build_runtime(settings, store, storage))
+            runtime = build_runtime(settings, store, storage)
+            templates = build_templates(settings, runtime)
             executor = ExecutorService(
                 store,
                 feed,
                 AdvisoryLock(database_url),
                 submitter=build_submitter(settings, store, feed, storage, templates),
                 templates=templates,
+                environ=settings.kestra_environ,
+                globals_=settings.globals,
+                masker=runtime.masks,
+                decrypt=runtime.decrypt_input,
+                storage=storage,
+                max_output_bytes=settings.max_task_output_bytes,
             )
             retention = start_log_retention(store, settings.log_retention)
             history = start_history_retention(

@@ -29,6 +29,7 @@ from lanner.store import ExecutionStep, Job, JobClaim, JobGoneError, NewEvent, N
 
 S = StateType
 RET = "io.kestra.plugin.core.debug.Return"
+TEMPLATED = "io.kestra.plugin.core.templating.TemplatedTask"
 FLOWS = "io.kestra.plugin.core.flow"
 FAR = timedelta(days=1)
 
@@ -66,7 +67,7 @@ class MultiNode:
     """An executor and a worker as separate roles (what separate processes run)."""
 
     def __init__(self, store: Store, feed: ChangeFeed) -> None:
-        self.executor = ExecutorService(store, feed, Leader())
+        self.executor = ExecutorService(store, feed, Leader(), executor_id="node-a/executor")
         self.service = WorkerService(store, feed, worker_id="node-b/worker", concurrency=8)
         self.worker = self.service.worker
 
@@ -168,10 +169,32 @@ async def test_sequential_tasks_each_run_once(layout: Layout) -> None:
     assert all(len(run.attempts) == 1 for run in runs.values())
     assert await queued_jobs(layout.store) == []
     assert await layout.store.due_events(utc_now() + FAR, 100) == []
+    # Pure tasks run in the executor's own step, in both layouts: no job, no result to report.
+    assert layout.completed == []
+    executor_id = "node-a/embedded" if layout.name == "embedded" else "node-a/executor"
+    assert {a.worker_id for run in runs.values() for a in run.attempts} == {executor_id}
+
+
+async def test_sequential_worker_tasks_each_run_once(layout: Layout) -> None:
+    # TemplatedTask is not pure: each runs on the worker and reports its result.
+    tasks = "".join(
+        f"  - id: t{i}\n    type: {TEMPLATED}\n    spec: |\n      type: {RET}\n"
+        f'      format: "{{{{ {prev} }}}}-{i}"\n'
+        for i, prev in enumerate(["'x'", *(f"outputs.t{i}.value" for i in range(4))])
+    )
+    execution = await layout.h.run_flow(flow(tasks))
+    assert execution.state.current is S.SUCCESS
+    runs = await layout.h.runs(execution.id)
+    assert runs["t4"].outputs == {"value": "x-0-1-2-3-4"}
+    assert all(len(run.attempts) == 1 for run in runs.values())
+    assert await queued_jobs(layout.store) == []
+    assert await layout.store.due_events(utc_now() + FAR, 100) == []
     if layout.name == "embedded":  # in memory: no event row per result
         assert layout.completed == []
     else:
         assert sum(layout.completed) == 5
+        workers = {a.worker_id for run in runs.values() for a in run.attempts}
+        assert workers == {"node-b/worker"}
 
 
 async def test_parallel_tasks(layout: Layout) -> None:

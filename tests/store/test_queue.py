@@ -79,6 +79,28 @@ async def test_events_come_when_due_oldest_first(store: Store) -> None:
     assert len(await store.due_events(t + timedelta(hours=1), 2)) == 2
 
 
+async def test_events_of_older_executions_come_first(store: Store) -> None:
+    t = now()
+    await store.create_execution(execution("young", start=t - timedelta(minutes=1)))
+    await store.create_execution(execution("old", start=t - timedelta(minutes=5)))
+    await store.apply_steps(
+        [
+            ExecutionStep(e.execution_id, consumed_events=(e.id,))
+            for e in await store.due_events(now(), 10)
+        ]
+    )
+    await store.add_events([NewEvent("young", "a"), NewEvent("old", "b")])
+    await store.add_events([NewEvent("young", "c"), NewEvent("old", "d")])
+
+    due = await store.due_events(now(), 10)
+    first = await store.due_events(now(), 3)
+
+    assert [(e.execution_id, e.kind) for e in due] == [
+        ("old", "b"), ("old", "d"), ("young", "a"), ("young", "c"),
+    ]  # fmt: skip
+    assert [e.kind for e in first] == ["b", "d", "a"]
+
+
 async def test_next_event_time_is_the_earliest_pending_event(store: Store) -> None:
     await seed(store, "e1")
     assert await store.next_event_time() is None
@@ -135,6 +157,28 @@ async def test_claim_takes_due_queued_jobs_once(store: Store) -> None:
     assert [
         j.task_run_id for j in await store.claim_jobs("w4", now() + timedelta(hours=2), 9, 1)
     ] == ["t0"]
+
+
+async def test_claims_hand_out_the_jobs_of_older_executions_first(store: Store) -> None:
+    t = now()
+    await store.create_execution(execution("young", start=t - timedelta(minutes=1)))
+    await store.create_execution(execution("old", start=t - timedelta(minutes=5)))
+    created = await store.due_events(now(), 10)
+    await store.apply_steps(
+        [ExecutionStep(e.execution_id, consumed_events=(e.id,)) for e in created]
+    )
+    # The young execution's job is queued first, the old one's later (its next task).
+    for execution_id in ("young", "old"):
+        job = NewJob(DEFAULT_TENANT, execution_id, f"{execution_id}-t", "run")
+        await store.apply_steps([ExecutionStep(execution_id, jobs=(job,))])
+    later = NewJob(DEFAULT_TENANT, "old", "old-later", "run", available_at=t + timedelta(hours=1))
+    await store.apply_steps([ExecutionStep("old", jobs=(later,))])
+
+    first = await store.claim_jobs("w1", now(), 1, LEASE_S)
+    second = await store.claim_jobs("w1", now(), 1, LEASE_S)
+
+    assert [j.task_run_id for j in first + second] == ["old-t", "young-t"]
+    assert await store.claim_jobs("w1", now(), 5, LEASE_S) == []  # a delayed job keeps its time
 
 
 async def test_two_stores_claiming_concurrently_never_share_a_job(

@@ -1,4 +1,4 @@
-"""Jobs the embedded executor runs itself, in the step that creates them: no job row, no hop.
+"""Jobs the executor runs itself, in the step that creates them: no job row, no hop.
 
 A task that does no I/O of its own — ``Return``, ``Echo``, ``OutputValues``, ``Log``, ``Fail``
 — and the rendering a flowable needs (a ``resolve`` job: an If condition, a Switch value, ForEach
@@ -6,7 +6,8 @@ values, Pause durations) or the flow's outputs (``finalize``) cost a template re
 than the round trip through a job, the worker and a second transaction. With a worker in the
 same process, the executor loop runs such jobs with that worker's :class:`JobRunner` as soon as a
 decision creates them, decides again on their results, and writes the whole chain as one step
-(:func:`merge`). One hundred sequential ``Return`` tasks become one transaction.
+(:func:`merge`). One hundred sequential ``Return`` tasks become one transaction. A multi-node
+leader does the same with a runner of its own (its attempts name the executor process).
 
 Nothing accepted lives only in memory: an inlined job has no row because it never leaves the
 transaction that would have created it; a crash before that commit loses the decision and its

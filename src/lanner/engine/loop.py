@@ -14,7 +14,10 @@ events). In one process the loop and the worker skip the queue tables' round tri
 stays the durable record): results come through ``LocalResults``, and ``apply_steps`` inserts
 the new jobs already claimed for the worker's free slots, which it starts at once (no
 ``claim_jobs``). The store is only read for events when ``WORK_TOPIC`` was published, a timer
-is due or the safety poll runs.
+is due or the safety poll runs. A multi-node leader has no worker in its process but runs
+pure jobs in its step all the same (:meth:`ExecutorLoop.attach` with its own runner). Due
+events come oldest execution first (``due_events``), so under a backlog older executions
+advance first.
 
 Leases: the loop ends the leases of other workers' jobs when they run out (``expire_jobs``,
 which also names the next expiry: the loop wakes right then, and checks at least every
@@ -73,7 +76,10 @@ from lanner.store import (
 
 log = logging.getLogger("lanner.engine")
 
-EVENT_BATCH = 500
+EVENT_BATCH = 200
+"""Events read per batch. Each execution's step may chain up to ``inline.BUDGET`` pure jobs,
+so a full batch is a large transaction; a few hundred keeps group commit while executions
+decided together (and ending together) stay a small share of a backlog (fair progress)."""
 SAFETY_POLL_S = 5.0
 EXPIRY_SCAN_S = 5.0
 """At most this long between two lease checks (leases taken since the last one)."""
@@ -132,6 +138,7 @@ class ExecutorLoop:
         self._lines: list[LogEntry] = []  # engine log lines of the batch being decided
         self._worker: LocalWorker | None = None
         self._inline: JobRunner | None = None  # runs pure jobs in the step (engine/inline.py)
+        self._runner_id = "executor"  # the attempts of inlined jobs name it
         self.jobs_inlined = 0
         self.executions_admitted = 0  # new executions whose row a step inserted
         self.batches_applied = 0
@@ -140,11 +147,19 @@ class ExecutorLoop:
         self.results = results or LocalResults(StoredResults(store, feed), clock=clock)
         self._is_store_dirty = True  # events may wait in the store: read them
 
-    def attach(self, worker: LocalWorker, inline: JobRunner | None = None) -> None:
+    def attach(
+        self,
+        worker: LocalWorker | None,
+        inline: JobRunner | None = None,
+        *,
+        runner_id: str = "executor",
+    ) -> None:
         """Hand new jobs straight to ``worker`` (in this process) when it has free slots;
-        with ``inline`` (that worker's runner), run pure jobs in the step itself."""
+        with ``inline`` (that worker's runner, or the executor's own when no worker runs in
+        this process: attempts then name ``runner_id``), run pure jobs in the step itself."""
         self._worker = worker
         self._inline = inline
+        self._runner_id = worker.worker_id if worker is not None else runner_id
 
     def stop(self) -> None:
         self._stopping.set()
@@ -322,6 +337,8 @@ class ExecutorLoop:
             self._feed.ends.put(snapshot.execution, list(snapshot.runs))
         self._ended = {}
         self.steps_applied += len(steps)
+        if self._worker is None and self._inline is not None and self._inline.metrics:
+            await self._store.add_metrics(self._inline.take_metrics())  # no worker flushes them
         if self._log_writer is not None:
             self._log_writer.write(self._lines)
         self._announce(steps, len(claimed))
@@ -392,7 +409,7 @@ class ExecutorLoop:
         now, as long as they create more (up to :data:`BUDGET` jobs)."""
         execution_id = step.execution_id
         merged, last, count = step, step, 0
-        worker_id = self._worker.worker_id if self._worker is not None else "executor"
+        worker_id = self._runner_id
         while count < BUDGET:
             snapshot = self._snapshots.cached(execution_id)
             if snapshot is None or snapshot.execution.state.current is StateType.KILLING:

@@ -6,7 +6,10 @@ API nodes against one database; the change feed is bridged across processes by
 ``LISTEN/NOTIFY``. ``ExecutorService`` advances executions only while it holds the leadership
 (an advisory lock on a dedicated session): a second executor waits as a hot standby and takes
 over, with fresh snapshots, when the leader dies or loses its session. The leader's loop
-ends the leases that ran out (a dead worker's jobs) at their expiry. A term that fails (the
+ends the leases that ran out (a dead worker's jobs) at their expiry, and runs pure jobs
+(:mod:`lanner.engine.inline`: Return, Log, OutputValues, flowables' rendering, flow outputs)
+in its own step with its own :class:`JobRunner`, as the embedded engine does: no job row, no
+worker hop, their attempts naming ``executor_id``. A term that fails (the
 store went away while it started, or its loop was fenced out: another executor leads)
 gives the lock up before anything else — a process never holds the lock while not leading —
 and the service tries again with backoff and jitter; each new term re-checks the
@@ -219,6 +222,13 @@ class ExecutorService:
         *,
         submitter: Submitter | None = None,
         templates: TemplateEngine | None = None,
+        environ: Mapping[str, str] | None = None,
+        globals_: Mapping[str, Any] | None = None,
+        masker: Masker | None = None,
+        decrypt: Callable[[str], str] | None = None,
+        storage: LocalStorage | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        executor_id: str | None = None,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -227,6 +237,21 @@ class ExecutorService:
         self._submitter = submitter or Submitter(store, feed, templates=self._templates)
         self._flows = FlowCache(store)
         self.log_writer = LogWriter(store, feed)
+        # Pure jobs (engine/inline.py) run in the leader's step, as in the embedded engine:
+        # no job row, no worker hop, no second transaction.
+        self._inline = job_runner(
+            store,
+            self._templates,
+            self.log_writer,
+            environ=environ,
+            globals_=globals_,
+            masker=masker,
+            decrypt=decrypt,
+            submitter=self._submitter,
+            storage=storage,
+            max_output_bytes=max_output_bytes,
+        )
+        self.executor_id = executor_id or f"{socket.gethostname()}/executor-{os.getpid()}"
         self._loop: ExecutorLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -283,6 +308,7 @@ class ExecutorService:
             watch=triggers.index.watches,
             fence=self._leadership.fence,
         )
+        loop.attach(None, inline=self._inline, runner_id=self.executor_id)
         self._loop = loop
         log.info("executor is the leader: advancing executions")
         running = asyncio.create_task(loop.run(), name="lanner-executor")

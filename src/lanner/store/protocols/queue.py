@@ -140,7 +140,8 @@ class QueueStore(Protocol):
     """Executor events and worker jobs (the queue half of :class:`ExecutionStore`)."""
 
     async def due_events(self, now: datetime, limit: int) -> list[ExecutorEvent]:
-        """Events with ``available_at`` ≤ ``now``, oldest id first, at most ``limit``.
+        """Events with ``available_at`` ≤ ``now``, at most ``limit``: those of the oldest
+        execution (by start) first, each execution's in id order (a prefix of them).
         They stay until a step lists them in ``consumed_events``."""
         ...
 

@@ -91,7 +91,11 @@ _LAST_POSITION = (
     .scalar_subquery()
 )
 _LOOKUP = select(
-    executions.c.id, executions.c.tenant_id, executions.c.labels, _LAST_POSITION
+    executions.c.id,
+    executions.c.tenant_id,
+    executions.c.labels,
+    _LAST_POSITION,
+    executions.c.start_date,
 ).where(executions.c.id.in_(bindparam("k_ids", expanding=True)))
 _GET_EXECUTION = select(executions).where(
     executions.c.tenant_id == bindparam("k_tenant_id"),
@@ -179,6 +183,7 @@ class _Stored:
     tenant_id: str
     labels: list[dict[str, str]]
     last_position: int | None
+    start_date: datetime
 
 
 def create_execution(conn: Connection, now: datetime, execution: Execution) -> None:
@@ -356,7 +361,8 @@ def apply_steps(
         for task_run in step.task_runs:
             task_runs_of.setdefault(task_run.execution_id, {})[task_run.id] = task_run
     event_targets = {event.execution_id for step in steps for event in step.events}
-    stored = _lookup(conn, latest.keys() | task_runs_of.keys() | event_targets)
+    job_targets = {job.execution_id for step in steps for job in step.jobs}
+    stored = _lookup(conn, latest.keys() | task_runs_of.keys() | event_targets | job_targets)
 
     try:
         _write_executions(conn, latest, stored, now)
@@ -364,8 +370,12 @@ def apply_steps(
     except IntegrityError as exc:
         raise ConflictError(f"cannot apply execution steps: {first_line(exc.orig)}") from None
 
+    # Fair progress: a job is due since its execution started, so the queue hands out the
+    # jobs of older executions first (``claim_jobs`` orders by ``available_at``).
+    started = {execution_id: s.start_date for execution_id, s in stored.items()}
+    started.update((execution_id, e.state.start_date) for execution_id, e in latest.items())
     job_rows = [
-        queue.job_values(job_id, job, now)
+        queue.job_values(job_id, job, now, since=started.get(job.execution_id))
         for job_id, job in zip(job_ids, (job for step in steps for job in step.jobs), strict=True)
     ]
     claimed = queue.claim_new_jobs(job_rows, claim, now) if claim is not None else []
@@ -390,10 +400,10 @@ def apply_steps(
 def _lookup(conn: Connection, execution_ids: Iterable[str]) -> dict[str, _Stored]:
     found: dict[str, _Stored] = {}
     for chunk in queue.chunks(list(execution_ids)):
-        for execution_id, tenant_id, labels, last_position in conn.execute(
+        for execution_id, tenant_id, labels, last_position, start_date in conn.execute(
             _LOOKUP, {"k_ids": chunk}
         ):
-            found[execution_id] = _Stored(tenant_id, labels, last_position)
+            found[execution_id] = _Stored(tenant_id, labels, last_position, start_date)
     return found
 
 

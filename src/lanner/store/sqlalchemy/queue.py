@@ -35,10 +35,18 @@ RUNNING = "RUNNING"
 MAX_IN_LIST = 500
 
 _INSERT_EVENT = BulkStatement(insert(executor_events))
+# Fair progress: the events of older executions first (an execution's own in id order), so
+# under a backlog a step of an old execution does not wait behind every newer one. An event
+# whose execution is gone sorts by its own time (the step that drops it still comes).
 _DUE_EVENTS = (
     select(executor_events)
+    .select_from(
+        executor_events.outerjoin(executions, executions.c.id == executor_events.c.execution_id)
+    )
     .where(executor_events.c.available_at <= bindparam("k_now"))
-    .order_by(executor_events.c.id)
+    .order_by(
+        func.coalesce(executions.c.start_date, executor_events.c.created), executor_events.c.id
+    )
     .limit(bindparam("k_limit"))
 )
 _NEXT_EVENT_TIME = select(func.min(executor_events.c.available_at))
@@ -173,7 +181,8 @@ def tenants_of(conn: Connection, execution_ids: Iterable[str]) -> dict[str, str]
 
 
 def due_events(conn: Connection, now: datetime, limit: int) -> list[ExecutorEvent]:
-    """Events available at ``now``, oldest id first."""
+    """Events available at ``now``: those of the oldest execution (by start) first, each
+    execution's in id order."""
     rows = conn.execute(_DUE_EVENTS, {"k_now": now, "k_limit": limit})
     return [
         ExecutorEvent(
@@ -218,8 +227,13 @@ def next_event_time(conn: Connection) -> datetime | None:
 # --- jobs ----------------------------------------------------------------------------------
 
 
-def job_values(job_id: str, job: NewJob, now: datetime) -> dict[str, Any]:
-    """The ``jobs`` columns of a new, queued ``job``."""
+def job_values(
+    job_id: str, job: NewJob, now: datetime, since: datetime | None = None
+) -> dict[str, Any]:
+    """The ``jobs`` columns of a new, queued ``job``. A job due now is due ``since`` (its
+    execution's start, when given and past): the queue, oldest ``available_at`` first, then
+    hands out the jobs of older executions first (fair progress under a backlog)."""
+    available_at = job.available_at or (min(since, now) if since is not None else now)
     return {
         "tenant_id": job.tenant_id,
         "id": job_id,
@@ -231,7 +245,7 @@ def job_values(job_id: str, job: NewJob, now: datetime) -> dict[str, Any]:
         "priority": 0,
         "worker_id": None,
         "attempts": 0,
-        "available_at": job.available_at or now,
+        "available_at": available_at,
         "heartbeat_at": None,
         "lease_expires_at": None,
         "created": now,
