@@ -33,15 +33,20 @@ async def run_process(
     argv: Sequence[str], *, cwd: str, env: Mapping[str, str], consumer: OutputConsumer
 ) -> int:
     """Run ``argv`` to its end and return its exit code (``128 + signal`` when signalled)."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    token = reaper.new_token()  # registered before the start (the reaper's docstring says why)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env={**env, reaper.TOKEN_ENV: token},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        reaper.forget(None, token)
+        raise
     reaper.watch(process.pid)
     assert process.stdout is not None
     assert process.stderr is not None
@@ -59,7 +64,7 @@ async def run_process(
         await asyncio.shield(asyncio.ensure_future(terminate(process)))
         raise
     finally:
-        reaper.forget(process.pid)
+        reaper.forget(process.pid, token)
     return 128 - code if code < 0 else code
 
 
