@@ -91,6 +91,23 @@ async def test_get_is_scoped_to_the_tenant_and_skips_deleted(store: Store) -> No
     assert await store.get_execution(DEFAULT_TENANT, "missing") is None
 
 
+async def test_an_ended_execution_comes_with_its_task_runs(store: Store) -> None:
+    running = execution("e1", state=StateType.RUNNING)
+    await store.create_execution(running)
+    await store.apply_steps([ExecutionStep("e1", task_runs=(task_run("t1", running),))])
+    assert await store.get_ended_execution(DEFAULT_TENANT, "e1") == (running, None)
+    assert await store.get_ended_execution("acme", "e1") is None
+    assert await store.get_ended_execution(DEFAULT_TENANT, "missing") is None
+
+    ended = running.with_state(StateType.SUCCESS, at(9))
+    await store.apply_steps([ExecutionStep("e1", execution=ended)])
+    found = await store.get_ended_execution(DEFAULT_TENANT, "e1")
+    assert found is not None
+    assert found[0] == ended
+    assert found[1] == await store.list_task_runs("e1")
+    assert ids(found[1]) == ["t1"]
+
+
 async def test_task_runs_round_trip_every_field(store: Store) -> None:
     parent = execution("e1")
     await store.create_execution(parent)

@@ -114,15 +114,20 @@ async def wait_for_end(
     ends: EndedExecutions = services.feed.ends
     deadline = time.monotonic() + timeout_s
     execution: Execution | None = known
+    runs: list[TaskRun] | None = None
     while True:
         ended = ends.take(execution_id)
         if ended is not None and ended[0].tenant_id == tenant:
             return ended[0], visible_runs(ended[1])
-        if execution is None:
-            execution = await get_or_404(services, tenant, execution_id)
+        if execution is None:  # one read: the task runs come with the end
+            found = await executions_of(services).get_ended_execution(tenant, execution_id)
+            if found is None:
+                raise not_found(execution_id)
+            execution, runs = found
         remaining = deadline - time.monotonic()
         if is_done(execution) or remaining <= 0:
-            runs = await executions_of(services).list_task_runs(execution_id)
+            if runs is None:
+                runs = await executions_of(services).list_task_runs(execution_id)
             return execution, visible_runs(runs)
         await subscription.wait(min(remaining, SAFETY_POLL_S))
-        execution = None
+        execution, runs = None, None

@@ -126,6 +126,13 @@ class ExecutionStore(QueueStore, Protocol):
         """Every task run of the execution, in creation order."""
         ...
 
+    async def get_ended_execution(
+        self, tenant_id: str, execution_id: str
+    ) -> tuple[Execution, list[TaskRun] | None] | None:
+        """The execution (as :meth:`get_execution`) and, when it has ended, its task runs in
+        creation order, read in the same snapshot (None while it runs): a waiter's one read."""
+        ...
+
     async def list_task_run_outlines(self, execution_id: str) -> list[TaskRunOutline]:
         """Every task run of the execution as an outline, in creation order (like
         :meth:`list_task_runs`, reading and decoding only the outline's columns)."""

@@ -207,6 +207,18 @@ def get_execution(conn: Connection, tenant_id: str, execution_id: str) -> Execut
     return None if row is None else to_execution(row)
 
 
+def get_ended_execution(
+    conn: Connection, tenant_id: str, execution_id: str
+) -> tuple[Execution, list[TaskRun] | None] | None:
+    """The execution and, once it has ended, its task runs (one read transaction)."""
+    execution = get_execution(conn, tenant_id, execution_id)
+    if execution is None:
+        return None
+    if not execution.state.is_terminated:
+        return execution, None
+    return execution, list_task_runs(conn, execution_id)
+
+
 def list_task_runs(conn: Connection, execution_id: str) -> list[TaskRun]:
     """The execution's task runs by position (creation order)."""
     rows = conn.execute(_LIST_TASK_RUNS, {"k_execution_id": execution_id})

@@ -174,6 +174,7 @@ class SqlStore:
     create_execution = writes_at_now(executions.create_execution)
     get_execution = reads(executions.get_execution)
     list_task_runs = reads(executions.list_task_runs)
+    get_ended_execution = reads(executions.get_ended_execution)
     list_task_run_outlines = reads(executions.list_task_run_outlines)
     get_task_runs = reads(executions.get_task_runs)
 
