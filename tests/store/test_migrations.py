@@ -125,4 +125,12 @@ def test_a_database_is_at_head_only_after_the_upgrade(engine: Engine) -> None:
     assert is_at_head(engine)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    assert not is_at_head(engine)
+    try:
+        assert not is_at_head(engine)
+    finally:
+        # The database is the session's (PostgreSQL): the next test must find it at head again.
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()}
+            )
+    assert is_at_head(engine)
