@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.acceptance.conftest import REPO_ROOT, LannerServer
+from tests.acceptance.conftest import REPO_ROOT, LannerServer, cache_lock
 
 KESTRA_MCP_PACKAGE = "iflow-mcp-mcp-server-python"
 KESTRA_MCP_DIST = "iflow-mcp_mcp-server-python"  # the name its metadata carries
@@ -132,12 +132,13 @@ def _install(venv: Path) -> None:
 @pytest.fixture(scope="session")
 def kestra_mcp_command() -> list[str]:
     """The command that starts Kestra's MCP server (stdio) from its own venv."""
-    script = _server_script(KESTRA_MCP_VENV)
-    if script is None:
-        KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(KESTRA_MCP_VENV, ignore_errors=True)
-        _install(KESTRA_MCP_VENV)
+    with cache_lock("kestra-mcp-venv"):
         script = _server_script(KESTRA_MCP_VENV)
+        if script is None:
+            KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(KESTRA_MCP_VENV, ignore_errors=True)
+            _install(KESTRA_MCP_VENV)
+            script = _server_script(KESTRA_MCP_VENV)
     if script is None:
         pytest.fail(
             f"{KESTRA_MCP_VENV} has no {KESTRA_MCP_DIST} {KESTRA_MCP_VERSION} after install"
