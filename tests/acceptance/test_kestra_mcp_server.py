@@ -638,6 +638,15 @@ async def _pause_resume_force(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) 
 
 
 async def _backfill(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) -> None:
+    async def trigger_state() -> list[dict[str, Any]]:
+        response = await rest.get("/triggers/search", params={"namespace": ns, "size": 100})
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return [r for r in results if r["triggerContext"]["flowId"] == "scheduled"]
+
+    # The scheduler makes the trigger's state after the deploy, on its own time (as Kestra's
+    # does): a backfill before that is a 404 for Kestra's MCP server too.
+    await eventually(trigger_state, "the state of the trigger `daily`")
     answer = await mcp.call(
         "backfill_executions",
         namespace=ns,
