@@ -9,6 +9,7 @@ skipped without it locally, a failure when `CI=true`).
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -301,12 +303,31 @@ def _sdk2_is_ready(venv: Path) -> bool:
     return check.returncode == 0 and check.stdout.strip() == SDK2_VERSION
 
 
+@contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Hold ``<repo>/.cache/<name>.lock``: test processes running at once (pytest-xdist's
+    workers) prepare a venv under ``.cache`` one at a time, the later ones reusing it."""
+    path = REPO_ROOT / ".cache" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def sdk2_python() -> Path:
     """Interpreter of a venv holding kestrapy 2.0.3 (+ `regex`, which it imports undeclared).
 
     Created once under `<repo>/.cache/sdk2-venv` and reused while it has the right version.
     """
+    with cache_lock("sdk2-venv"):
+        return _prepare_sdk2_venv()
+
+
+def _prepare_sdk2_venv() -> Path:
     if _sdk2_is_ready(SDK2_VENV):
         return _venv_python(SDK2_VENV)
     SDK2_VENV.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.acceptance.conftest import REPO_ROOT, LannerServer
+from tests.acceptance.conftest import REPO_ROOT, LannerServer, cache_lock
 
 KESTRA_MCP_PACKAGE = "iflow-mcp-mcp-server-python"
 KESTRA_MCP_DIST = "iflow-mcp_mcp-server-python"  # the name its metadata carries
@@ -132,12 +132,13 @@ def _install(venv: Path) -> None:
 @pytest.fixture(scope="session")
 def kestra_mcp_command() -> list[str]:
     """The command that starts Kestra's MCP server (stdio) from its own venv."""
-    script = _server_script(KESTRA_MCP_VENV)
-    if script is None:
-        KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(KESTRA_MCP_VENV, ignore_errors=True)
-        _install(KESTRA_MCP_VENV)
+    with cache_lock("kestra-mcp-venv"):
         script = _server_script(KESTRA_MCP_VENV)
+        if script is None:
+            KESTRA_MCP_VENV.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(KESTRA_MCP_VENV, ignore_errors=True)
+            _install(KESTRA_MCP_VENV)
+            script = _server_script(KESTRA_MCP_VENV)
     if script is None:
         pytest.fail(
             f"{KESTRA_MCP_VENV} has no {KESTRA_MCP_DIST} {KESTRA_MCP_VERSION} after install"
@@ -637,6 +638,15 @@ async def _pause_resume_force(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) 
 
 
 async def _backfill(mcp: KestraMcp, rest: httpx.AsyncClient, ns: str) -> None:
+    async def trigger_state() -> list[dict[str, Any]]:
+        response = await rest.get("/triggers/search", params={"namespace": ns, "size": 100})
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return [r for r in results if r["triggerContext"]["flowId"] == "scheduled"]
+
+    # The scheduler makes the trigger's state after the deploy, on its own time (as Kestra's
+    # does): a backfill before that is a 404 for Kestra's MCP server too.
+    await eventually(trigger_state, "the state of the trigger `daily`")
     answer = await mcp.call(
         "backfill_executions",
         namespace=ns,
