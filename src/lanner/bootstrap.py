@@ -95,6 +95,18 @@ def build_submitter(
     )
 
 
+def task_options(settings: Settings, runtime: EngineRuntime) -> dict[str, Any]:
+    """What every task runner takes from the settings and the runtime: the template ``envs``
+    and ``globals``, secret masking, SECRET input decryption, the output size limit."""
+    return {
+        "environ": settings.kestra_environ,
+        "globals_": settings.globals,
+        "masker": runtime.masks,
+        "decrypt": runtime.decrypt_input,
+        "max_output_bytes": settings.max_task_output_bytes,
+    }
+
+
 def build_engine(
     settings: Settings,
     store: Store,
@@ -113,13 +125,9 @@ def build_engine(
         store,
         feed,
         templates=templates,
-        environ=settings.kestra_environ,
-        globals_=settings.globals,
-        masker=runtime.masks,
-        decrypt=runtime.decrypt_input,
         submitter=submitter,
         storage=runtime.storage,
-        max_output_bytes=settings.max_task_output_bytes,
+        **task_options(settings, runtime),
         lease_s=settings.worker_lease,
     )
 
@@ -137,13 +145,9 @@ def build_worker(
         worker_id=f"{socket.gethostname()}/worker-{os.getpid()}",
         templates=templates,
         concurrency=concurrency,
-        environ=settings.kestra_environ,
-        globals_=settings.globals,
-        masker=runtime.masks,
-        decrypt=runtime.decrypt_input,
         submitter=build_submitter(settings, store, feed, storage, templates),
         storage=storage,
-        max_output_bytes=settings.max_task_output_bytes,
+        **task_options(settings, runtime),
         lease_s=settings.worker_lease,
     )
 
@@ -286,12 +290,8 @@ async def run_role(
                 AdvisoryLock(database_url),
                 submitter=build_submitter(settings, store, feed, storage, templates),
                 templates=templates,
-                environ=settings.kestra_environ,
-                globals_=settings.globals,
-                masker=runtime.masks,
-                decrypt=runtime.decrypt_input,
                 storage=storage,
-                max_output_bytes=settings.max_task_output_bytes,
+                **task_options(settings, runtime),
             )
             retention = start_log_retention(store, settings.log_retention)
             history = start_history_retention(
